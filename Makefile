@@ -1,0 +1,49 @@
+# Two entry points: `make run` (the cloud on the embedded SQLite default) and `make test`
+# (the whole suite with lint and type checks). Both install what they need themselves.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+DEBIAN_PACKAGES := pci.ids iproute2
+
+.PHONY: run test lint typecheck unit debian clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+# Debian packages: the pci.ids database (vendor/device names for discovery) and iproute2
+# (the lab's namespaces). Installed only where missing and only when we are root.
+debian:
+	@missing=""; for p in $(DEBIAN_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing) \
+	      || echo "warning: could not install$$missing; continuing"; \
+	  else echo "note: Debian packages$$missing are not installed"; fi; \
+	fi
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e .
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e '.[test]'
+	touch $(VENV)/.installed $@
+
+run: debian $(VENV)/.installed
+	$(BIN)/passnic up
+
+lint: $(VENV)/.installed-test
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+
+typecheck: $(VENV)/.installed-test
+	$(BIN)/mypy src/passnic
+
+unit: $(VENV)/.installed-test
+	$(BIN)/pytest -q
+
+test: debian lint typecheck unit
+
+clean:
+	rm -rf $(VENV) build src/*.egg-info
