@@ -1,0 +1,47 @@
+"""The ASGI application: every Passnic API on one port, under its own path prefix."""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
+
+from fastapi import FastAPI, Request
+
+from passnic import __version__
+from passnic.cloud import Cloud
+from passnic.config import Settings
+from passnic.web import base_url, install_error_handlers
+
+# Each API's routes module; each exposes `router` and registers its own fault format.
+API_MODULES = (
+    "passnic.identity.routes",
+    "passnic.inventory.routes",
+    "passnic.network.routes",
+    "passnic.image.routes",
+    "passnic.compute.routes",
+)
+
+
+def create_app(cloud: Cloud | None = None) -> FastAPI:
+    """Build the app. Without a cloud (uvicorn's factory mode) settings come from the
+    environment, so every worker process serves the same database."""
+    cloud = cloud or Cloud(Settings.from_env())
+    app = FastAPI(title="Passnic", version=__version__, docs_url=None, redoc_url=None)
+    app.state.cloud = cloud
+    install_error_handlers(app)
+    for module in API_MODULES:
+        app.include_router(import_module(module).router)
+
+    @app.get("/")
+    def root(request: Request) -> dict[str, Any]:
+        """Where each API lives; needs no token."""
+        from passnic.identity.routes import SERVICES
+
+        base = base_url(request)
+        return {
+            "name": "passnic",
+            "version": __version__,
+            "services": {stype: f"{base}{path}" for stype, _name, path in SERVICES},
+        }
+
+    return app

@@ -1,0 +1,48 @@
+"""Where Passnic keeps its state, read once from the environment."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+
+
+def default_home() -> Path:
+    return Path(os.environ.get("PASSNIC_HOME", "~/.local/share/passnic")).expanduser()
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Process-wide settings. Every field has an environment variable so worker processes
+    started by uvicorn (which re-import the app) see the same configuration."""
+
+    home: Path = field(default_factory=default_home)
+    database_url: str = ""
+    token_ttl: timedelta = timedelta(hours=1)
+    region: str = "RegionOne"
+
+    def __post_init__(self) -> None:
+        if not self.database_url:
+            object.__setattr__(self, "database_url", f"sqlite:///{self.home / 'passnic.db'}")
+
+    @property
+    def image_dir(self) -> Path:
+        return self.home / "images"
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        ttl = int(os.environ.get("PASSNIC_TOKEN_TTL_SECONDS", "3600"))
+        return cls(
+            home=default_home(),
+            database_url=os.environ.get("PASSNIC_DATABASE_URL", ""),
+            token_ttl=timedelta(seconds=ttl),
+        )
+
+    def export(self) -> dict[str, str]:
+        """The environment that reproduces these settings in another process."""
+        return {
+            "PASSNIC_HOME": str(self.home),
+            "PASSNIC_DATABASE_URL": self.database_url,
+            "PASSNIC_TOKEN_TTL_SECONDS": str(int(self.token_ttl.total_seconds())),
+        }
