@@ -1,0 +1,1 @@
+"""Identity: Keystone v3 subset (domains, projects, users, roles, assignments, tokens)."""

@@ -1,0 +1,569 @@
+"""Identity rules: who may sign in, what a token says, who may manage projects and users."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from passnic import policy
+from passnic.config import Settings
+from passnic.context import RequestContext
+from passnic.db import Database, utcnow
+from passnic.errors import BadRequest, Conflict, NotAuthenticated, NotFound
+from passnic.identity.models import Domain, Project, Role, RoleAssignment, Token, User
+
+DEFAULT_DOMAIN_ID = "default"
+DEFAULT_DOMAIN_NAME = "Default"
+STANDARD_ROLES = ("admin", "member", "reader")
+
+policy.register(
+    {
+        "identity:list_projects": "admin",
+        "identity:get_project": "owner",
+        "identity:create_project": "admin",
+        "identity:update_project": "admin",
+        "identity:delete_project": "admin",
+        "identity:list_users": "admin",
+        "identity:get_user": "self",
+        "identity:create_user": "admin",
+        "identity:update_user": "admin",
+        "identity:delete_user": "admin",
+        "identity:list_roles": "any",
+        "identity:create_role": "admin",
+        "identity:list_role_assignments": "admin",
+        "identity:grant": "admin",
+        "identity:list_domains": "any",
+    }
+)
+
+_hasher = PasswordHasher()
+_T = TypeVar("_T")
+
+
+def _token_key(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class Ref:
+    """A named thing with its domain, as a token or an assignment shows it."""
+
+    id: str
+    name: str
+    domain_id: str | None = None
+    domain_name: str | None = None
+
+
+@dataclass(frozen=True)
+class TokenInfo:
+    user: Ref
+    project: Ref
+    roles: tuple[Ref, ...]
+    issued_at: datetime
+    expires_at: datetime
+
+
+@dataclass(frozen=True)
+class PasswordAuth:
+    """The password method of POST /v3/auth/tokens, scoped to one project."""
+
+    password: str
+    user_id: str | None = None
+    user_name: str | None = None
+    user_domain_id: str | None = None
+    user_domain_name: str | None = None
+    project_id: str | None = None
+    project_name: str | None = None
+    project_domain_id: str | None = None
+    project_domain_name: str | None = None
+
+
+@dataclass(frozen=True)
+class Assignment:
+    role: Ref
+    user: Ref
+    project: Ref
+
+
+class IdentityService:
+    def __init__(self, db: Database, settings: Settings) -> None:
+        self.db = db
+        self.settings = settings
+
+    # ---- bootstrap ---------------------------------------------------------------------
+
+    def is_bootstrapped(self) -> bool:
+        with self.db.transaction() as s:
+            return s.get(Domain, DEFAULT_DOMAIN_ID) is not None
+
+    def bootstrap(self) -> None:
+        """The Default domain and the standard roles; idempotent."""
+        with self.db.transaction() as s:
+            if s.get(Domain, DEFAULT_DOMAIN_ID) is None:
+                s.add(Domain(id=DEFAULT_DOMAIN_ID, name=DEFAULT_DOMAIN_NAME))
+            existing = set(s.scalars(select(Role.name)))
+            s.add_all(Role(name=name) for name in STANDARD_ROLES if name not in existing)
+
+    def seed_project(self, name: str, description: str = "") -> Project:
+        with self.db.transaction() as s:
+            project = Project(name=name, domain_id=DEFAULT_DOMAIN_ID, description=description)
+            s.add(project)
+            return project
+
+    def seed_user(self, name: str, password: str, project: Project, role: str) -> User:
+        with self.db.transaction() as s:
+            user = User(
+                name=name,
+                domain_id=DEFAULT_DOMAIN_ID,
+                password_hash=_hasher.hash(password),
+                default_project_id=project.id,
+            )
+            s.add(user)
+            s.flush()
+            s.add(
+                RoleAssignment(
+                    user_id=user.id, project_id=project.id, role_id=self._role(s, role).id
+                )
+            )
+            return user
+
+    # ---- tokens ------------------------------------------------------------------------
+
+    def authenticate(self, auth: PasswordAuth) -> tuple[str, TokenInfo]:
+        """Check the password and scope; issue a token. Every failure reads the same, so a
+        caller cannot probe which user names exist."""
+        failure = NotAuthenticated("The request you have made requires authentication.")
+        with self.db.transaction() as s:
+            user = self._find_user_for_auth(s, auth)
+            if user is None or not user.enabled or not user.password_hash:
+                raise failure
+            try:
+                _hasher.verify(user.password_hash, auth.password)
+            except (VerificationError, InvalidHashError):
+                raise failure from None
+            project = self._find_project_for_auth(s, auth, user)
+            roles = self._roles_on(s, user.id, project.id)
+            if not roles:
+                raise NotAuthenticated(
+                    f"User {user.id} has no access to project {project.id}", kind="Unauthorized"
+                )
+            token = secrets.token_urlsafe(32)
+            now = utcnow()
+            row = Token(
+                id=_token_key(token),
+                user_id=user.id,
+                project_id=project.id,
+                issued_at=now,
+                expires_at=now + self.settings.token_ttl,
+            )
+            s.add(row)
+            s.execute(delete(Token).where(Token.expires_at < now))
+            return token, self._info(s, user, project, roles, row)
+
+    def validate_token(self, token: str) -> RequestContext:
+        info = self.token_info(token)
+        return RequestContext(
+            user_id=info.user.id,
+            user_name=info.user.name,
+            project_id=info.project.id,
+            project_name=info.project.name,
+            roles=frozenset(r.name for r in info.roles),
+            token_id=_token_key(token),
+        )
+
+    def token_info(self, token: str) -> TokenInfo:
+        with self.db.transaction() as s:
+            row = s.get(Token, _token_key(token))
+            if row is None or row.revoked or _aware(row.expires_at) <= utcnow():
+                raise NotAuthenticated("The request you have made requires authentication.")
+            user = s.get(User, row.user_id)
+            project = s.get(Project, row.project_id)
+            if user is None or project is None or not user.enabled or not project.enabled:
+                raise NotAuthenticated("The request you have made requires authentication.")
+            return self._info(s, user, project, self._roles_on(s, user.id, project.id), row)
+
+    def revoke_token(self, ctx: RequestContext, token: str) -> None:
+        """A user may revoke their own tokens; an admin any token."""
+        with self.db.transaction() as s:
+            row = s.get(Token, _token_key(token))
+            if row is None or row.revoked:
+                raise NotFound("Could not find token.")
+            if row.user_id != ctx.user_id:
+                policy.enforce(ctx, "identity:grant")
+            row.revoked = True
+
+    # ---- domains -----------------------------------------------------------------------
+
+    def list_domains(self, ctx: RequestContext, name: str | None = None) -> list[Domain]:
+        policy.enforce(ctx, "identity:list_domains")
+        with self.db.transaction() as s:
+            query = select(Domain).order_by(Domain.name)
+            if name is not None:
+                query = query.where(Domain.name == name)
+            return list(s.scalars(query))
+
+    def get_domain(self, ctx: RequestContext, domain_id: str) -> Domain:
+        policy.enforce(ctx, "identity:list_domains")
+        with self.db.transaction() as s:
+            domain = s.get(Domain, domain_id)
+            if domain is None:
+                raise NotFound(f"Could not find domain: {domain_id}.")
+            return domain
+
+    # ---- projects ----------------------------------------------------------------------
+
+    def list_projects(
+        self, ctx: RequestContext, name: str | None = None, domain_id: str | None = None
+    ) -> list[Project]:
+        """Admins see every project; others see the one their token is scoped to."""
+        with self.db.transaction() as s:
+            query = select(Project).order_by(Project.name)
+            if not policy.allowed(ctx, "identity:list_projects"):
+                query = query.where(Project.id == ctx.project_id)
+            if name is not None:
+                query = query.where(Project.name == name)
+            if domain_id is not None:
+                query = query.where(Project.domain_id == domain_id)
+            return list(s.scalars(query))
+
+    def get_project(self, ctx: RequestContext, project_id: str) -> Project:
+        with self.db.transaction() as s:
+            project = s.get(Project, project_id)
+            if project is None or not policy.allowed(ctx, "identity:get_project", project.id):
+                raise NotFound(f"Could not find project: {project_id}.")
+            return project
+
+    def create_project(
+        self,
+        ctx: RequestContext,
+        name: str,
+        domain_id: str = DEFAULT_DOMAIN_ID,
+        description: str = "",
+        enabled: bool = True,
+    ) -> Project:
+        policy.enforce(ctx, "identity:create_project")
+        _check_name(name, "project")
+        with self.db.transaction() as s:
+            self._domain(s, domain_id)
+            if s.scalar(
+                select(Project).where(Project.domain_id == domain_id, Project.name == name)
+            ):
+                raise Conflict(
+                    f"Conflict occurred attempting to store project - it is not permitted to "
+                    f"have two projects with the same name in the same domain : {name}."
+                )
+            project = Project(
+                name=name, domain_id=domain_id, description=description, enabled=enabled
+            )
+            s.add(project)
+            return project
+
+    def update_project(self, ctx: RequestContext, project_id: str, **fields: Any) -> Project:
+        policy.enforce(ctx, "identity:update_project")
+        with self.db.transaction() as s:
+            project = self._project(s, project_id)
+            if "name" in fields:
+                _check_name(fields["name"], "project")
+            for key in ("name", "description", "enabled"):
+                if key in fields:
+                    setattr(project, key, fields[key])
+            return _flush_unique(s, project, "project")
+
+    def delete_project(self, ctx: RequestContext, project_id: str) -> None:
+        policy.enforce(ctx, "identity:delete_project")
+        with self.db.transaction() as s:
+            s.delete(self._project(s, project_id))
+
+    # ---- users -------------------------------------------------------------------------
+
+    def list_users(
+        self, ctx: RequestContext, name: str | None = None, domain_id: str | None = None
+    ) -> list[User]:
+        with self.db.transaction() as s:
+            query = select(User).order_by(User.name)
+            if not policy.allowed(ctx, "identity:list_users"):
+                query = query.where(User.id == ctx.user_id)
+            if name is not None:
+                query = query.where(User.name == name)
+            if domain_id is not None:
+                query = query.where(User.domain_id == domain_id)
+            return list(s.scalars(query))
+
+    def get_user(self, ctx: RequestContext, user_id: str) -> User:
+        with self.db.transaction() as s:
+            user = s.get(User, user_id)
+            if user is None or not policy.allowed(ctx, "identity:get_user", user_id=user.id):
+                raise NotFound(f"Could not find user: {user_id}.")
+            return user
+
+    def create_user(
+        self,
+        ctx: RequestContext,
+        name: str,
+        password: str | None = None,
+        domain_id: str = DEFAULT_DOMAIN_ID,
+        default_project_id: str | None = None,
+        email: str | None = None,
+        description: str = "",
+        enabled: bool = True,
+    ) -> User:
+        policy.enforce(ctx, "identity:create_user")
+        _check_name(name, "user")
+        with self.db.transaction() as s:
+            self._domain(s, domain_id)
+            if default_project_id is not None:
+                self._project(s, default_project_id)
+            if s.scalar(select(User).where(User.domain_id == domain_id, User.name == name)):
+                raise Conflict(
+                    f"Conflict occurred attempting to store user - Duplicate entry found "
+                    f"with name {name} at domain ID {domain_id}."
+                )
+            user = User(
+                name=name,
+                domain_id=domain_id,
+                password_hash=_hasher.hash(password) if password else None,
+                default_project_id=default_project_id,
+                email=email,
+                description=description,
+                enabled=enabled,
+            )
+            s.add(user)
+            return user
+
+    def update_user(self, ctx: RequestContext, user_id: str, **fields: Any) -> User:
+        policy.enforce(ctx, "identity:update_user")
+        with self.db.transaction() as s:
+            user = self._user(s, user_id)
+            if "name" in fields:
+                _check_name(fields["name"], "user")
+            if "default_project_id" in fields and fields["default_project_id"] is not None:
+                self._project(s, fields["default_project_id"])
+            for key in ("name", "description", "enabled", "email", "default_project_id"):
+                if key in fields:
+                    setattr(user, key, fields[key])
+            if fields.get("password"):
+                user.password_hash = _hasher.hash(fields["password"])
+            return _flush_unique(s, user, "user")
+
+    def delete_user(self, ctx: RequestContext, user_id: str) -> None:
+        policy.enforce(ctx, "identity:delete_user")
+        with self.db.transaction() as s:
+            s.delete(self._user(s, user_id))
+
+    # ---- roles and assignments ---------------------------------------------------------
+
+    def list_roles(self, ctx: RequestContext, name: str | None = None) -> list[Role]:
+        policy.enforce(ctx, "identity:list_roles")
+        with self.db.transaction() as s:
+            query = select(Role).order_by(Role.name)
+            if name is not None:
+                query = query.where(Role.name == name)
+            return list(s.scalars(query))
+
+    def get_role(self, ctx: RequestContext, role_id: str) -> Role:
+        policy.enforce(ctx, "identity:list_roles")
+        with self.db.transaction() as s:
+            role = s.get(Role, role_id)
+            if role is None:
+                raise NotFound(f"Could not find role: {role_id}.")
+            return role
+
+    def create_role(self, ctx: RequestContext, name: str) -> Role:
+        policy.enforce(ctx, "identity:create_role")
+        _check_name(name, "role")
+        with self.db.transaction() as s:
+            if s.scalar(select(Role).where(Role.name == name)):
+                raise Conflict(
+                    f"Conflict occurred attempting to store role - Duplicate entry: {name}."
+                )
+            role = Role(name=name)
+            s.add(role)
+            return role
+
+    def grant(self, ctx: RequestContext, project_id: str, user_id: str, role_id: str) -> None:
+        """Idempotent, as Keystone's PUT of a grant is."""
+        policy.enforce(ctx, "identity:grant")
+        with self.db.transaction() as s:
+            self._project(s, project_id)
+            self._user(s, user_id)
+            self._role_by_id(s, role_id)
+            if s.get(RoleAssignment, (user_id, project_id, role_id)) is None:
+                s.add(RoleAssignment(user_id=user_id, project_id=project_id, role_id=role_id))
+
+    def revoke(self, ctx: RequestContext, project_id: str, user_id: str, role_id: str) -> None:
+        policy.enforce(ctx, "identity:grant")
+        with self.db.transaction() as s:
+            row = s.get(RoleAssignment, (user_id, project_id, role_id))
+            if row is None:
+                raise NotFound(f"Could not find role assignment with role: {role_id}.")
+            s.delete(row)
+
+    def check_grant(self, ctx: RequestContext, project_id: str, user_id: str, role_id: str) -> bool:
+        policy.enforce(ctx, "identity:grant")
+        with self.db.transaction() as s:
+            return s.get(RoleAssignment, (user_id, project_id, role_id)) is not None
+
+    def user_roles_on(self, ctx: RequestContext, project_id: str, user_id: str) -> list[Role]:
+        policy.enforce(ctx, "identity:list_role_assignments")
+        with self.db.transaction() as s:
+            self._project(s, project_id)
+            self._user(s, user_id)
+            ids = [ref.id for ref in self._roles_on(s, user_id, project_id)]
+            return list(s.scalars(select(Role).where(Role.id.in_(ids)).order_by(Role.name)))
+
+    def role_assignments(
+        self,
+        ctx: RequestContext,
+        user_id: str | None = None,
+        project_id: str | None = None,
+        role_id: str | None = None,
+    ) -> list[Assignment]:
+        """Admins see all; others see their own assignments."""
+        if not policy.allowed(ctx, "identity:list_role_assignments"):
+            user_id = ctx.user_id if user_id in (None, ctx.user_id) else "\x00"
+        with self.db.transaction() as s:
+            query = (
+                select(RoleAssignment, Role, User, Project)
+                .join(Role, Role.id == RoleAssignment.role_id)
+                .join(User, User.id == RoleAssignment.user_id)
+                .join(Project, Project.id == RoleAssignment.project_id)
+                .order_by(Project.name, User.name, Role.name)
+            )
+            if user_id is not None:
+                query = query.where(RoleAssignment.user_id == user_id)
+            if project_id is not None:
+                query = query.where(RoleAssignment.project_id == project_id)
+            if role_id is not None:
+                query = query.where(RoleAssignment.role_id == role_id)
+            domains = {d.id: d.name for d in s.scalars(select(Domain))}
+            return [
+                Assignment(
+                    role=Ref(role.id, role.name),
+                    user=Ref(user.id, user.name, user.domain_id, domains.get(user.domain_id)),
+                    project=Ref(
+                        project.id, project.name, project.domain_id, domains.get(project.domain_id)
+                    ),
+                )
+                for _ra, role, user, project in s.execute(query)
+            ]
+
+    # ---- lookups -----------------------------------------------------------------------
+
+    def _domain(self, s: Session, domain_id: str) -> Domain:
+        domain = s.get(Domain, domain_id)
+        if domain is None:
+            raise NotFound(f"Could not find domain: {domain_id}.")
+        return domain
+
+    def _project(self, s: Session, project_id: str) -> Project:
+        project = s.get(Project, project_id)
+        if project is None:
+            raise NotFound(f"Could not find project: {project_id}.")
+        return project
+
+    def _user(self, s: Session, user_id: str) -> User:
+        user = s.get(User, user_id)
+        if user is None:
+            raise NotFound(f"Could not find user: {user_id}.")
+        return user
+
+    def _role_by_id(self, s: Session, role_id: str) -> Role:
+        role = s.get(Role, role_id)
+        if role is None:
+            raise NotFound(f"Could not find role: {role_id}.")
+        return role
+
+    def _role(self, s: Session, name: str) -> Role:
+        role = s.scalar(select(Role).where(Role.name == name))
+        if role is None:
+            raise NotFound(f"Could not find role: {name}.")
+        return role
+
+    def _resolve_domain(self, s: Session, domain_id: str | None, name: str | None) -> str:
+        if domain_id:
+            return domain_id
+        if name:
+            found = s.scalar(select(Domain.id).where(Domain.name == name))
+            if found is None:
+                raise NotAuthenticated(f"Could not find domain: {name}.")
+            return found
+        return DEFAULT_DOMAIN_ID
+
+    def _find_user_for_auth(self, s: Session, auth: PasswordAuth) -> User | None:
+        if auth.user_id:
+            return s.get(User, auth.user_id)
+        if not auth.user_name:
+            raise BadRequest("Expecting to find user id or name in auth request.")
+        domain_id = self._resolve_domain(s, auth.user_domain_id, auth.user_domain_name)
+        return s.scalar(
+            select(User).where(User.domain_id == domain_id, User.name == auth.user_name)
+        )
+
+    def _find_project_for_auth(self, s: Session, auth: PasswordAuth, user: User) -> Project:
+        project: Project | None
+        if auth.project_id:
+            project = s.get(Project, auth.project_id)
+        elif auth.project_name:
+            domain_id = self._resolve_domain(s, auth.project_domain_id, auth.project_domain_name)
+            project = s.scalar(
+                select(Project).where(
+                    Project.domain_id == domain_id, Project.name == auth.project_name
+                )
+            )
+        elif user.default_project_id:
+            project = s.get(Project, user.default_project_id)
+        else:
+            raise NotAuthenticated("A project scope is required: Passnic issues project tokens.")
+        if project is None or not project.enabled:
+            raise NotAuthenticated("The request you have made requires authentication.")
+        return project
+
+    def _roles_on(self, s: Session, user_id: str, project_id: str) -> tuple[Ref, ...]:
+        rows = s.execute(
+            select(Role.id, Role.name)
+            .join(RoleAssignment, RoleAssignment.role_id == Role.id)
+            .where(RoleAssignment.user_id == user_id, RoleAssignment.project_id == project_id)
+            .order_by(Role.name)
+        )
+        return tuple(Ref(rid, name) for rid, name in rows)
+
+    def _info(
+        self, s: Session, user: User, project: Project, roles: Sequence[Ref], token: Token
+    ) -> TokenInfo:
+        domains = {d.id: d.name for d in s.scalars(select(Domain))}
+        return TokenInfo(
+            user=Ref(user.id, user.name, user.domain_id, domains.get(user.domain_id)),
+            project=Ref(
+                project.id, project.name, project.domain_id, domains.get(project.domain_id)
+            ),
+            roles=tuple(roles),
+            issued_at=_aware(token.issued_at),
+            expires_at=_aware(token.expires_at),
+        )
+
+
+def _check_name(name: Any, what: str) -> None:
+    if not isinstance(name, str) or not name.strip() or len(name) > 64:
+        raise BadRequest(f"Invalid {what} name: a {what} name must be 1 to 64 characters.")
+
+
+def _flush_unique(s: Session, obj: _T, what: str) -> _T:
+    try:
+        s.flush()
+    except IntegrityError:
+        raise Conflict(f"Conflict occurred attempting to store {what} - duplicate name.") from None
+    return obj
