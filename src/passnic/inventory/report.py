@@ -1,0 +1,57 @@
+"""What a host agent tells the controller about its hardware: the contract between discovery
+(``passnic.agent``) and the inventory rules. Sent as JSON over HTTP, so it is a pydantic model.
+
+Numbers and names are bounded to what the inventory's columns hold, so a nonsense report is
+refused as bad input instead of failing in the database.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, Field
+
+Personality = Literal["controller", "worker", "storage"]
+
+INT32_MAX = 2**31 - 1
+Name = Annotated[str, Field(min_length=1, max_length=255)]
+Text = Annotated[str, Field(max_length=255)]
+Count = Annotated[int, Field(ge=0, le=INT32_MAX)]
+#: sysfs says -1 when the platform has no NUMA information
+NumaNode = Annotated[int, Field(ge=-1, le=INT32_MAX)]
+
+
+class PortReport(BaseModel):
+    """One physical Ethernet port (a PCI network-class device; never a VF)."""
+
+    name: Name = Field(description="kernel interface name, e.g. enp0s3")
+    pciaddr: Name = Field(description="PCI address, e.g. 0000:00:03.0")
+    dev_id: Count = 0
+    pclass: Text = Field(description='lspci -Dmnn form, e.g. "Ethernet controller [0200]"')
+    pvendor: Text = Field(description='e.g. "Intel Corporation [8086]"')
+    pdevice: Text = Field(description='e.g. "Ethernet Controller X710 for 10GbE SFP+ [1572]"')
+    psvendor: Text = ""
+    psdevice: Text = ""
+    numa_node: NumaNode = 0
+    sriov_totalvfs: Count | None = Field(default=None, description="None: no SR-IOV capability")
+    sriov_numvfs: Count = 0
+    sriov_vf_driver: Text | None = None
+    sriov_vf_pdevice_id: Text | None = None
+    sriov_vfs_pci_address: list[Name] = Field(default_factory=list)
+    driver: Text | None = None
+    mac: Name
+    mtu: Count = 1500
+    speed: Count | None = Field(default=None, description="Mb/s; None when the link is down")
+    link_mode: Text | None = None
+
+
+class HostReport(BaseModel):
+    """A host's inventory as its agent sees it; the controller upserts from it."""
+
+    hostname: Name
+    personality: Personality = "worker"
+    numa_nodes: list[Count] = Field(default_factory=lambda: [0])
+    vcpus: Count = 0
+    memory_mb: Count = 0
+    disk_gb: Count = 0
+    ports: list[PortReport] = Field(default_factory=list)

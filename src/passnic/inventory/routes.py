@@ -1,0 +1,469 @@
+"""The inventory API under ``/inventory``: sysinv's v1 paths, collection keys, JSON fields and
+fault format (research §1.2), so StarlingX's ``system`` vocabulary works unchanged.
+
+Everything about the wire lives here: JSON-patch bodies become plain attribute changes for
+the service, and the service's objects become sysinv's JSON.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request, Response
+
+from passnic.context import RequestContext
+from passnic.db import isotime
+from passnic.errors import BadRequest
+from passnic.inventory.models import (
+    DataNetwork,
+    EthernetPort,
+    Host,
+    Interface,
+    InterfaceDataNetwork,
+)
+from passnic.inventory.report import HostReport
+from passnic.inventory.service import InventoryService
+from passnic.web import CloudDep, ContextDep, base_url, json_body, register_fault_format
+
+router = APIRouter(prefix="/inventory", tags=["inventory"])
+
+Body = Annotated[Any, Depends(json_body)]
+
+
+def sysinv_fault(status: int, kind: str, message: str) -> dict[str, Any]:
+    """sysinv's parsable_error shape: the fault is itself a JSON string."""
+    fault = {
+        "faultstring": message,
+        "faultcode": "Client" if status < 500 else "Server",
+        "debuginfo": None,
+    }
+    return {"error_message": json.dumps(fault)}
+
+
+register_fault_format("/inventory", sysinv_fault)
+
+
+# -- rendering --------------------------------------------------------------------------------
+
+
+def _links(request: Request, collection: str, uuid: str) -> list[dict[str, str]]:
+    base = base_url(request) + "/inventory"
+    return [
+        {"href": f"{base}/v1/{collection}/{uuid}", "rel": "self"},
+        {"href": f"{base}/{collection}/{uuid}", "rel": "bookmark"},
+    ]
+
+
+def host_json(request: Request, h: Host) -> dict[str, Any]:
+    return {
+        "id": h.id,
+        "uuid": h.uuid,
+        "hostname": h.hostname,
+        "personality": h.personality,
+        "subfunctions": h.subfunctions,
+        "administrative": h.administrative,
+        "operational": h.operational,
+        "availability": h.availability,
+        "action": h.action,
+        "vcpus": h.vcpus,
+        "memory_mb": h.memory_mb,
+        "disk_gb": h.disk_gb,
+        "created_at": isotime(h.created_at),
+        "updated_at": isotime(h.updated_at),
+        "links": _links(request, "ihosts", h.uuid),
+    }
+
+
+def port_json(request: Request, p: EthernetPort) -> dict[str, Any]:
+    """The generic port view (``/ports``): no MAC, as in sysinv."""
+    return {
+        "uuid": p.uuid,
+        "type": "ethernet",
+        "name": p.name,
+        "namedisplay": None,
+        "pciaddr": p.pciaddr,
+        "dev_id": p.dev_id,
+        "pclass": p.pclass,
+        "pvendor": p.pvendor,
+        "pdevice": p.pdevice,
+        "psvendor": p.psvendor,
+        "psdevice": p.psdevice,
+        "numa_node": p.numa_node,
+        "sriov_totalvfs": p.sriov_totalvfs,
+        "sriov_numvfs": p.sriov_numvfs,
+        "sriov_vfs_pci_address": p.sriov_vfs_pci_address,
+        "sriov_vf_driver": p.sriov_vf_driver,
+        "sriov_vf_pdevice_id": p.sriov_vf_pdevice_id,
+        "driver": p.driver,
+        "dpdksupport": False,
+        "host_uuid": p.host_uuid,
+        "interface_uuid": p.interface_uuid,
+        "node_uuid": p.node_uuid,
+        "created_at": isotime(p.created_at),
+        "updated_at": isotime(p.updated_at),
+        "links": _links(request, "ports", p.uuid),
+    }
+
+
+def ethernet_port_json(request: Request, p: EthernetPort) -> dict[str, Any]:
+    return {
+        **port_json(request, p),
+        "mac": p.mac,
+        "mtu": p.mtu,
+        "speed": p.speed,
+        "link_mode": p.link_mode,
+        "links": _links(request, "ethernet_ports", p.uuid),
+    }
+
+
+def interface_json(request: Request, i: Interface) -> dict[str, Any]:
+    ports_href = _links(request, "iinterfaces", i.uuid + "/ports")
+    return {
+        "uuid": i.uuid,
+        "ifname": i.ifname,
+        "iftype": i.iftype,
+        "ifclass": i.ifclass,
+        "imac": i.imac,
+        "imtu": i.imtu,
+        "aemode": i.aemode,
+        "txhashpolicy": i.txhashpolicy,
+        "vlan_id": i.vlan_id,
+        "uses": [u.ifname for u in i.uses],
+        "used_by": [u.ifname for u in i.used_by],
+        "forihostid": i.host.id,
+        "ihost_uuid": i.host_uuid,
+        "sriov_numvfs": i.sriov_numvfs,
+        "sriov_vf_driver": i.sriov_vf_driver,
+        "ptp_role": i.ptp_role,
+        "max_tx_rate": i.max_tx_rate,
+        "monitoring": i.monitoring,
+        "created_at": isotime(i.created_at),
+        "updated_at": isotime(i.updated_at),
+        "links": _links(request, "iinterfaces", i.uuid),
+        "ports": ports_href,
+    }
+
+
+def datanetwork_json(request: Request, dn: DataNetwork) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "id": dn.id,
+        "uuid": dn.uuid,
+        "name": dn.name,
+        "network_type": dn.network_type,
+        "mtu": dn.mtu,
+        "description": dn.description,
+    }
+    if dn.network_type == "vxlan":
+        body.update(
+            multicast_group=dn.multicast_group, port_num=dn.port_num, ttl=dn.ttl, mode=dn.mode
+        )
+    body.update(
+        created_at=isotime(dn.created_at),
+        updated_at=isotime(dn.updated_at),
+        links=_links(request, "datanetworks", dn.uuid),
+    )
+    return body
+
+
+def interface_datanetwork_json(a: InterfaceDataNetwork) -> dict[str, Any]:
+    return {
+        "id": a.id,
+        "uuid": a.uuid,
+        "forihostid": a.interface.host.id,
+        "interface_uuid": a.interface_uuid,
+        "ifname": a.interface.ifname,
+        "datanetwork_id": a.datanetwork.id,
+        "datanetwork_uuid": a.datanetwork_uuid,
+        "datanetwork_name": a.datanetwork.name,
+        "created_at": isotime(a.created_at),
+        "updated_at": isotime(a.updated_at),
+    }
+
+
+# -- request bodies ---------------------------------------------------------------------------
+
+
+def _object(body: Any) -> dict[str, Any]:
+    if not isinstance(body, dict):
+        raise BadRequest("The request body must be a JSON object.")
+    return body
+
+
+def _patch(body: Any) -> dict[str, object]:
+    """A JSON patch of ``replace`` (or ``add``) ops on top-level attributes, as the ``system``
+    CLI sends them, as attribute -> value."""
+    if not isinstance(body, list):
+        raise BadRequest("The request body must be a JSON patch: a list of operations.")
+    changes: dict[str, object] = {}
+    for op in body:
+        if not isinstance(op, dict) or not isinstance(op.get("path"), str) or "value" not in op:
+            raise BadRequest("Each patch operation needs an op, a path and a value.")
+        if op.get("op") not in ("replace", "add"):
+            raise BadRequest(f"Patch operation '{op.get('op')}' is not supported; use 'replace'.")
+        path: str = op["path"]
+        if not path.startswith("/") or "/" in path[1:] or len(path) < 2:
+            raise BadRequest(f"Invalid patch path '{path}'.")
+        changes[path[1:]] = op["value"]
+    return changes
+
+
+#: /action values of a host PATCH (cgtsclient host-lock/-unlock). Passnic has none of the
+#: controller and storage checks that force and unsafe bypass, so the forced locks are locks.
+HOST_ACTIONS: dict[str, Callable[[InventoryService, RequestContext, str], Host]] = {
+    "lock": lambda svc, ctx, host: svc.lock_host(ctx, host),
+    "force-lock": lambda svc, ctx, host: svc.lock_host(ctx, host),
+    "force-unsafe-lock": lambda svc, ctx, host: svc.lock_host(ctx, host),
+    "unlock": lambda svc, ctx, host: svc.unlock_host(ctx, host),
+    "force-unlock": lambda svc, ctx, host: svc.unlock_host(ctx, host, force=True),
+}
+
+
+# -- version documents (no token) -------------------------------------------------------------
+
+
+def _v1(request: Request) -> dict[str, Any]:
+    return {
+        "id": "v1",
+        "links": [{"href": base_url(request) + "/inventory/v1/", "rel": "self"}],
+    }
+
+
+@router.get("")
+def versions(request: Request) -> dict[str, Any]:
+    v1 = _v1(request)
+    return {
+        "name": "Passnic inventory API (StarlingX sysinv v1)",
+        "description": "Hosts, ports, interfaces and data networks.",
+        "versions": [v1],
+        "default_version": v1,
+    }
+
+
+@router.get("/v1")
+def version_v1(request: Request) -> dict[str, Any]:
+    base = base_url(request) + "/inventory/v1"
+    collections = ("ihosts", "iinterfaces", "ports", "ethernet_ports", "datanetworks")
+    return {
+        **_v1(request),
+        "media_types": [
+            {"base": "application/json", "type": "application/vnd.openstack.sysinv.v1+json"}
+        ],
+        **{
+            name: [{"href": f"{base}/{name}/", "rel": "self"}]
+            for name in (*collections, "interface_datanetworks")
+        },
+    }
+
+
+# -- agents -----------------------------------------------------------------------------------
+
+
+@router.post("/v1/agent/reports")
+def agent_report(
+    report: HostReport, request: Request, ctx: ContextDep, cloud: CloudDep
+) -> dict[str, Any]:
+    return host_json(request, cloud.inventory.report_host(ctx, report))
+
+
+# -- hosts ------------------------------------------------------------------------------------
+
+
+@router.get("/v1/ihosts")
+def list_hosts(request: Request, ctx: ContextDep, cloud: CloudDep) -> dict[str, Any]:
+    return {"ihosts": [host_json(request, h) for h in cloud.inventory.list_hosts(ctx)]}
+
+
+@router.get("/v1/ihosts/{host}")
+def get_host(host: str, request: Request, ctx: ContextDep, cloud: CloudDep) -> dict[str, Any]:
+    return host_json(request, cloud.inventory.get_host(ctx, host))
+
+
+@router.patch("/v1/ihosts/{host}")
+def patch_host(
+    host: str, body: Body, request: Request, ctx: ContextDep, cloud: CloudDep
+) -> dict[str, Any]:
+    changes = _patch(body)
+    other = sorted(set(changes) - {"action"})
+    if other or "action" not in changes:
+        raise BadRequest(
+            f"Host attribute(s) '{', '.join(other)}' may not be modified; patch /action with one "
+            f"of {', '.join(HOST_ACTIONS)}."
+        )
+    action = changes["action"]
+    if not isinstance(action, str) or action not in HOST_ACTIONS:
+        raise BadRequest(f"Invalid host action '{action}'; use one of {', '.join(HOST_ACTIONS)}.")
+    return host_json(request, HOST_ACTIONS[action](cloud.inventory, ctx, host))
+
+
+@router.get("/v1/ihosts/{host}/iinterfaces")
+def list_host_interfaces(
+    host: str, request: Request, ctx: ContextDep, cloud: CloudDep
+) -> dict[str, Any]:
+    ifaces = cloud.inventory.list_interfaces(ctx, host)
+    return {"iinterfaces": [interface_json(request, i) for i in ifaces]}
+
+
+@router.get("/v1/ihosts/{host}/ports")
+def list_host_ports(
+    host: str, request: Request, ctx: ContextDep, cloud: CloudDep
+) -> dict[str, Any]:
+    return {"ports": [port_json(request, p) for p in cloud.inventory.list_ports(ctx, host)]}
+
+
+@router.get("/v1/ihosts/{host}/ethernet_ports")
+def list_host_ethernet_ports(
+    host: str, request: Request, ctx: ContextDep, cloud: CloudDep
+) -> dict[str, Any]:
+    ports = cloud.inventory.list_ports(ctx, host)
+    return {"ethernet_ports": [ethernet_port_json(request, p) for p in ports]}
+
+
+@router.get("/v1/ihosts/{host}/interface_datanetworks")
+def list_host_interface_datanetworks(host: str, ctx: ContextDep, cloud: CloudDep) -> dict[str, Any]:
+    rows = cloud.inventory.list_interface_datanetworks(ctx, host=host)
+    return {"interface_datanetworks": [interface_datanetwork_json(a) for a in rows]}
+
+
+# -- ports ------------------------------------------------------------------------------------
+
+
+@router.get("/v1/ports/{port}")
+def get_port(port: str, request: Request, ctx: ContextDep, cloud: CloudDep) -> dict[str, Any]:
+    return port_json(request, cloud.inventory.get_port(ctx, port))
+
+
+@router.get("/v1/ethernet_ports/{port}")
+def get_ethernet_port(
+    port: str, request: Request, ctx: ContextDep, cloud: CloudDep
+) -> dict[str, Any]:
+    return ethernet_port_json(request, cloud.inventory.get_port(ctx, port))
+
+
+# -- interfaces -------------------------------------------------------------------------------
+
+
+@router.get("/v1/iinterfaces")
+def list_interfaces(
+    request: Request, ctx: ContextDep, cloud: CloudDep, ihost: str | None = None
+) -> dict[str, Any]:
+    ifaces = cloud.inventory.list_interfaces(ctx, ihost)
+    return {"iinterfaces": [interface_json(request, i) for i in ifaces]}
+
+
+@router.post("/v1/iinterfaces")
+def create_interface(
+    body: Body, request: Request, ctx: ContextDep, cloud: CloudDep
+) -> dict[str, Any]:
+    return interface_json(request, cloud.inventory.create_interface(ctx, _object(body)))
+
+
+@router.get("/v1/iinterfaces/{interface}")
+def get_interface(
+    interface: str, request: Request, ctx: ContextDep, cloud: CloudDep
+) -> dict[str, Any]:
+    return interface_json(request, cloud.inventory.get_interface(ctx, interface))
+
+
+@router.patch("/v1/iinterfaces/{interface}")
+def patch_interface(
+    interface: str, body: Body, request: Request, ctx: ContextDep, cloud: CloudDep
+) -> dict[str, Any]:
+    changes = _patch(body)
+    if "usesmodify" in changes:  # the CLI's comma-separated form of /uses
+        changes["uses"] = changes.pop("usesmodify")
+    return interface_json(request, cloud.inventory.modify_interface(ctx, interface, changes))
+
+
+@router.delete("/v1/iinterfaces/{interface}", status_code=204)
+def delete_interface(interface: str, ctx: ContextDep, cloud: CloudDep) -> Response:
+    cloud.inventory.delete_interface(ctx, interface)
+    return Response(status_code=204)
+
+
+@router.get("/v1/iinterfaces/{interface}/ports")
+def list_interface_ports(
+    interface: str, request: Request, ctx: ContextDep, cloud: CloudDep
+) -> dict[str, Any]:
+    ports = cloud.inventory.list_interface_ports(ctx, interface)
+    return {"ports": [port_json(request, p) for p in ports]}
+
+
+@router.get("/v1/iinterfaces/{interface}/interface_datanetworks")
+def list_interface_interface_datanetworks(
+    interface: str, ctx: ContextDep, cloud: CloudDep
+) -> dict[str, Any]:
+    rows = cloud.inventory.list_interface_datanetworks(ctx, interface=interface)
+    return {"interface_datanetworks": [interface_datanetwork_json(a) for a in rows]}
+
+
+# -- data networks ----------------------------------------------------------------------------
+
+
+@router.get("/v1/datanetworks")
+def list_datanetworks(request: Request, ctx: ContextDep, cloud: CloudDep) -> dict[str, Any]:
+    dns = cloud.inventory.list_datanetworks(ctx)
+    return {"datanetworks": [datanetwork_json(request, dn) for dn in dns]}
+
+
+@router.post("/v1/datanetworks")
+def create_datanetwork(
+    body: Body, request: Request, ctx: ContextDep, cloud: CloudDep
+) -> dict[str, Any]:
+    return datanetwork_json(request, cloud.inventory.create_datanetwork(ctx, _object(body)))
+
+
+@router.get("/v1/datanetworks/{datanetwork}")
+def get_datanetwork(
+    datanetwork: str, request: Request, ctx: ContextDep, cloud: CloudDep
+) -> dict[str, Any]:
+    return datanetwork_json(request, cloud.inventory.show_datanetwork(ctx, datanetwork))
+
+
+@router.patch("/v1/datanetworks/{datanetwork}")
+def patch_datanetwork(
+    datanetwork: str, body: Body, request: Request, ctx: ContextDep, cloud: CloudDep
+) -> dict[str, Any]:
+    dn = cloud.inventory.modify_datanetwork(ctx, datanetwork, _patch(body))
+    return datanetwork_json(request, dn)
+
+
+@router.delete("/v1/datanetworks/{datanetwork}", status_code=204)
+def delete_datanetwork(datanetwork: str, ctx: ContextDep, cloud: CloudDep) -> Response:
+    cloud.inventory.delete_datanetwork(ctx, datanetwork)
+    return Response(status_code=204)
+
+
+# -- interface data networks ------------------------------------------------------------------
+
+
+@router.get("/v1/interface_datanetworks")
+def list_interface_datanetworks(ctx: ContextDep, cloud: CloudDep) -> dict[str, Any]:
+    rows = cloud.inventory.list_interface_datanetworks(ctx)
+    return {"interface_datanetworks": [interface_datanetwork_json(a) for a in rows]}
+
+
+@router.post("/v1/interface_datanetworks")
+def assign_datanetwork(body: Body, ctx: ContextDep, cloud: CloudDep) -> dict[str, Any]:
+    fields = _object(body)
+    interface_uuid, datanetwork_uuid = fields.get("interface_uuid"), fields.get("datanetwork_uuid")
+    if (
+        set(fields) - {"interface_uuid", "datanetwork_uuid"}
+        or not isinstance(interface_uuid, str)
+        or not isinstance(datanetwork_uuid, str)
+    ):
+        raise BadRequest("The body must hold exactly interface_uuid and datanetwork_uuid.")
+    assignment = cloud.inventory.assign_datanetwork(ctx, interface_uuid, datanetwork_uuid)
+    return interface_datanetwork_json(assignment)
+
+
+@router.get("/v1/interface_datanetworks/{assignment}")
+def get_interface_datanetwork(assignment: str, ctx: ContextDep, cloud: CloudDep) -> dict[str, Any]:
+    return interface_datanetwork_json(cloud.inventory.get_interface_datanetwork(ctx, assignment))
+
+
+@router.delete("/v1/interface_datanetworks/{assignment}", status_code=204)
+def remove_interface_datanetwork(assignment: str, ctx: ContextDep, cloud: CloudDep) -> Response:
+    cloud.inventory.remove_interface_datanetwork(ctx, assignment)
+    return Response(status_code=204)
