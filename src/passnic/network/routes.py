@@ -1,0 +1,377 @@
+"""Neutron v2.0 wire format under /networking: every collection is the same five routes
+(list, show, create, update, delete) built from a small table, plus trunk sub-port actions,
+QoS bandwidth-limit rules, extensions and the version documents."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+
+from passnic.context import RequestContext
+from passnic.errors import BadRequest, NotFound
+from passnic.network import wire
+from passnic.network.common import Filters
+from passnic.network.service import NetworkService
+from passnic.web import CloudDep, ContextDep, base_url, json_body, register_fault_format
+
+router = APIRouter(prefix="/networking")
+
+
+def _neutron_fault(status: int, kind: str, message: str) -> dict[str, Any]:
+    return {"NeutronError": {"type": kind, "message": message, "detail": ""}}
+
+
+register_fault_format("/networking", _neutron_fault)
+
+
+# ---- versions and extensions -------------------------------------------------------------
+
+
+def _version(request: Request) -> dict[str, Any]:
+    return {
+        "id": "v2.0",
+        "status": "CURRENT",
+        "links": [{"rel": "self", "href": f"{base_url(request)}/networking/v2.0/"}],
+    }
+
+
+@router.get("")
+@router.get("/")
+def versions(request: Request) -> dict[str, Any]:
+    return {"versions": [_version(request)]}
+
+
+EXTENSIONS = {
+    "provider": ("Provider Network", "Expose the segment (VLAN of a data network) of a network"),
+    "binding": ("Port Binding", "Expose port bindings of a virtual port to external application"),
+    "qos": ("Quality of Service", "QoS policies for ports (never for PCI passthrough ports)"),
+    "security-group": ("security-group", "The security groups extension."),
+    "network-segment-range": (
+        "Neutron Network Segment Range",
+        "Manage the VLAN IDs of data networks that projects may use",
+    ),
+    "trunk": ("Trunk Extension", "Provides support for trunk ports"),
+    "trunk-details": ("Trunk port details", "Expose trunk port details"),
+    "port-security": ("Port Security", "Provides port security"),
+    "allowed-address-pairs": ("Allowed Address Pairs", "Provides allowed address pairs"),
+    "network-mtu": ("Network MTU", "Provides MTU attribute for a network resource."),
+    "project-id": (
+        "project_id field enabled",
+        "Extension that indicates that project_id is enabled.",
+    ),
+    "standard-attr-description": ("standard-attr-description", "Add description to resources."),
+    "standard-attr-revisions": ("Resource revision numbers", "Expose revision_number."),
+    "standard-attr-timestamp": ("Resource timestamps", "Expose created_at and updated_at."),
+}
+
+
+def _extension(alias: str) -> dict[str, Any]:
+    name, description = EXTENSIONS[alias]
+    return {
+        "alias": alias,
+        "name": name,
+        "description": description,
+        "updated": "2024-01-01T00:00:00-00:00",
+        "links": [],
+    }
+
+
+@router.get("/v2.0/extensions")
+def list_extensions(_ctx: ContextDep) -> dict[str, Any]:
+    return {"extensions": [_extension(alias) for alias in EXTENSIONS]}
+
+
+@router.get("/v2.0/extensions/{alias}")
+def get_extension(alias: str, _ctx: ContextDep) -> dict[str, Any]:
+    if alias not in EXTENSIONS:
+        raise NotFound(f"Extension with alias {alias} does not exist", kind="HTTPNotFound")
+    return {"extension": _extension(alias)}
+
+
+# ---- the collections -----------------------------------------------------------------------
+
+Svc = NetworkService
+Ctx = RequestContext
+
+
+@dataclass(frozen=True)
+class Collection:
+    """One Neutron collection and the service calls behind it."""
+
+    path: str
+    singular: str
+    plural: str
+    fields: Mapping[str, wire.Field]
+    view: Callable[[Any], dict[str, Any]]
+    list: Callable[[Svc, Ctx, Filters], Sequence[Any]]
+    get: Callable[[Svc, Ctx, str], Any]
+    create: Callable[[Svc, Ctx, dict[str, Any]], Any]
+    update: Callable[[Svc, Ctx, str, dict[str, Any]], Any] | None
+    delete: Callable[[Svc, Ctx, str], None]
+    required: tuple[str, ...] = ()
+
+
+def _filters(request: Request) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for key, value in request.query_params.multi_items():
+        out.setdefault(wire.FILTER_ALIASES.get(key, key), []).append(value)
+    return out
+
+
+def _add_collection(c: Collection) -> None:
+    def list_items(request: Request, cloud: CloudDep, ctx: ContextDep) -> dict[str, Any]:
+        items = c.list(cloud.network, ctx, _filters(request))
+        return {c.plural: [c.view(item) for item in items]}
+
+    def show_item(item_id: str, cloud: CloudDep, ctx: ContextDep) -> dict[str, Any]:
+        return {c.singular: c.view(c.get(cloud.network, ctx, item_id))}
+
+    async def create_item(request: Request, cloud: CloudDep, ctx: ContextDep) -> JSONResponse:
+        obj = wire.read_body(await json_body(request), c.singular)
+        for name in c.required:
+            if obj.get(name) is None:
+                raise BadRequest(
+                    f"Failed to parse request. Required attribute '{name}' not specified",
+                    kind="HTTPBadRequest",
+                )
+        values = wire.parse(obj, c.fields, update=False)
+        item = await run_in_threadpool(c.create, cloud.network, ctx, values)
+        return JSONResponse({c.singular: c.view(item)}, status_code=201)
+
+    async def update_item(
+        item_id: str, request: Request, cloud: CloudDep, ctx: ContextDep
+    ) -> dict[str, Any]:
+        assert c.update is not None
+        obj = wire.read_body(await json_body(request), c.singular)
+        values = wire.parse(obj, c.fields, update=True)
+        item = await run_in_threadpool(c.update, cloud.network, ctx, item_id, values)
+        return {c.singular: c.view(item)}
+
+    def delete_item(item_id: str, cloud: CloudDep, ctx: ContextDep) -> Response:
+        c.delete(cloud.network, ctx, item_id)
+        return Response(status_code=204)
+
+    item = c.path + "/{item_id}"
+    router.add_api_route(c.path, list_items, methods=["GET"])
+    router.add_api_route(item, show_item, methods=["GET"])
+    router.add_api_route(c.path, create_item, methods=["POST"])
+    if c.update is not None:
+        router.add_api_route(item, update_item, methods=["PUT"])
+    router.add_api_route(item, delete_item, methods=["DELETE"], status_code=204)
+
+
+COLLECTIONS = (
+    Collection(
+        "/v2.0/networks",
+        "network",
+        "networks",
+        wire.NETWORK_FIELDS,
+        wire.network_view,
+        list=lambda svc, ctx, f: svc.list_networks(ctx, f),
+        get=lambda svc, ctx, i: svc.get_network(ctx, i),
+        create=lambda svc, ctx, v: svc.create_network(ctx, **v),
+        update=lambda svc, ctx, i, v: svc.update_network(ctx, i, v),
+        delete=lambda svc, ctx, i: svc.delete_network(ctx, i),
+    ),
+    Collection(
+        "/v2.0/network_segment_ranges",
+        "network_segment_range",
+        "network_segment_ranges",
+        wire.SEGMENT_RANGE_FIELDS,
+        wire.segment_range_view,
+        list=lambda svc, ctx, f: svc.list_segment_ranges(ctx, f),
+        get=lambda svc, ctx, i: svc.get_segment_range(ctx, i),
+        create=lambda svc, ctx, v: svc.create_segment_range(ctx, **v),
+        update=lambda svc, ctx, i, v: svc.update_segment_range(ctx, i, v),
+        delete=lambda svc, ctx, i: svc.delete_segment_range(ctx, i),
+        required=("network_type", "minimum", "maximum"),
+    ),
+    Collection(
+        "/v2.0/subnets",
+        "subnet",
+        "subnets",
+        wire.SUBNET_FIELDS,
+        wire.subnet_view,
+        list=lambda svc, ctx, f: svc.list_subnets(ctx, f),
+        get=lambda svc, ctx, i: svc.get_subnet(ctx, i),
+        create=lambda svc, ctx, v: svc.create_subnet(ctx, **v),
+        update=lambda svc, ctx, i, v: svc.update_subnet(ctx, i, v),
+        delete=lambda svc, ctx, i: svc.delete_subnet(ctx, i),
+        required=("network_id", "cidr"),
+    ),
+    Collection(
+        "/v2.0/ports",
+        "port",
+        "ports",
+        wire.PORT_FIELDS,
+        wire.port_view,
+        list=lambda svc, ctx, f: svc.list_ports(ctx, f),
+        get=lambda svc, ctx, i: svc.get_port(ctx, i),
+        create=lambda svc, ctx, v: svc.create_port(ctx, **v),
+        update=lambda svc, ctx, i, v: svc.update_port(ctx, i, v),
+        delete=lambda svc, ctx, i: svc.delete_port(ctx, i),
+        required=("network_id",),
+    ),
+    Collection(
+        "/v2.0/security-groups",
+        "security_group",
+        "security_groups",
+        wire.SECURITY_GROUP_FIELDS,
+        wire.security_group_view,
+        list=lambda svc, ctx, f: svc.list_security_groups(ctx, f),
+        get=lambda svc, ctx, i: svc.get_security_group(ctx, i),
+        create=lambda svc, ctx, v: svc.create_security_group(ctx, **v),
+        update=lambda svc, ctx, i, v: svc.update_security_group(ctx, i, v),
+        delete=lambda svc, ctx, i: svc.delete_security_group(ctx, i),
+    ),
+    Collection(
+        "/v2.0/security-group-rules",
+        "security_group_rule",
+        "security_group_rules",
+        wire.SECURITY_GROUP_RULE_FIELDS,
+        wire.security_group_rule_view,
+        list=lambda svc, ctx, f: svc.list_security_group_rules(ctx, f),
+        get=lambda svc, ctx, i: svc.get_security_group_rule(ctx, i),
+        create=lambda svc, ctx, v: svc.create_security_group_rule(ctx, **v),
+        update=None,
+        delete=lambda svc, ctx, i: svc.delete_security_group_rule(ctx, i),
+        required=("security_group_id", "direction"),
+    ),
+    Collection(
+        "/v2.0/qos/policies",
+        "policy",
+        "policies",
+        wire.QOS_POLICY_FIELDS,
+        wire.qos_policy_view,
+        list=lambda svc, ctx, f: svc.list_qos_policies(ctx, f),
+        get=lambda svc, ctx, i: svc.get_qos_policy(ctx, i),
+        create=lambda svc, ctx, v: svc.create_qos_policy(ctx, **v),
+        update=lambda svc, ctx, i, v: svc.update_qos_policy(ctx, i, v),
+        delete=lambda svc, ctx, i: svc.delete_qos_policy(ctx, i),
+    ),
+    Collection(
+        "/v2.0/trunks",
+        "trunk",
+        "trunks",
+        wire.TRUNK_FIELDS,
+        wire.trunk_view,
+        list=lambda svc, ctx, f: svc.list_trunks(ctx, f),
+        get=lambda svc, ctx, i: svc.get_trunk(ctx, i),
+        create=lambda svc, ctx, v: svc.create_trunk(ctx, **v),
+        update=lambda svc, ctx, i, v: svc.update_trunk(ctx, i, v),
+        delete=lambda svc, ctx, i: svc.delete_trunk(ctx, i),
+        required=("port_id",),
+    ),
+)
+
+for _collection in COLLECTIONS:
+    _add_collection(_collection)
+
+
+# ---- trunk sub-ports ---------------------------------------------------------------------
+
+
+def _sub_ports_body(body: Any) -> Any:
+    if not isinstance(body, dict) or "sub_ports" not in body:
+        raise BadRequest(
+            'Resource body required: expecting {"sub_ports": [...]}', kind="HTTPBadRequest"
+        )
+    return body["sub_ports"]
+
+
+@router.put("/v2.0/trunks/{trunk_id}/add_subports")
+async def add_subports(
+    trunk_id: str, request: Request, cloud: CloudDep, ctx: ContextDep
+) -> dict[str, Any]:
+    specs = wire.sub_ports("sub_ports", _sub_ports_body(await json_body(request)))
+    trunk = await run_in_threadpool(cloud.network.add_subports, ctx, trunk_id, specs)
+    return wire.trunk_view(trunk)
+
+
+@router.put("/v2.0/trunks/{trunk_id}/remove_subports")
+async def remove_subports(
+    trunk_id: str, request: Request, cloud: CloudDep, ctx: ContextDep
+) -> dict[str, Any]:
+    ids = wire.port_ids("sub_ports", _sub_ports_body(await json_body(request)))
+    trunk = await run_in_threadpool(cloud.network.remove_subports, ctx, trunk_id, ids)
+    return wire.trunk_view(trunk)
+
+
+@router.get("/v2.0/trunks/{trunk_id}/get_subports")
+def get_subports(trunk_id: str, cloud: CloudDep, ctx: ContextDep) -> dict[str, Any]:
+    return {"sub_ports": wire.trunk_view(cloud.network.get_trunk(ctx, trunk_id))["sub_ports"]}
+
+
+# ---- QoS bandwidth-limit rules -------------------------------------------------------------
+
+_RULES = "/v2.0/qos/policies/{policy_id}/bandwidth_limit_rules"
+
+
+@router.get(_RULES)
+def list_bandwidth_limit_rules(policy_id: str, cloud: CloudDep, ctx: ContextDep) -> Any:
+    rules = cloud.network.list_bandwidth_limit_rules(ctx, policy_id)
+    return {"bandwidth_limit_rules": [wire.bandwidth_limit_rule_view(r) for r in rules]}
+
+
+@router.get(_RULES + "/{rule_id}")
+def get_bandwidth_limit_rule(policy_id: str, rule_id: str, cloud: CloudDep, ctx: ContextDep) -> Any:
+    rule = cloud.network.get_bandwidth_limit_rule(ctx, policy_id, rule_id)
+    return {"bandwidth_limit_rule": wire.bandwidth_limit_rule_view(rule)}
+
+
+@router.post(_RULES, status_code=201)
+async def create_bandwidth_limit_rule(
+    policy_id: str, request: Request, cloud: CloudDep, ctx: ContextDep
+) -> Any:
+    body = wire.read_body(await json_body(request), "bandwidth_limit_rule")
+    values = wire.parse(body, wire.BANDWIDTH_LIMIT_RULE_FIELDS, update=False)
+    if "max_kbps" not in values:
+        raise BadRequest("A bandwidth limit rule needs max_kbps", kind="HTTPBadRequest")
+    rule = await run_in_threadpool(
+        lambda: cloud.network.create_bandwidth_limit_rule(ctx, policy_id, **values)
+    )
+    return {"bandwidth_limit_rule": wire.bandwidth_limit_rule_view(rule)}
+
+
+@router.put(_RULES + "/{rule_id}")
+async def update_bandwidth_limit_rule(
+    policy_id: str, rule_id: str, request: Request, cloud: CloudDep, ctx: ContextDep
+) -> Any:
+    body = wire.read_body(await json_body(request), "bandwidth_limit_rule")
+    values = wire.parse(body, wire.BANDWIDTH_LIMIT_RULE_FIELDS, update=True)
+    rule = await run_in_threadpool(
+        cloud.network.update_bandwidth_limit_rule, ctx, policy_id, rule_id, values
+    )
+    return {"bandwidth_limit_rule": wire.bandwidth_limit_rule_view(rule)}
+
+
+@router.delete(_RULES + "/{rule_id}", status_code=204)
+def delete_bandwidth_limit_rule(
+    policy_id: str, rule_id: str, cloud: CloudDep, ctx: ContextDep
+) -> Response:
+    cloud.network.delete_bandwidth_limit_rule(ctx, policy_id, rule_id)
+    return Response(status_code=204)
+
+
+# ---- the v2.0 root -------------------------------------------------------------------------
+
+
+@router.get("/v2.0")
+@router.get("/v2.0/")
+def version_root(request: Request) -> dict[str, Any]:
+    base = f"{base_url(request)}/networking/v2.0"
+    return {
+        "resources": [
+            {
+                "name": c.singular,
+                "collection": c.plural,
+                "links": [{"rel": "self", "href": f"{base}{c.path.removeprefix('/v2.0')}"}],
+            }
+            for c in COLLECTIONS
+        ]
+    }
