@@ -1,0 +1,162 @@
+"""Compute tables, named as Nova names them: flavors with extra specs and project access, PCI
+aliases, servers (with the ports they use) and migrations.
+
+A server keeps a copy of its flavor (Nova's embedded flavor, microversion 2.47): deleting or
+changing a flavor never changes a running server. Devices a server holds are not here but in
+placement's claims table (``passnic.placement.models.DeviceClaim``), whose UNIQUE constraint
+is what stops two boots from getting one NIC.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from passnic.db import Base, Timestamps, new_uuid, uuid_pk
+
+
+class Flavor(Timestamps, Base):
+    """A Nova flavor; ``id`` is Nova's ``flavorid`` (a string the operator may choose)."""
+
+    __tablename__ = "compute_flavors"
+
+    id: Mapped[str] = mapped_column(String(255), primary_key=True, default=new_uuid)
+    name: Mapped[str] = mapped_column(String(255), unique=True)
+    vcpus: Mapped[int] = mapped_column(Integer)
+    ram: Mapped[int] = mapped_column(Integer)
+    disk: Mapped[int] = mapped_column(Integer, default=0)
+    ephemeral: Mapped[int] = mapped_column(Integer, default=0)
+    swap: Mapped[int] = mapped_column(Integer, default=0)
+    rxtx_factor: Mapped[float] = mapped_column(Float, default=1.0)
+    is_public: Mapped[bool] = mapped_column(Boolean, default=True)
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    description: Mapped[str | None] = mapped_column(Text, default=None)
+
+    extra_specs: Mapped[list[FlavorExtraSpec]] = relationship(
+        lazy="selectin", cascade="all, delete-orphan", passive_deletes=True
+    )
+    projects: Mapped[list[FlavorProject]] = relationship(
+        lazy="selectin", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+    @property
+    def specs(self) -> dict[str, str]:
+        return {spec.key: spec.value for spec in self.extra_specs}
+
+
+class FlavorExtraSpec(Base):
+    __tablename__ = "compute_flavor_extra_specs"
+
+    flavor_id: Mapped[str] = mapped_column(
+        ForeignKey("compute_flavors.id", ondelete="CASCADE"), primary_key=True
+    )
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    value: Mapped[str] = mapped_column(String(255))
+
+
+class FlavorProject(Base):
+    """os-flavor-access: a project that may use a private flavor."""
+
+    __tablename__ = "compute_flavor_projects"
+
+    flavor_id: Mapped[str] = mapped_column(
+        ForeignKey("compute_flavors.id", ondelete="CASCADE"), primary_key=True
+    )
+    project_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+
+
+class PciAlias(Timestamps, Base):
+    """Nova's ``[pci]alias``, kept in the database so the API can manage it: the name a flavor's
+    ``pci_passthrough:alias`` extra spec uses for "a NIC with this vendor and product id"."""
+
+    __tablename__ = "compute_pci_aliases"
+
+    name: Mapped[str] = mapped_column(String(255), primary_key=True)
+    vendor_id: Mapped[str] = mapped_column(String(4))
+    product_id: Mapped[str] = mapped_column(String(4))
+    device_type: Mapped[str] = mapped_column(String(16), default="type-PCI")
+    numa_policy: Mapped[str] = mapped_column(String(16), default="legacy")
+
+
+class Server(Timestamps, Base):
+    """A Nova instance. ``status`` is the API status; vm_state/task_state/power_state are Nova's
+    finer states (``OS-EXT-STS:*``). ``host`` is where the guest runs (its devices are there)."""
+
+    __tablename__ = "compute_servers"
+
+    id: Mapped[str] = uuid_pk()
+    name: Mapped[str] = mapped_column(String(255), index=True)
+    project_id: Mapped[str] = mapped_column(String(64), index=True)
+    user_id: Mapped[str] = mapped_column(String(64))
+    image_id: Mapped[str | None] = mapped_column(String(36))
+    flavor_id: Mapped[str] = mapped_column(String(255))
+    #: the flavor as it was at boot: {original_name, vcpus, ram, disk, ephemeral, swap,
+    #: extra_specs}
+    flavor: Mapped[dict[str, Any]] = mapped_column(JSON)
+    #: the PCI aliases the flavor asked for, resolved at boot: [{name, count, vendor_id, ...}]
+    pci_requests: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    status: Mapped[str] = mapped_column(String(32), default="BUILD")
+    vm_state: Mapped[str] = mapped_column(String(32), default="building")
+    task_state: Mapped[str | None] = mapped_column(String(32), default="scheduling")
+    power_state: Mapped[int] = mapped_column(Integer, default=0)
+    host: Mapped[str | None] = mapped_column(String(255), index=True, default=None)
+    launched_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    fault_code: Mapped[int | None] = mapped_column(Integer, default=None)
+    fault_message: Mapped[str | None] = mapped_column(Text, default=None)
+    fault_created: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    metadata_: Mapped[dict[str, str]] = mapped_column("metadata", JSON, default=dict)
+
+    ports: Mapped[list[ServerPort]] = relationship(
+        lazy="selectin",
+        order_by="ServerPort.position",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+    )
+
+
+class ServerPort(Base):
+    """A Neutron port a server uses, in the order given at boot. ``created`` marks ports the
+    server made itself (``--nic net-id=``): they are deleted with it."""
+
+    __tablename__ = "compute_server_ports"
+
+    server_id: Mapped[str] = mapped_column(
+        ForeignKey("compute_servers.id", ondelete="CASCADE"), primary_key=True
+    )
+    port_id: Mapped[str] = mapped_column(String(36), primary_key=True, unique=True)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    created: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class Migration(Timestamps, Base):
+    """A cold (or live) migration, as ``/os-migrations`` shows it. Kept after the server is
+    deleted, as Nova keeps it."""
+
+    __tablename__ = "compute_migrations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    uuid: Mapped[str] = mapped_column(String(36), unique=True, default=new_uuid)
+    server_id: Mapped[str] = mapped_column(String(36), index=True)
+    project_id: Mapped[str] = mapped_column(String(64))
+    user_id: Mapped[str] = mapped_column(String(64))
+    migration_type: Mapped[str] = mapped_column(String(32), default="migration")
+    status: Mapped[str] = mapped_column(String(32), default="pre-migrating")
+    source_compute: Mapped[str] = mapped_column(String(255))
+    dest_compute: Mapped[str | None] = mapped_column(String(255), default=None)
+    flavor_id: Mapped[str] = mapped_column(String(255))
+    #: vm_state before the move: a stopped server stays stopped after confirm or revert
+    old_vm_state: Mapped[str] = mapped_column(String(32), default="active")
+    #: why the move failed, when it did
+    error: Mapped[str | None] = mapped_column(Text, default=None)

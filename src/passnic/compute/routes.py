@@ -1,0 +1,625 @@
+"""Nova v2.1 wire format under /compute (microversions 2.1-2.96, always answered in the 2.96
+shapes: the embedded flavor of 2.47 and the extra specs of 2.61), plus two Passnic extensions:
+
+* ``/compute/v2.1/os-pci-aliases`` (admin): PCI aliases, which Nova reads from its config file.
+  ``POST {"pci_alias": {"name", "vendor_id", "product_id", "device_type"?, "numa_policy"?}}``
+  -> 201 ``{"pci_alias": {...}}``; ``GET`` -> ``{"pci_aliases": [...]}``;
+  ``GET /{name}`` -> ``{"pci_alias": {...}}``; ``DELETE /{name}`` -> 204.
+* ``GET /compute/v2.1/servers/{id}/network_data.json``: the OpenStack network metadata the guest
+  reads to find its passthrough NIC by MAC.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+
+from passnic.compute.flavors import FlavorSpec
+from passnic.compute.models import Flavor, Migration, PciAlias, Server
+from passnic.compute.service import BootRequest, Nic, NicRequest, ServerView, ip_version
+from passnic.db import isotime
+from passnic.errors import BadRequest
+from passnic.web import CloudDep, ContextDep, base_url, json_body, register_fault_format
+
+router = APIRouter(prefix="/compute")
+
+MIN_VERSION = "2.1"
+MAX_VERSION = "2.96"
+
+_FAULT_NAMES = {
+    400: "badRequest",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "itemNotFound",
+    405: "badMethod",
+    409: "conflictingRequest",
+    413: "overLimit",
+    415: "badMediaType",
+    429: "overLimit",
+    501: "notImplemented",
+    503: "serviceUnavailable",
+}
+
+
+def _nova_fault(status: int, _kind: str, message: str) -> dict[str, Any]:
+    return {_FAULT_NAMES.get(status, "computeFault"): {"code": status, "message": message}}
+
+
+register_fault_format("/compute", _nova_fault)
+
+
+# ---- wire helpers ------------------------------------------------------------------------
+
+
+def _api(request: Request) -> str:
+    return f"{base_url(request)}/compute/v2.1"
+
+
+def _links(request: Request, collection: str, ident: str) -> list[dict[str, str]]:
+    return [
+        {"rel": "self", "href": f"{_api(request)}/{collection}/{ident}"},
+        {"rel": "bookmark", "href": f"{base_url(request)}/compute/{collection}/{ident}"},
+    ]
+
+
+def _obj(body: Any, key: str) -> dict[str, Any]:
+    if not isinstance(body, dict) or not isinstance(body.get(key), dict):
+        raise BadRequest(f"Invalid input: the request body must hold the object '{key}'.")
+    obj: dict[str, Any] = body[key]
+    return obj
+
+
+def _int(obj: dict[str, Any], key: str, default: int | None = None) -> int:
+    """Nova accepts integers and their decimal strings."""
+    value = obj.get(key, default)
+    if isinstance(value, bool) or value is None:
+        raise BadRequest(f"Invalid input for field/attribute {key}: an integer is required.")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        return int(value)
+    raise BadRequest(f"Invalid input for field/attribute {key}: {value!r} is not an integer.")
+
+
+def _str(value: Any, key: str, *, nullable: bool = False) -> str | None:
+    if value is None and nullable:
+        return None
+    if not isinstance(value, str):
+        raise BadRequest(f"Invalid input for field/attribute {key}: a string is required.")
+    return value
+
+
+def _bool(value: Any, key: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    raise BadRequest(f"Invalid input for field/attribute {key}: a boolean is required.")
+
+
+def _query_bool(value: str | None, key: str) -> bool | None:
+    """Query booleans as the SDK sends them (``True``, ``False``, ``None`` = no filter)."""
+    if value is None:
+        return True
+    lowered = value.lower()
+    if lowered in ("true", "t", "1", "yes", "y", "on"):
+        return True
+    if lowered in ("false", "f", "0", "no", "n", "off"):
+        return False
+    if lowered == "none":
+        return None
+    raise BadRequest(f"Invalid {key} filter [{value}]")
+
+
+def _str_map(value: Any, key: str) -> dict[str, str]:
+    if not isinstance(value, dict) or not all(
+        isinstance(k, str) and isinstance(v, str | int | float) and not isinstance(v, bool)
+        for k, v in value.items()
+    ):
+        raise BadRequest(f"Invalid input: '{key}' must map keys to string values.")
+    return {k: str(v) for k, v in value.items()}
+
+
+# ---- versions ----------------------------------------------------------------------------
+
+
+def _version(request: Request) -> dict[str, Any]:
+    return {
+        "version": {
+            "id": "v2.1",
+            "status": "CURRENT",
+            "version": MAX_VERSION,
+            "min_version": MIN_VERSION,
+            "updated": "2013-07-23T11:33:21Z",
+            "links": [{"rel": "self", "href": f"{_api(request)}/"}],
+            "media-types": [
+                {
+                    "base": "application/json",
+                    "type": "application/vnd.openstack.compute+json;version=2.1",
+                }
+            ],
+        }
+    }
+
+
+@router.get("")
+@router.get("/")
+@router.get("/v2.1")
+@router.get("/v2.1/")
+def version(request: Request) -> dict[str, Any]:
+    """Needs no token: clients negotiate microversions with it before authenticating."""
+    return _version(request)
+
+
+# ---- flavors -----------------------------------------------------------------------------
+
+
+def _flavor(request: Request, f: Flavor) -> dict[str, Any]:
+    return {
+        "id": f.id,
+        "name": f.name,
+        "ram": f.ram,
+        "disk": f.disk,
+        "vcpus": f.vcpus,
+        "swap": f.swap,
+        "OS-FLV-EXT-DATA:ephemeral": f.ephemeral,
+        "OS-FLV-DISABLED:disabled": f.disabled,
+        "os-flavor-access:is_public": f.is_public,
+        "rxtx_factor": f.rxtx_factor,
+        "description": f.description,
+        "extra_specs": f.specs,
+        "links": _links(request, "flavors", f.id),
+    }
+
+
+def _flavor_brief(request: Request, f: Flavor) -> dict[str, Any]:
+    return {
+        "id": f.id,
+        "name": f.name,
+        "description": f.description,
+        "links": _links(request, "flavors", f.id),
+    }
+
+
+@router.post("/v2.1/flavors")
+async def create_flavor(request: Request, cloud: CloudDep, ctx: ContextDep) -> Any:
+    obj = _obj(await json_body(request), "flavor")
+    flavor_id = obj.get("id")
+    spec = FlavorSpec(
+        name=_str(obj.get("name"), "name") or "",
+        vcpus=_int(obj, "vcpus"),
+        ram=_int(obj, "ram"),
+        disk=_int(obj, "disk", 0),
+        ephemeral=_int(obj, "OS-FLV-EXT-DATA:ephemeral", 0),
+        swap=_int(obj, "swap", 0) if obj.get("swap") != "" else 0,
+        rxtx_factor=float(obj.get("rxtx_factor") or 1.0),
+        is_public=_bool(obj.get("os-flavor-access:is_public", True), "is_public"),
+        id=None if flavor_id in (None, "", "auto") else str(flavor_id),
+        description=_str(obj.get("description"), "description", nullable=True),
+    )
+    return {"flavor": _flavor(request, cloud.compute.flavors.create_flavor(ctx, spec))}
+
+
+def _list_flavors(cloud: CloudDep, ctx: ContextDep, is_public: str | None) -> list[Flavor]:
+    return cloud.compute.flavors.list_flavors(ctx, _query_bool(is_public, "is_public"))
+
+
+@router.get("/v2.1/flavors")
+def list_flavors(
+    request: Request, cloud: CloudDep, ctx: ContextDep, is_public: str | None = None
+) -> Any:
+    return {"flavors": [_flavor_brief(request, f) for f in _list_flavors(cloud, ctx, is_public)]}
+
+
+@router.get("/v2.1/flavors/detail")
+def list_flavors_detail(
+    request: Request, cloud: CloudDep, ctx: ContextDep, is_public: str | None = None
+) -> Any:
+    return {"flavors": [_flavor(request, f) for f in _list_flavors(cloud, ctx, is_public)]}
+
+
+@router.get("/v2.1/flavors/{flavor_id}")
+def show_flavor(request: Request, flavor_id: str, cloud: CloudDep, ctx: ContextDep) -> Any:
+    return {"flavor": _flavor(request, cloud.compute.flavors.get_flavor(ctx, flavor_id))}
+
+
+@router.put("/v2.1/flavors/{flavor_id}")
+async def update_flavor(request: Request, flavor_id: str, cloud: CloudDep, ctx: ContextDep) -> Any:
+    obj = _obj(await json_body(request), "flavor")
+    if set(obj) != {"description"}:
+        raise BadRequest("Only a flavor's description may be updated.")
+    description = _str(obj["description"], "description", nullable=True)
+    flavor = cloud.compute.flavors.update_flavor(ctx, flavor_id, description)
+    return {"flavor": _flavor(request, flavor)}
+
+
+@router.delete("/v2.1/flavors/{flavor_id}", status_code=202)
+def delete_flavor(flavor_id: str, cloud: CloudDep, ctx: ContextDep) -> Response:
+    cloud.compute.flavors.delete_flavor(ctx, flavor_id)
+    return Response(status_code=202)
+
+
+@router.get("/v2.1/flavors/{flavor_id}/os-extra_specs")
+def list_extra_specs(flavor_id: str, cloud: CloudDep, ctx: ContextDep) -> Any:
+    return {"extra_specs": cloud.compute.flavors.extra_specs(ctx, flavor_id)}
+
+
+@router.post("/v2.1/flavors/{flavor_id}/os-extra_specs")
+async def create_extra_specs(
+    request: Request, flavor_id: str, cloud: CloudDep, ctx: ContextDep
+) -> Any:
+    body = await json_body(request)
+    if not isinstance(body, dict) or "extra_specs" not in body:
+        raise BadRequest("Invalid input: the request body must hold 'extra_specs'.")
+    specs = _str_map(body["extra_specs"], "extra_specs")
+    return {"extra_specs": cloud.compute.flavors.set_extra_specs(ctx, flavor_id, specs)}
+
+
+@router.get("/v2.1/flavors/{flavor_id}/os-extra_specs/{key}")
+def show_extra_spec(flavor_id: str, key: str, cloud: CloudDep, ctx: ContextDep) -> Any:
+    return {key: cloud.compute.flavors.extra_spec(ctx, flavor_id, key)}
+
+
+@router.put("/v2.1/flavors/{flavor_id}/os-extra_specs/{key}")
+async def update_extra_spec(
+    request: Request, flavor_id: str, key: str, cloud: CloudDep, ctx: ContextDep
+) -> Any:
+    specs = _str_map(await json_body(request), "body")
+    if list(specs) != [key]:
+        raise BadRequest("Request body and URI mismatch: the body must hold exactly the URI key.")
+    return {key: cloud.compute.flavors.set_extra_specs(ctx, flavor_id, specs)[key]}
+
+
+@router.delete("/v2.1/flavors/{flavor_id}/os-extra_specs/{key}")
+def delete_extra_spec(flavor_id: str, key: str, cloud: CloudDep, ctx: ContextDep) -> Response:
+    cloud.compute.flavors.delete_extra_spec(ctx, flavor_id, key)
+    return Response(status_code=200)
+
+
+def _access(flavor_id: str, projects: list[str]) -> dict[str, Any]:
+    return {"flavor_access": [{"flavor_id": flavor_id, "tenant_id": p} for p in projects]}
+
+
+@router.get("/v2.1/flavors/{flavor_id}/os-flavor-access")
+def list_flavor_access(flavor_id: str, cloud: CloudDep, ctx: ContextDep) -> Any:
+    return _access(flavor_id, cloud.compute.flavors.flavor_access(ctx, flavor_id))
+
+
+@router.post("/v2.1/flavors/{flavor_id}/action")
+async def flavor_action(request: Request, flavor_id: str, cloud: CloudDep, ctx: ContextDep) -> Any:
+    body = await json_body(request)
+    flavors = cloud.compute.flavors
+    for action, method in (
+        ("addTenantAccess", flavors.add_flavor_access),
+        ("removeTenantAccess", flavors.remove_flavor_access),
+    ):
+        if isinstance(body, dict) and action in body:
+            project = _str(_obj(body, action).get("tenant"), "tenant") or ""
+            return _access(flavor_id, method(ctx, flavor_id, project))
+    raise BadRequest("Invalid flavor action: use addTenantAccess or removeTenantAccess.")
+
+
+# ---- PCI aliases (Passnic extension) -----------------------------------------------------
+
+
+def _alias(a: PciAlias) -> dict[str, Any]:
+    return {
+        "name": a.name,
+        "vendor_id": a.vendor_id,
+        "product_id": a.product_id,
+        "device_type": a.device_type,
+        "numa_policy": a.numa_policy,
+        "created_at": isotime(a.created_at),
+        "updated_at": isotime(a.updated_at),
+    }
+
+
+@router.post("/v2.1/os-pci-aliases", status_code=201)
+async def create_pci_alias(request: Request, cloud: CloudDep, ctx: ContextDep) -> Any:
+    obj = _obj(await json_body(request), "pci_alias")
+    alias = cloud.compute.flavors.create_alias(
+        ctx,
+        name=_str(obj.get("name"), "name") or "",
+        vendor_id=_str(obj.get("vendor_id"), "vendor_id") or "",
+        product_id=_str(obj.get("product_id"), "product_id") or "",
+        device_type=_str(obj.get("device_type", "type-PCI"), "device_type") or "",
+        numa_policy=_str(obj.get("numa_policy", "legacy"), "numa_policy") or "",
+    )
+    return JSONResponse({"pci_alias": _alias(alias)}, status_code=201)
+
+
+@router.get("/v2.1/os-pci-aliases")
+def list_pci_aliases(cloud: CloudDep, ctx: ContextDep) -> Any:
+    return {"pci_aliases": [_alias(a) for a in cloud.compute.flavors.list_aliases(ctx)]}
+
+
+@router.get("/v2.1/os-pci-aliases/{name}")
+def show_pci_alias(name: str, cloud: CloudDep, ctx: ContextDep) -> Any:
+    return {"pci_alias": _alias(cloud.compute.flavors.get_alias(ctx, name))}
+
+
+@router.delete("/v2.1/os-pci-aliases/{name}", status_code=204)
+def delete_pci_alias(name: str, cloud: CloudDep, ctx: ContextDep) -> Response:
+    cloud.compute.flavors.delete_alias(ctx, name)
+    return Response(status_code=204)
+
+
+# ---- servers -----------------------------------------------------------------------------
+
+
+def _ref(value: Any, key: str) -> str:
+    """A reference may be an id or a link to it (``flavorRef``, ``imageRef``)."""
+    text = _str(value, key) or ""
+    return text.rstrip("/").rsplit("/", 1)[-1]
+
+
+def _nics(value: Any) -> tuple[NicRequest, ...]:
+    if value is None or value in ("auto", "none"):
+        return ()
+    if not isinstance(value, list) or not all(isinstance(n, dict) for n in value):
+        raise BadRequest("Invalid input for field/attribute networks: 'auto', 'none' or a list.")
+    nics = []
+    for entry in value:
+        port, network = entry.get("port"), entry.get("uuid")
+        if port:
+            nics.append(NicRequest(port_id=_str(port, "port")))
+        elif network:
+            fixed = _str(entry.get("fixed_ip"), "fixed_ip", nullable=True)
+            nics.append(NicRequest(network_id=_str(network, "uuid"), fixed_ip=fixed))
+        else:
+            raise BadRequest("Each entry of networks needs a port or a uuid (a network).")
+    return tuple(nics)
+
+
+def _image(request: Request, image_id: str | None) -> Any:
+    if not image_id:
+        return ""
+    return {
+        "id": image_id,
+        "links": [{"rel": "bookmark", "href": f"{base_url(request)}/compute/images/{image_id}"}],
+    }
+
+
+def _addresses(nics: tuple[Nic, ...]) -> dict[str, list[dict[str, Any]]]:
+    out: dict[str, list[dict[str, Any]]] = {}
+    for nic in nics:
+        entries = out.setdefault(nic.network_name, [])
+        for ip, _subnet in nic.fixed_ips:
+            entries.append(
+                {
+                    "version": ip_version(ip),
+                    "addr": ip,
+                    "OS-EXT-IPS:type": "fixed",
+                    "OS-EXT-IPS-MAC:mac_addr": nic.mac,
+                }
+            )
+    return out
+
+
+def _host_id(server: Server) -> str:
+    """Nova's opaque hostId: the same for one project's servers on one host."""
+    if not server.host:
+        return ""
+    return hashlib.sha224((server.project_id + server.host).encode()).hexdigest()
+
+
+def _server_brief(request: Request, view: ServerView) -> dict[str, Any]:
+    s = view.server
+    return {"id": s.id, "name": s.name, "links": _links(request, "servers", s.id)}
+
+
+def _server(request: Request, view: ServerView, admin: bool) -> dict[str, Any]:
+    s = view.server
+    body: dict[str, Any] = {
+        **_server_brief(request, view),
+        "status": s.status,
+        "tenant_id": s.project_id,
+        "user_id": s.user_id,
+        "metadata": s.metadata_,
+        "hostId": _host_id(s),
+        "image": _image(request, s.image_id),
+        "flavor": dict(s.flavor),
+        "created": isotime(s.created_at),
+        "updated": isotime(s.updated_at or s.created_at),
+        "addresses": _addresses(view.nics),
+        "accessIPv4": "",
+        "accessIPv6": "",
+        "progress": 0,
+        "OS-DCF:diskConfig": "MANUAL",
+        "OS-EXT-AZ:availability_zone": "nova",
+        "OS-EXT-STS:vm_state": s.vm_state,
+        "OS-EXT-STS:task_state": s.task_state,
+        "OS-EXT-STS:power_state": s.power_state,
+        "OS-SRV-USG:launched_at": isotime(s.launched_at),
+        "OS-SRV-USG:terminated_at": None,
+        "os-extended-volumes:volumes_attached": [],
+        "security_groups": [],
+        "config_drive": "",
+        "key_name": None,
+        "description": None,
+        "locked": False,
+        "locked_reason": None,
+        "tags": [],
+        "trusted_image_certificates": None,
+        "server_groups": [],
+    }
+    if admin:
+        body.update(
+            {
+                "OS-EXT-SRV-ATTR:host": s.host,
+                "OS-EXT-SRV-ATTR:hypervisor_hostname": s.host,
+                "OS-EXT-SRV-ATTR:instance_name": f"instance-{s.id[:8]}",
+                "OS-EXT-SRV-ATTR:hostname": s.name,
+                "OS-EXT-SRV-ATTR:launch_index": 0,
+                "OS-EXT-SRV-ATTR:reservation_id": f"r-{s.id[:8]}",
+                "OS-EXT-SRV-ATTR:root_device_name": "/dev/vda",
+                "OS-EXT-SRV-ATTR:kernel_id": "",
+                "OS-EXT-SRV-ATTR:ramdisk_id": "",
+                "OS-EXT-SRV-ATTR:user_data": None,
+                "host_status": "UP" if s.host else "",
+            }
+        )
+    fault = view.fault
+    if fault is not None:
+        body["fault"] = {**fault, "created": isotime(fault["created"])}
+    return body
+
+
+@router.post("/v2.1/servers", status_code=202)
+async def create_server(request: Request, cloud: CloudDep, ctx: ContextDep) -> Any:
+    obj = _obj(await json_body(request), "server")
+    metadata = obj.get("metadata") or {}
+    image = obj.get("imageRef")
+    boot = BootRequest(
+        name=_str(obj.get("name"), "name") or "",
+        flavor_id=_ref(obj.get("flavorRef"), "flavorRef"),
+        image_id=_ref(image, "imageRef") if image else None,
+        nics=_nics(obj.get("networks")),
+        metadata=_str_map(metadata, "metadata"),
+    )
+    view = await run_in_threadpool(cloud.compute.create_server, ctx, boot)
+    return JSONResponse(
+        {"server": _server(request, view, ctx.is_admin)},
+        status_code=202,
+        headers={"Location": f"{_api(request)}/servers/{view.server.id}"},
+    )
+
+
+def _list_servers(request: Request, cloud: CloudDep, ctx: ContextDep) -> list[ServerView]:
+    q = request.query_params
+    if (q.get("deleted") or "").lower() in ("true", "1"):
+        return []
+    all_tenants = q.get("all_tenants")
+    return cloud.compute.list_servers(
+        ctx,
+        name=q.get("name"),
+        status=q.get("status"),
+        all_projects=all_tenants is not None and all_tenants.lower() not in ("false", "0"),
+        project_id=q.get("project_id") or q.get("tenant_id"),
+        host=q.get("host") or q.get("node"),
+    )
+
+
+@router.get("/v2.1/servers")
+def list_servers(request: Request, cloud: CloudDep, ctx: ContextDep) -> Any:
+    return {"servers": [_server_brief(request, v) for v in _list_servers(request, cloud, ctx)]}
+
+
+@router.get("/v2.1/servers/detail")
+def list_servers_detail(request: Request, cloud: CloudDep, ctx: ContextDep) -> Any:
+    views = _list_servers(request, cloud, ctx)
+    return {"servers": [_server(request, v, ctx.is_admin) for v in views]}
+
+
+@router.get("/v2.1/servers/{server_id}")
+def show_server(request: Request, server_id: str, cloud: CloudDep, ctx: ContextDep) -> Any:
+    return {"server": _server(request, cloud.compute.get_server(ctx, server_id), ctx.is_admin)}
+
+
+@router.delete("/v2.1/servers/{server_id}", status_code=204)
+def delete_server(server_id: str, cloud: CloudDep, ctx: ContextDep) -> Response:
+    cloud.compute.delete_server(ctx, server_id)
+    return Response(status_code=204)
+
+
+@router.get("/v2.1/servers/{server_id}/network_data.json")
+def network_data(server_id: str, cloud: CloudDep, ctx: ContextDep) -> Any:
+    return cloud.compute.network_data(ctx, server_id)
+
+
+def _host_arg(args: Any, action: str) -> str | None:
+    if args is None:
+        return None
+    if not isinstance(args, dict):
+        raise BadRequest(f"Invalid input for {action}: an object or null is required.")
+    return _str(args.get("host"), "host", nullable=True)
+
+
+@router.post("/v2.1/servers/{server_id}/action")
+async def server_action(
+    request: Request, server_id: str, cloud: CloudDep, ctx: ContextDep
+) -> Response:
+    body = await json_body(request)
+    if not isinstance(body, dict) or len(body) != 1:
+        raise BadRequest("Invalid server action: the body must hold exactly one action.")
+    ((action, args),) = body.items()
+    compute = cloud.compute
+    calls: dict[str, tuple[Callable[[], None], int]] = {
+        "os-stop": (lambda: compute.stop_server(ctx, server_id), 202),
+        "os-start": (lambda: compute.start_server(ctx, server_id), 202),
+        "reboot": (lambda: compute.reboot_server(ctx, server_id, _hard(args)), 202),
+        "migrate": (
+            lambda: compute.migrate_server(ctx, server_id, _host_arg(args, action)),
+            202,
+        ),
+        "os-migrateLive": (
+            lambda: compute.live_migrate_server(ctx, server_id, _host_arg(args, action)),
+            202,
+        ),
+        "confirmResize": (lambda: compute.confirm_resize(ctx, server_id), 204),
+        "revertResize": (lambda: compute.revert_resize(ctx, server_id), 202),
+    }
+    if action not in calls:
+        raise BadRequest(f"There is no such action: {action}")
+    call, status = calls[action]
+    await run_in_threadpool(call)
+    return Response(status_code=status)
+
+
+def _hard(args: Any) -> bool:
+    kind = args.get("type", "SOFT") if isinstance(args, dict) else None
+    if not isinstance(kind, str) or kind.upper() not in ("SOFT", "HARD"):
+        raise BadRequest("Invalid input for reboot: type must be SOFT or HARD.")
+    return kind.upper() == "HARD"
+
+
+# ---- migrations --------------------------------------------------------------------------
+
+
+def _migration(request: Request, m: Migration) -> dict[str, Any]:
+    return {
+        "id": m.id,
+        "uuid": m.uuid,
+        "status": m.status,
+        "migration_type": m.migration_type,
+        "instance_uuid": m.server_id,
+        "server_uuid": m.server_id,
+        "source_compute": m.source_compute,
+        "source_node": m.source_compute,
+        "dest_compute": m.dest_compute,
+        "dest_node": m.dest_compute,
+        "dest_host": "",
+        "old_instance_type_id": m.flavor_id,
+        "new_instance_type_id": m.flavor_id,
+        "project_id": m.project_id,
+        "user_id": m.user_id,
+        "created_at": isotime(m.created_at),
+        "updated_at": isotime(m.updated_at or m.created_at),
+        "links": _links(request, f"servers/{m.server_id}/migrations", str(m.id)),
+    }
+
+
+@router.get("/v2.1/os-migrations")
+def list_migrations(request: Request, cloud: CloudDep, ctx: ContextDep) -> Any:
+    q = request.query_params
+    migrations = cloud.compute.list_migrations(
+        ctx,
+        server_id=q.get("instance_uuid"),
+        host=q.get("host") or q.get("source_compute"),
+        status=q.get("status"),
+        migration_type=q.get("migration_type"),
+    )
+    return {"migrations": [_migration(request, m) for m in migrations]}
+
+
+@router.get("/v2.1/servers/{server_id}/migrations")
+def list_server_migrations(
+    request: Request, server_id: str, cloud: CloudDep, ctx: ContextDep
+) -> Any:
+    migrations = cloud.compute.list_migrations(ctx, server_id=server_id)
+    return {"migrations": [_migration(request, m) for m in migrations]}

@@ -1,0 +1,260 @@
+"""Many boots at once never share a NIC: in one process (threads, SQLite and PostgreSQL), and
+across two uvicorn worker processes on PostgreSQL (`passnic up --workers 2`)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import create_engine, text
+
+from passnic.bootstrap import bootstrap_sample_cloud, write_clouds_yaml
+from passnic.cloud import Cloud
+from passnic.compute.sample import seed_flavors
+from passnic.compute.service import BootRequest, NicRequest
+from passnic.config import Settings
+from passnic.context import RequestContext
+from passnic.db import Database
+from passnic.image.sample import seed_cirros
+from tests.compute.conftest import ADMIN, add_host, make_passthrough
+from tests.conftest import BIN, PG_ADMIN_URL, free_port
+
+REASON = "No valid host: {hosts} hosts have a pci-passthrough NIC on group0-data0"
+
+
+def _fleet(cloud: Cloud, home: Path, hosts: int, ifnames: tuple[str, ...]) -> None:
+    """``hosts`` compute hosts, each with ``ifnames`` pci-passthrough on group0-data0."""
+    for index in range(2, hosts):
+        add_host(cloud, home, index)
+    for index in range(hosts):
+        for ifname in ifnames:
+            make_passthrough(cloud, f"compute-{index}", ifname)
+
+
+def _ports(cloud: Cloud, user: RequestContext, count: int) -> list[str]:
+    project1 = cloud.identity.list_projects(ADMIN, name="project1")[0].id
+    net = cloud.network.create_network(
+        ADMIN,
+        name="net0",
+        project_id=project1,
+        network_type="vlan",
+        physical_network="group0-data0",
+        segmentation_id=10,
+    )
+    cloud.network.create_subnet(user, network_id=net.id, cidr="192.168.0.0/16", name="subnet0")
+    return [
+        cloud.network.create_port(
+            user, network_id=net.id, name=f"p{i}", vnic_type="direct-physical"
+        ).id
+        for i in range(count)
+    ]
+
+
+def _user1(cloud: Cloud) -> RequestContext:
+    project1 = cloud.identity.list_projects(ADMIN, name="project1")[0]
+    user = cloud.identity.list_users(ADMIN, name="user1")[0]
+    return RequestContext(user.id, "user1", project1.id, "project1", frozenset({"member"}))
+
+
+def _check_claims(cloud: Cloud, active: int) -> None:
+    claims = cloud.placement.list_claims()
+    assert len(claims) == active
+    assert len({(c.hostname, c.pci_address) for c in claims}) == active
+    assert len({c.consumer_id for c in claims}) == active
+
+
+def test_concurrent_boots_in_one_process(cloud: Cloud, sample: Any, settings: Settings) -> None:
+    seed_flavors(cloud)
+    image = seed_cirros(cloud)
+    _fleet(cloud, settings.home, 2, ("enp0s3", "enp0s4"))
+    user = _user1(cloud)
+    ports = _ports(cloud, user, 12)
+    flavor = cloud.compute.flavors.list_flavors(user)[0].id
+
+    def boot(i: int) -> str:
+        request = BootRequest(f"vm{i}", flavor, image.id, (NicRequest(port_id=ports[i]),))
+        return cloud.compute.create_server(user, request).server.status
+
+    with ThreadPoolExecutor(len(ports)) as pool:
+        statuses = Counter(pool.map(boot, range(len(ports))))
+    assert statuses == {"ACTIVE": 4, "ERROR": 8}
+    _check_claims(cloud, 4)
+
+
+# ---- two worker processes --------------------------------------------------------------
+
+
+@pytest.fixture
+def pg_url() -> Any:
+    name = f"passnic_conc_{os.getpid()}_{int(time.time())}"
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as exc:  # pragma: no cover - only where PostgreSQL is missing
+        admin.dispose()
+        pytest.skip(f"PostgreSQL at {PG_ADMIN_URL} is unavailable: {exc}")
+    try:
+        yield PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def _login(base: str, password: str) -> str:
+    body = {
+        "auth": {
+            "identity": {
+                "methods": ["password"],
+                "password": {
+                    "user": {"name": "user1", "password": password, "domain": {"id": "default"}}
+                },
+            },
+            "scope": {"project": {"name": "project1", "domain": {"id": "default"}}},
+        }
+    }
+    resp = httpx.post(f"{base}/identity/v3/auth/tokens", json=body, timeout=30)
+    resp.raise_for_status()
+    return resp.headers["X-Subject-Token"]
+
+
+@pytest.mark.postgres
+def test_two_workers_never_share_a_nic(pg_url: str, tmp_path: Path) -> None:
+    """40 boots at once for 10 NICs, through two API worker processes."""
+    home = tmp_path / "home"
+    settings = Settings(home=home, database_url=pg_url)
+    db = Database(pg_url)
+    db.migrate()
+    db.dispose()
+    cloud = Cloud(settings)
+    try:
+        creds = bootstrap_sample_cloud(cloud)
+        seed_flavors(cloud)
+        image = seed_cirros(cloud)
+        _fleet(cloud, home, 5, ("enp0s3", "enp0s4"))
+        ports = _ports(cloud, _user1(cloud), 40)
+        flavor = cloud.compute.flavors.list_flavors(ADMIN)[0].id
+    finally:
+        cloud.close()
+
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    write_clouds_yaml(home, f"{base}/identity", creds)
+    env = {**os.environ, **settings.export()}
+    server = subprocess.Popen(
+        [str(BIN / "passnic"), "up", "--port", str(port), "--workers", "2", "--home", str(home)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                httpx.get(f"{base}/compute/v2.1", timeout=1).raise_for_status()
+                break
+            except httpx.HTTPError:
+                if time.monotonic() > deadline or server.poll() is not None:
+                    raise AssertionError(f"passnic up did not start: {server.stderr}") from None
+                time.sleep(0.2)
+        password = next(c.password for c in creds if c.username == "user1")
+        token = _login(base, password)
+        headers = {"X-Auth-Token": token}
+
+        def boot(i: int) -> dict[str, Any]:
+            body = {
+                "server": {
+                    "name": f"vm{i}",
+                    "flavorRef": flavor,
+                    "imageRef": image.id,
+                    "networks": [{"port": ports[i]}],
+                }
+            }
+            with httpx.Client(timeout=120) as client:
+                resp = client.post(f"{base}/compute/v2.1/servers", json=body, headers=headers)
+            assert resp.status_code == 202, resp.text
+            server: dict[str, Any] = resp.json()["server"]
+            return server
+
+        with ThreadPoolExecutor(len(ports)) as pool:
+            servers = list(pool.map(boot, range(len(ports))))
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:  # pragma: no cover
+            server.kill()
+            server.wait()
+
+    statuses = Counter(s["status"] for s in servers)
+    faults = {s["fault"]["message"] for s in servers if s["status"] == "ERROR"}
+    assert statuses == {"ACTIVE": 10, "ERROR": 30}, faults
+    for s in servers:
+        if s["status"] == "ERROR":
+            assert s["fault"]["message"].startswith(REASON.format(hosts=5)), s["fault"]
+    check = Cloud(settings)
+    try:
+        _check_claims(check, 10)
+        by_port = {p.id: p for p in check.network.list_ports(ADMIN)}
+        claims = check.placement.list_claims()
+        macs = {c.port_id: c.mac for c in claims}
+        for port_id, mac in macs.items():
+            assert by_port[port_id].mac_address == mac
+        assert sum(1 for p in by_port.values() if p.binding_host_id) == 10
+    finally:
+        check.close()
+
+
+def test_a_racing_claim_makes_the_boot_choose_again(
+    cloud: Cloud, sample: Any, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without the placement lock, another writer claims the chosen NIC between the read and
+    the INSERT: the UNIQUE constraint refuses ours, and the retry takes the other NIC."""
+    if not cloud.db.is_postgres:
+        pytest.skip("SQLite has one writer: a claim cannot slip in mid-transaction")
+    from passnic.placement.models import DeviceClaim
+    from passnic.placement.service import PlacementService
+
+    seed_flavors(cloud)
+    image = seed_cirros(cloud)
+    _fleet(cloud, settings.home, 2, ("enp0s3",))
+    user = _user1(cloud)
+    (port,) = _ports(cloud, user, 1)
+    flavor = cloud.compute.flavors.list_flavors(user)[0].id
+    monkeypatch.setattr(PlacementService, "_serialize", lambda self, s: None)
+    original = PlacementService.fleet
+    reads: list[int] = []
+
+    def fleet(self: PlacementService, s: Any, inventory: Any) -> Any:
+        view = original(self, s, inventory)
+        if not reads:  # the first read: someone else takes compute-0's NIC right now
+            with cloud.db.transaction() as other:
+                other.add(
+                    DeviceClaim(
+                        hostname="compute-0",
+                        pci_address="0000:00:03.0",
+                        consumer_id="intruder",
+                        consumer_name="intruder",
+                        vendor_id="8086",
+                        product_id="1572",
+                    )
+                )
+        reads.append(1)
+        return view
+
+    monkeypatch.setattr(PlacementService, "fleet", fleet)
+    request = BootRequest("vm1", flavor, image.id, (NicRequest(port_id=port),))
+    server = cloud.compute.create_server(user, request).server
+    assert (server.status, server.host) == ("ACTIVE", "compute-1")
+    assert len(reads) == 2
+    held = sorted((c.hostname, c.consumer_name) for c in cloud.placement.list_claims())
+    assert held == [("compute-0", "intruder"), ("compute-1", "vm1")]
