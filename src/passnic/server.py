@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import signal
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,8 +45,15 @@ def prepare(settings: Settings, host: str, port: int) -> Prepared:
     return Prepared(path, auth_url, creds, fresh)
 
 
+def _exit_cleanly(_signum: int, _frame: object) -> None:
+    sys.exit(0)
+
+
 def serve(settings: Settings, host: str, port: int, workers: int = 1) -> None:
-    """Serve until SIGINT/SIGTERM (uvicorn handles both and shuts down cleanly)."""
+    """Serve until SIGINT/SIGTERM. uvicorn shuts down gracefully, then re-raises the signal it
+    caught; our handlers make that final signal a clean exit (status 0)."""
+    signal.signal(signal.SIGTERM, _exit_cleanly)
+    signal.signal(signal.SIGINT, _exit_cleanly)
     if workers > 1:
         # Worker processes re-import the app; the environment carries the settings.
         os.environ.update(settings.export())

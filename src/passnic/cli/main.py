@@ -30,6 +30,7 @@ class CommandSource:
 
 COMMAND_SOURCES = (
     CommandSource("passnic.cli.inventory"),
+    CommandSource("passnic.cli.compute"),
     CommandSource("passnic.cli.up"),
     CommandSource("passnic.agent.cli", "agent_app", mount="agent"),
 )

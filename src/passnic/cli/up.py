@@ -27,7 +27,7 @@ def up(
     from passnic.server import prepare, serve
 
     settings = Settings(home=(home or default_home()).expanduser(), database_url=database_url)
-    console = Console(stderr=True)
+    console = Console(stderr=True, soft_wrap=True)
     with console.status("Preparing the database..."):
         prepared = prepare(settings, host, port)
     if prepared.bootstrapped:
