@@ -43,8 +43,11 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 
 def add_host(cloud: Cloud, home: Path, index: int) -> str:
-    """Another sample compute host (compute-<index>), reported unlocked like the others."""
+    """Compute host compute-<index>: the sample cloud already has compute-0, -1 and -2 (they
+    are returned as they are); a higher index is a new host, reported unlocked like them."""
     hostname = f"compute-{index}"
+    if any(h.hostname == hostname for h in cloud.inventory.list_hosts(ADMIN)):
+        return hostname
     root = build_sample_compute_sysfs(home / "sysfs" / hostname, index)
     cloud.inventory.report_host(ADMIN, discover_host(hostname, root), initial=UNLOCKED)
     return hostname

@@ -9,9 +9,14 @@ from fastapi.testclient import TestClient
 
 from tests.compute.conftest import API
 
+#: The sample cloud already holds flavor ``small`` (seeded by ``passnic up``), so the flavors
+#: these tests create take another name.
+SEEDED = "small"
+NAME = "tiny"
+
 
 def _flavor(api: TestClient, headers: dict[str, str], **fields: Any) -> Any:
-    body = {"name": "small", "ram": 1024, "vcpus": 1, "disk": 1, "id": None, **fields}
+    body = {"name": NAME, "ram": 1024, "vcpus": 1, "disk": 1, "id": None, **fields}
     return api.post(f"{API}/flavors", json={"flavor": body}, headers=headers)
 
 
@@ -51,20 +56,28 @@ def test_flavor_lifecycle(api: TestClient, admin_headers: dict[str, str]) -> Non
     resp = _flavor(api, admin_headers, **{"OS-FLV-EXT-DATA:ephemeral": 0, "swap": 0})
     assert resp.status_code == 200, resp.text
     flavor = resp.json()["flavor"]
-    assert (flavor["name"], flavor["vcpus"], flavor["ram"], flavor["disk"]) == ("small", 1, 1024, 1)
+    assert (flavor["name"], flavor["vcpus"], flavor["ram"], flavor["disk"]) == (NAME, 1, 1024, 1)
     assert flavor["os-flavor-access:is_public"] is True
     assert flavor["extra_specs"] == {}
     assert flavor["links"][0]["href"].endswith(f"/compute/v2.1/flavors/{flavor['id']}")
     shown = api.get(f"{API}/flavors/{flavor['id']}", headers=admin_headers).json()["flavor"]
     assert shown == flavor
     listed = api.get(f"{API}/flavors", headers=admin_headers).json()["flavors"]
-    assert [f["name"] for f in listed] == ["small"] and "ram" not in listed[0]
+    assert [f["name"] for f in listed] == [SEEDED, NAME] and "ram" not in listed[1]
+    assert listed[1]["id"] == flavor["id"]
     resp = _flavor(api, admin_headers)
+    assert resp.status_code == 409
+    assert (
+        resp.json()["conflictingRequest"]["message"] == f"Flavor with name {NAME} already exists."
+    )
+    resp = _flavor(api, admin_headers, name=SEEDED)  # the sample cloud's own flavor
     assert resp.status_code == 409
     assert resp.json()["conflictingRequest"]["message"] == "Flavor with name small already exists."
     resp = api.delete(f"{API}/flavors/{flavor['id']}", headers=admin_headers)
     assert resp.status_code == 202
     assert api.get(f"{API}/flavors/{flavor['id']}", headers=admin_headers).status_code == 404
+    listed = api.get(f"{API}/flavors", headers=admin_headers).json()["flavors"]
+    assert [f["name"] for f in listed] == [SEEDED]
 
 
 @pytest.mark.parametrize(
@@ -185,7 +198,7 @@ def test_private_flavors_and_access(
     from tests.compute.conftest import ADMIN as CTX
 
     project1 = cloud.identity.list_projects(CTX, name="project1")[0].id
-    _flavor(api, admin_headers, name="public")
+    public = _flavor(api, admin_headers, name="public").json()["flavor"]
     private = _flavor(
         api, admin_headers, name="private", **{"os-flavor-access:is_public": False}
     ).json()["flavor"]
@@ -194,18 +207,19 @@ def test_private_flavors_and_access(
         resp = api.get(f"{API}/flavors/detail{query}", headers=headers)
         return [f["name"] for f in resp.json()["flavors"]]
 
-    assert names(admin_headers, "?is_public=None") == ["private", "public"]
-    assert names(admin_headers, "?is_public=True") == ["public"]
+    # The sample cloud's seeded flavor small is public: everyone sees it beside "public".
+    assert names(admin_headers, "?is_public=None") == ["private", "public", SEEDED]
+    assert names(admin_headers, "?is_public=True") == ["public", SEEDED]
     assert names(admin_headers, "?is_public=False") == ["private"]
-    assert names(admin_headers, "") == ["public"]
-    assert names(user1_headers, "?is_public=None") == ["public"]
+    assert names(admin_headers, "") == ["public", SEEDED]
+    assert names(user1_headers, "?is_public=None") == ["public", SEEDED]
     assert api.get(f"{API}/flavors/{private['id']}", headers=user1_headers).status_code == 404
 
     access = f"{API}/flavors/{private['id']}/action"
     resp = api.post(access, json={"addTenantAccess": {"tenant": project1}}, headers=admin_headers)
     assert resp.status_code == 200
     assert resp.json() == {"flavor_access": [{"flavor_id": private["id"], "tenant_id": project1}]}
-    assert names(user1_headers, "?is_public=None") == ["private", "public"]
+    assert names(user1_headers, "?is_public=None") == ["private", "public", SEEDED]
     resp = api.post(access, json={"addTenantAccess": {"tenant": project1}}, headers=admin_headers)
     assert resp.status_code == 409
     listing = api.get(f"{API}/flavors/{private['id']}/os-flavor-access", headers=admin_headers)
@@ -214,8 +228,8 @@ def test_private_flavors_and_access(
         access, json={"removeTenantAccess": {"tenant": project1}}, headers=admin_headers
     )
     assert resp.json() == {"flavor_access": []}
-    public_id = api.get(f"{API}/flavors", headers=admin_headers).json()["flavors"][0]["id"]
-    resp = api.get(f"{API}/flavors/{public_id}/os-flavor-access", headers=admin_headers)
+    assert names(user1_headers, "?is_public=None") == ["public", SEEDED]
+    resp = api.get(f"{API}/flavors/{public['id']}/os-flavor-access", headers=admin_headers)
     assert resp.status_code == 404
 
 
@@ -247,7 +261,7 @@ def test_pci_alias_lifecycle(
     resp = api.delete(f"{API}/os-pci-aliases/nic-82574", headers=admin_headers)
     assert resp.status_code == 409
     assert resp.json()["conflictingRequest"]["message"] == (
-        "PCI alias nic-82574 is used by flavor(s) small: remove pci_passthrough:alias from "
+        f"PCI alias nic-82574 is used by flavor(s) {NAME}: remove pci_passthrough:alias from "
         "them first."
     )
     api.delete(

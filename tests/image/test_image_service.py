@@ -29,6 +29,18 @@ def new_image(cloud: Cloud, ctx: RequestContext, name: str = "img", **attrs: obj
     return cloud.image.create(ctx, attrs).id
 
 
+def cirros_id(cloud: Cloud, ctx: RequestContext) -> str:
+    """The sample cloud's own image (public, active, qcow2): every project lists it."""
+    (image,) = cloud.image.list(ctx, ImageFilters(names=["cirros"])).images
+    assert (image.visibility, image.status) == ("public", "active")
+    return image.id
+
+
+def stored(cloud: Cloud) -> set[str]:
+    """The images whose bytes are in the store."""
+    return {path.name for path in cloud.settings.image_dir.iterdir()}
+
+
 # ---- create and upload --------------------------------------------------------------------
 
 
@@ -92,7 +104,7 @@ def test_a_broken_stream_leaves_the_image_queued_and_no_bytes(
     with pytest.raises(OSError):
         cloud.image.upload(user1, image_id, broken())
     assert cloud.image.get(user1, image_id).status == "queued"
-    assert list(cloud.settings.image_dir.iterdir()) == []
+    assert stored(cloud) == {cirros_id(cloud, user1)}  # only the sample cloud's cirros
     assert cloud.image.upload(user1, image_id, [b"ok"]).status == "active"
 
 
@@ -116,7 +128,7 @@ def test_an_image_deleted_during_upload_keeps_no_bytes(cloud: Cloud, user1: Requ
 
     with pytest.raises(Conflict, match="deleted during the upload"):
         cloud.image.upload(user1, image_id, stream())
-    assert list(cloud.settings.image_dir.iterdir()) == []
+    assert stored(cloud) == {cirros_id(cloud, user1)}  # only the sample cloud's cirros
 
 
 def test_upload_needs_both_formats_first(cloud: Cloud, user1: RequestContext) -> None:
@@ -159,7 +171,7 @@ def test_bad_create_input_is_refused(cloud: Cloud, user1: RequestContext) -> Non
     for attrs, error, match in BAD_CREATES:
         with pytest.raises(error, match=match):
             cloud.image.create(user1, {"name": "x", **attrs})
-    assert cloud.image.list(user1).images == []
+    assert [i.id for i in cloud.image.list(user1).images] == [cirros_id(cloud, user1)]
 
 
 def test_a_given_id_is_used_once(cloud: Cloud, user1: RequestContext) -> None:
@@ -190,12 +202,14 @@ def test_projects_see_public_community_and_their_own_images_only(
         page = cloud.image.list(ctx, ImageFilters(visibility=visibility))
         return {i.name for i in page.images}
 
-    assert names(user1) == {"private", "shared", "community", "public"}
-    assert names(user2) == {"public"}  # community images are listed only on request
+    # The sample cloud's cirros is public: every project lists it too.
+    assert names(user1) == {"private", "shared", "community", "public", "cirros"}
+    assert names(user2) == {"public", "cirros"}  # community images are listed only on request
     assert names(user2, "community") == {"community"}
-    assert names(user2, "all") == {"community", "public"}
+    assert names(user2, "all") == {"community", "public", "cirros"}
     assert names(user2, "private") == set()
-    assert names(admin) == {"private", "shared", "community", "public"}
+    assert names(user2, "public") == {"public", "cirros"}
+    assert names(admin) == {"private", "shared", "community", "public", "cirros"}
 
     with pytest.raises(NotFound):
         cloud.image.delete(user2, private)
@@ -289,7 +303,8 @@ def test_bad_patches_are_refused(cloud: Cloud, user1: RequestContext) -> None:
 
 
 def test_paging_with_markers_covers_every_image_once(cloud: Cloud, user1: RequestContext) -> None:
-    created = {new_image(cloud, user1, f"img{i}") for i in range(5)}
+    # The sample cloud's public cirros is listed with the five created here.
+    created = {new_image(cloud, user1, f"img{i}") for i in range(5)} | {cirros_id(cloud, user1)}
     for sort_key, sort_dir in (("created_at", "desc"), ("name", "asc"), ("size", "desc")):
         seen: list[str] = []
         marker = None
@@ -301,7 +316,7 @@ def test_paging_with_markers_covers_every_image_once(cloud: Cloud, user1: Reques
             if page.next_marker is None:
                 break
             marker = page.next_marker
-        assert len(seen) == len(created) and set(seen) == created
+        assert len(seen) == len(created) == 6 and set(seen) == created
     names = [i.name or "" for i in cloud.image.list(user1, sort_key="name", sort_dir="asc").images]
     assert names == sorted(names)
     with pytest.raises(BadRequest, match="marker not found"):
@@ -319,15 +334,20 @@ def test_list_filters(cloud: Cloud, user1: RequestContext) -> None:
     def ids(**kwargs: object) -> set[str]:
         return {i.id for i in cloud.image.list(user1, ImageFilters(**kwargs)).images}  # type: ignore[arg-type]
 
-    assert ids() == {a, c}  # hidden images only on request
+    cirros = cirros_id(cloud, user1)  # the sample cloud's: public, active, qcow2, 5.5 KiB
+
+    assert ids() == {a, c, cirros}  # hidden images only on request
     assert ids(os_hidden=True) == {b}
-    assert ids(os_hidden=None) == {a, b, c}
+    assert ids(os_hidden=None) == {a, b, c, cirros}
     assert ids(names=["a", "c"]) == {a, c}
     assert ids(ids=[a, b], os_hidden=None) == {a, b}
-    assert ids(statuses=["active"]) == {c}
+    assert ids(statuses=["active"]) == {c, cirros}
+    assert ids(statuses=["queued"]) == {a}
     assert ids(tags=["gold"]) == {a}
-    assert ids(disk_formats=["qcow2"]) == {c}
-    assert ids(size_min=1) == {c}
+    assert ids(disk_formats=["qcow2"]) == {c, cirros}
+    assert ids(disk_formats=["raw"]) == {a}
+    assert ids(size_min=1) == {c, cirros}
+    assert ids(size_min=2) == {cirros}
     assert ids(owner=user1.project_id, os_hidden=None) == {a, b, c}
 
 
