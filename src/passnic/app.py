@@ -19,6 +19,7 @@ API_MODULES = (
     "passnic.network.routes",
     "passnic.image.routes",
     "passnic.compute.routes",
+    "passnic.fabric.routes",
 )
 
 
@@ -26,7 +27,13 @@ def create_app(cloud: Cloud | None = None) -> FastAPI:
     """Build the app. Without a cloud (uvicorn's factory mode) settings come from the
     environment, so every worker process serves the same database."""
     cloud = cloud or Cloud(Settings.from_env())
-    app = FastAPI(title="Passnic", version=__version__, docs_url=None, redoc_url=None)
+    app = FastAPI(
+        title="Passnic",
+        version=__version__,
+        docs_url=None,
+        redoc_url=None,
+        lifespan=cloud.fabric.lifespan,
+    )
     app.state.cloud = cloud
     install_error_handlers(app)
     for module in API_MODULES:

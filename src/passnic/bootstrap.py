@@ -67,6 +67,7 @@ def bootstrap_identity(cloud: Cloud) -> list[Credential]:
 def bootstrap_sample_cloud(cloud: Cloud) -> list[Credential]:
     """Everything the StarlingX procedure starts from; only on an empty database."""
     from passnic.compute.sample import seed_flavors
+    from passnic.fabric.sample import seed_fabric
     from passnic.image.sample import seed_cirros
     from passnic.inventory.sample import bootstrap_inventory
 
@@ -74,6 +75,7 @@ def bootstrap_sample_cloud(cloud: Cloud) -> list[Credential]:
     bootstrap_inventory(cloud)
     seed_cirros(cloud)
     seed_flavors(cloud)
+    seed_fabric(cloud)
     return creds
 
 

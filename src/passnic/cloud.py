@@ -5,6 +5,7 @@ from __future__ import annotations
 from passnic.compute.service import ComputeService
 from passnic.config import Settings
 from passnic.db import Database
+from passnic.fabric.service import FabricService
 from passnic.identity.service import IdentityService
 from passnic.image.service import ImageService
 from passnic.inventory.service import InventoryService
@@ -22,6 +23,7 @@ class Cloud:
         self.image = ImageService(self.db, settings)
         self.placement = PlacementService(self.db, self.inventory)
         self.compute = ComputeService(self.db, self.image, self.network, self.placement)
+        self.fabric = self.compute.fabric = FabricService(self.db)
 
     def close(self) -> None:
         self.db.dispose()

@@ -31,6 +31,7 @@ class CommandSource:
 COMMAND_SOURCES = (
     CommandSource("passnic.cli.inventory"),
     CommandSource("passnic.cli.compute"),
+    CommandSource("passnic.cli.fabric"),
     CommandSource("passnic.cli.up"),
     CommandSource("passnic.agent.cli", "agent_app", mount="agent"),
 )

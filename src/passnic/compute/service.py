@@ -31,10 +31,11 @@ from __future__ import annotations
 
 import contextlib
 import ipaddress
+import logging
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, NoReturn, cast
+from typing import Any, NoReturn, Protocol, cast
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
@@ -79,6 +80,16 @@ NORMAL = "normal"
 
 # Nova's power_state values (OS-EXT-STS:power_state)
 NOSTATE, RUNNING, SHUTDOWN = 0, 1, 4
+
+log = logging.getLogger(__name__)
+
+
+class FabricHook(Protocol):
+    """The fabric: converges the switch ports cabled to these hosts' NICs, or raises
+    ServiceUnavailable with the switch's message (nothing half-applied)."""
+
+    def provision(self, hostnames: Iterable[str]) -> None: ...
+
 
 #: migrations that still hold something on both hosts
 OPEN_MIGRATIONS = ("pre-migrating", "migrating", "finished", "confirming", "reverting")
@@ -157,6 +168,7 @@ class ComputeService:
         self.network = network
         self.placement = placement
         self.agents = agents or AgentDirectory()
+        self.fabric: FabricHook | None = None
 
     # ==== boot ============================================================================
 
@@ -306,6 +318,16 @@ class ComputeService:
             return
         hostname, guest = placed
         try:
+            self._provision([hostname])  # the switch port first: before the guest sends a frame
+        except ServiceUnavailable as exc:
+            with self.db.transaction() as s:
+                server = self._take(s, server_id, ("BUILD",), ("spawning",), None)
+                if server is not None:
+                    reason = f"Build of server {server.name} on {hostname} failed: {exc.message}"
+                    self._fail(s, server, reason)
+            self._provision_quietly([hostname])
+            return
+        try:
             self.agents.for_host(hostname).spawn(guest)
         except HypervisorError as exc:
             self._quietly(hostname, lambda agent: agent.destroy(server_id))
@@ -314,6 +336,7 @@ class ComputeService:
                 if server is not None:
                     reason = f"Build of server {server.name} on {hostname} failed: {exc.message}"
                     self._fail(s, server, reason)
+            self._provision_quietly([hostname])
             return
         with self.db.transaction() as s:
             server = self._take(s, server_id, ("BUILD",), ("spawning",), None)
@@ -323,6 +346,7 @@ class ComputeService:
                 return
         # deleted while spawning: the delete released everything; make sure no guest remains
         self._quietly(hostname, lambda agent: agent.destroy(server_id))
+        self._provision_quietly([hostname])
 
     def _placement_request(
         self,
@@ -461,6 +485,7 @@ class ComputeService:
             ):
                 migration.status = "confirmed" if migration.status == "finished" else "error"
             s.delete(held)
+        self._provision_quietly(hosts)  # freed NICs: their switch ports are quarantined
 
     # ==== power ===========================================================================
 
@@ -630,6 +655,10 @@ class ComputeService:
                     self._settle(held, _resting(m.old_vm_state if m else "active"))
             raise BadRequest(move)
         try:
+            self._provision([move.dest])  # the new NIC's port before the guest starts on it
+        except ServiceUnavailable as exc:
+            self._unclaim_move(server_id, migration_id, move, exc.message, task)
+        try:
             self.agents.for_host(move.source).migrate_out(server_id)
             self.agents.for_host(move.dest).migrate_in(move.incoming, move.power_on)
         except HypervisorError as exc:
@@ -648,6 +677,25 @@ class ComputeService:
                 m.status = "finished"
                 held.status, held.vm_state = "VERIFY_RESIZE", "resized"
                 held.power_state = RUNNING if move.power_on else SHUTDOWN
+        if live:
+            self._provision_quietly([move.source])
+
+    def _unclaim_move(
+        self, server_id: str, migration_id: int, move: _Move, reason: str, task: str
+    ) -> NoReturn:
+        """The destination's switch refused: the guest never left; give the new NICs back."""
+        message = f"Migration of server {server_id} to {move.dest} failed: {reason}"
+        with self.db.transaction() as s:
+            held = self._take(s, server_id, None, (task,), None)
+            m = s.get(Migration, migration_id)
+            if m is not None:
+                m.status, m.error = "error", reason
+            if held is not None:
+                self.placement.release(s, held.id, move.dest)
+                self._bind(s, held, self.placement.claims(s, held.id, move.source))
+                self._settle(held, _resting(m.old_vm_state if m else "active"))
+        self._provision_quietly([move.dest])
+        raise ServiceUnavailable(message)
 
     def _undo_move(
         self, server_id: str, migration_id: int, move: _Move, reason: str, task: str
@@ -673,6 +721,7 @@ class ComputeService:
                     self._settle(held, _resting(m.old_vm_state if m else "active"))
                 else:
                     self._error(held, message + f"; it could not be restarted on {move.source}")
+        self._provision_quietly([move.dest])
         raise ServiceUnavailable(message)
 
     def confirm_resize(self, ctx: RequestContext, server_id: str) -> None:
@@ -687,6 +736,7 @@ class ComputeService:
             self.placement.release(s, held.id, migration.source_compute)
             migration.status = "confirmed"
             self._settle(held, _resting(migration.old_vm_state))
+        self._provision_quietly([m.source_compute])
 
     def revert_resize(self, ctx: RequestContext, server_id: str) -> None:
         """Go back to the source host: its NICs (still claimed) are bound again, so each port
@@ -717,6 +767,7 @@ class ComputeService:
             held.host = migration.source_compute
             migration.status = "reverted"
             self._settle(held, _resting(migration.old_vm_state))
+        self._provision_quietly([dest])
 
     def _resolve_resize(
         self, ctx: RequestContext, server_id: str, action: str, task: str
@@ -877,6 +928,17 @@ class ComputeService:
                 GuestDevice(c.pci_address, c.vendor_id, c.product_id, c.mac) for c in claims
             ),
         )
+
+    def _provision(self, hostnames: Iterable[str]) -> None:
+        if self.fabric is not None:
+            self.fabric.provision([h for h in hostnames if h])
+
+    def _provision_quietly(self, hostnames: Iterable[str]) -> None:
+        """Quarantine freed NICs; a switch failure here is left to the fabric audit."""
+        try:
+            self._provision(hostnames)
+        except PassnicError as exc:
+            log.warning("switch provisioning after a release failed: %s", exc.message)
 
     def _quietly(self, hostname: str, call: Callable[[HostAgent], None]) -> None:
         """Best-effort cleanup on a host: its failure changes nothing we record."""

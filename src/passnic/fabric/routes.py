@@ -1,0 +1,184 @@
+"""The fabric API under ``/fabric/v1`` (admin only): switches, ports, cabling, audit, alarms,
+per-server status, trunk exceptions, trace and the L2 report."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Response
+
+from passnic.db import isotime
+from passnic.errors import BadRequest
+from passnic.fabric.models import FabricAlarm, FabricLink, FabricSwitch
+from passnic.fabric.service import LLDP, MANUAL, AuditRow
+from passnic.web import CloudDep, ContextDep, json_body, register_fault_format
+
+router = APIRouter(prefix="/fabric/v1", tags=["fabric"])
+
+Body = Annotated[Any, Depends(json_body)]
+
+
+def fabric_fault(status: int, kind: str, message: str) -> dict[str, Any]:
+    return {"fabricFault": {"code": status, "kind": kind, "message": message}}
+
+
+register_fault_format("/fabric", fabric_fault)
+
+
+def switch_json(sw: FabricSwitch) -> dict[str, Any]:
+    """Never the password: only whether one is set."""
+    return {
+        "id": sw.id,
+        "name": sw.name,
+        "address": sw.address,
+        "driver": sw.driver,
+        "username": sw.username,
+        "password_set": bool(sw.password),
+        "native_vlan": sw.native_vlan,
+        "quarantine_vlan": sw.quarantine_vlan,
+        "ports": [{"name": p.name, "role": p.role} for p in sw.ports],
+        "created_at": isotime(sw.created_at),
+        "updated_at": isotime(sw.updated_at),
+    }
+
+
+def link_json(link: FabricLink) -> dict[str, Any]:
+    return {
+        "id": link.id,
+        "host": link.hostname,
+        "nic": link.ifname,
+        "pci_address": link.pci_address,
+        "switch": link.switch_port.switch.name,
+        "switch_port": link.switch_port.name,
+        "source": link.source,
+    }
+
+
+def audit_json(r: AuditRow) -> dict[str, Any]:
+    m = r.managed
+    return {
+        "switch": m.switch,
+        "port": m.port,
+        "host": m.hostname,
+        "nic": m.ifname,
+        "server_id": m.desired.server_id,
+        "status": m.desired.status,
+        "desired": m.desired.config.summary(),
+        "actual": r.actual.summary() if r.actual else None,
+        "drift": r.drifts,
+        "fixed": r.fixed,
+    }
+
+
+def alarm_json(a: FabricAlarm) -> dict[str, Any]:
+    return {
+        "id": a.id,
+        "kind": a.kind,
+        "switch": a.switch_port.switch.name,
+        "port": a.switch_port.name,
+        "message": a.message,
+        "detected_at": isotime(a.detected_at),
+    }
+
+
+def _obj(body: Any, key: str) -> dict[str, Any]:
+    inner = body.get(key, body) if isinstance(body, dict) else None
+    if not isinstance(inner, dict):
+        raise BadRequest(f"The request body must be a JSON object with {key!r}.")
+    return inner
+
+
+@router.get("/switches")
+def list_switches(cloud: CloudDep, ctx: ContextDep) -> dict[str, Any]:
+    return {"switches": [switch_json(sw) for sw in cloud.fabric.list_switches(ctx)]}
+
+
+@router.post("/switches", status_code=201)
+def create_switch(cloud: CloudDep, ctx: ContextDep, body: Body) -> dict[str, Any]:
+    return {"switch": switch_json(cloud.fabric.create_switch(ctx, _obj(body, "switch")))}
+
+
+@router.get("/switches/{ref}")
+def show_switch(cloud: CloudDep, ctx: ContextDep, ref: str) -> dict[str, Any]:
+    return {"switch": switch_json(cloud.fabric.get_switch(ctx, ref))}
+
+
+@router.delete("/switches/{ref}", status_code=204)
+def delete_switch(cloud: CloudDep, ctx: ContextDep, ref: str) -> Response:
+    cloud.fabric.delete_switch(ctx, ref)
+    return Response(status_code=204)
+
+
+@router.get("/switches/{ref}/ports")
+def switch_ports(cloud: CloudDep, ctx: ContextDep, ref: str) -> dict[str, Any]:
+    return {"ports": cloud.fabric.switch_ports(ctx, ref)}
+
+
+@router.get("/links")
+def list_links(cloud: CloudDep, ctx: ContextDep) -> dict[str, Any]:
+    return {"links": [link_json(link) for link in cloud.fabric.list_links(ctx)]}
+
+
+def _set_link(cloud: CloudDep, ctx: ContextDep, body: Any, source: str) -> dict[str, Any]:
+    b = _obj(body, "link")
+    try:
+        host, nic, switch, port = (str(b[k]) for k in ("host", "nic", "switch", "switch_port"))
+    except KeyError as exc:
+        raise BadRequest(f"A link needs host, nic, switch and switch_port: {exc} missing") from None
+    link = cloud.fabric.set_link(ctx, host, nic, switch, port, source=source)
+    return {"link": link_json(link)}
+
+
+@router.put("/links")
+def set_link(cloud: CloudDep, ctx: ContextDep, body: Body) -> dict[str, Any]:
+    return _set_link(cloud, ctx, body, MANUAL)
+
+
+@router.post("/lldp")
+def learn_link(cloud: CloudDep, ctx: ContextDep, body: Body) -> dict[str, Any]:
+    """A neighbour the host agent saw over LLDP; a manual link for that NIC wins."""
+    return _set_link(cloud, ctx, body, LLDP)
+
+
+@router.post("/audit")
+def audit(cloud: CloudDep, ctx: ContextDep, body: Body) -> dict[str, Any]:
+    fix = bool(body.get("fix")) if isinstance(body, dict) else False
+    result = cloud.fabric.audit(ctx, fix=fix)
+    return {"ports": [audit_json(r) for r in result.rows], "errors": result.errors}
+
+
+@router.get("/alarms")
+def alarms(cloud: CloudDep, ctx: ContextDep) -> dict[str, Any]:
+    return {"alarms": [alarm_json(a) for a in cloud.fabric.list_alarms(ctx)]}
+
+
+@router.get("/servers/{server_id}")
+def server_fabric(cloud: CloudDep, ctx: ContextDep, server_id: str) -> dict[str, Any]:
+    return {"server": cloud.fabric.server_fabric(ctx, server_id)}
+
+
+@router.put("/servers/{server_id}/trunk")
+def set_trunk(cloud: CloudDep, ctx: ContextDep, server_id: str, body: Body) -> dict[str, Any]:
+    vlans = body.get("allowed_vlans") if isinstance(body, dict) else None
+    if not isinstance(vlans, list) or not all(isinstance(v, int) for v in vlans):
+        raise BadRequest("allowed_vlans must be an explicit list of VLAN IDs.")
+    return {"server": cloud.fabric.set_trunk(ctx, server_id, vlans)}
+
+
+@router.delete("/servers/{server_id}/trunk")
+def clear_trunk(cloud: CloudDep, ctx: ContextDep, server_id: str) -> dict[str, Any]:
+    return {"server": cloud.fabric.set_trunk(ctx, server_id, None)}
+
+
+@router.get("/servers/{server_id}/trace")
+def trace(
+    cloud: CloudDep, ctx: ContextDep, server_id: str, tag: int | None = None
+) -> dict[str, Any]:
+    if tag is not None and not 0 <= tag <= 4095:
+        raise BadRequest(f"tag {tag} is outside 0-4095")
+    return cloud.fabric.trace(ctx, server_id, tag)
+
+
+@router.get("/report")
+def report(cloud: CloudDep, ctx: ContextDep) -> dict[str, Any]:
+    return cloud.fabric.report(ctx)

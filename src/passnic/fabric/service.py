@@ -1,0 +1,832 @@
+"""The fabric service: switches and cabling, the desired configuration of every managed switch
+port, provisioning (called by compute around boot, migration and delete), audit, trace, trunk
+exceptions and the L2 report.
+
+Desired state of an edge port cabled to a passthrough NIC:
+
+* the NIC is claimed for a server's direct-physical port: access, up, VLAN = the port's
+  network segmentation ID (a flat network: the switch's ``native_vlan``);
+* claimed through a PCI alias: the VLAN of the network named by the flavor's extra spec
+  ``passnic:network``, else quarantined (and ``status`` says why);
+* an admin's trunk exception for that server: trunk, native = that VLAN, the allowed list;
+* not claimed: quarantined (shut down, parked on ``quarantine_vlan`` when the switch has one).
+
+Changes to one switch are serialised (a lock per switch in the process and a row lock on the
+switch across processes) and all pending ports of a switch go in one driver session.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import delete, or_, select
+from sqlalchemy.orm import Session
+
+from passnic import policy
+from passnic.compute.models import Server
+from passnic.context import RequestContext
+from passnic.db import Database
+from passnic.errors import BadRequest, Conflict, NotFound
+from passnic.fabric.drivers import SwitchDriver, SwitchError
+from passnic.fabric.drivers.lab import LabSwitchDriver
+from passnic.fabric.frames import MacTable, SoftSwitch, classify_ingress
+from passnic.fabric.models import FabricAlarm, FabricLink, FabricSwitch, FabricSwitchPort
+from passnic.fabric.portconfig import PortConfig, diff, format_vlan_list, parse_vlan_list
+from passnic.identity.models import Project
+from passnic.network.models import Network, Port
+from passnic.placement.models import DeviceClaim
+
+log = logging.getLogger(__name__)
+
+policy.register({"fabric:admin": "admin"})
+
+FLAVOR_NETWORK_SPEC = "passnic:network"
+EDGE, UPLINK = "edge", "uplink"
+MANUAL, LLDP = "manual", "lldp"
+TRUNK_WARNING = (
+    "a trunk lets the guest tag its frames into every allowed VLAN: it can reach networks "
+    "{vlans} directly, bypassing the access-port isolation"
+)
+
+
+def audit_interval() -> float:
+    """Seconds between background audits (PASSNIC_FABRIC_AUDIT_INTERVAL; 0 turns them off)."""
+    return float(os.environ.get("PASSNIC_FABRIC_AUDIT_INTERVAL", "300"))
+
+
+@dataclass(frozen=True)
+class Desired:
+    """What one managed port should be, and why, in operator words."""
+
+    config: PortConfig
+    status: str  # "bound", "quarantined", "trunk"
+    reason: str
+    server_id: str | None = None
+    network_id: str | None = None
+    vlan: int | None = None
+
+
+@dataclass(frozen=True)
+class ManagedPort:
+    switch: str
+    port: str
+    port_id: str
+    hostname: str
+    ifname: str
+    pci_address: str
+    desired: Desired
+
+
+@dataclass
+class AuditRow:
+    managed: ManagedPort
+    actual: PortConfig | None
+    drifts: list[str]
+    fixed: bool = False
+
+
+@dataclass
+class AuditResult:
+    rows: list[AuditRow] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+
+# ---- drivers: a table of factories ------------------------------------------------------------
+
+DriverFactory = Callable[["FabricService", FabricSwitch], SwitchDriver]
+
+
+def _lab_factory(service: FabricService, sw: FabricSwitch) -> SwitchDriver:
+    return service.lab_driver(sw)
+
+
+def _netmiko_factory(vendor: str) -> DriverFactory:
+    def make(_service: FabricService, sw: FabricSwitch) -> SwitchDriver:
+        from passnic.fabric.drivers.netmiko_driver import NetmikoSwitch
+
+        host, _, port = sw.address.partition(":")
+        params: dict[str, Any] = {"host": host, "username": sw.username, "password": sw.password}
+        if port:
+            params["port"] = int(port)
+        return NetmikoSwitch(vendor, params, name=sw.name)
+
+    return make
+
+
+DRIVERS: dict[str, DriverFactory] = {
+    "lab": _lab_factory,
+    "cisco_ios": _netmiko_factory("cisco_ios"),
+    "arista_eos": _netmiko_factory("arista_eos"),
+    "juniper_junos": _netmiko_factory("juniper_junos"),
+}
+
+
+def _uplink_config() -> PortConfig:
+    return PortConfig.trunk(None, range(1, 4095))
+
+
+class FabricService:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self._labs: dict[str, LabSwitchDriver] = {}
+        self._locks: dict[str, threading.Lock] = {}
+        self._guard = threading.Lock()
+
+    # ==== drivers ===============================================================================
+
+    def lab_driver(self, sw: FabricSwitch) -> LabSwitchDriver:
+        """The process's SoftSwitch for a lab switch; ports the DB has but the switch lacks
+        appear quarantined (edge) or as all-VLAN trunks (uplink)."""
+        with self._guard:
+            driver = self._labs.get(sw.name)
+            if driver is None:
+                driver = LabSwitchDriver(SoftSwitch(mac_table=MacTable(aging=None)), sw.name)
+                self._labs[sw.name] = driver
+            for p in sw.ports:
+                if p.name not in driver.switch.ports:
+                    config = (
+                        _uplink_config()
+                        if p.role == UPLINK
+                        else PortConfig.quarantine(sw.quarantine_vlan)
+                    )
+                    driver.switch.configure(p.name, config)
+            return driver
+
+    def lab(self, name: str) -> LabSwitchDriver:
+        """The lab driver of switch `name` (tests change its SoftSwitch behind our back)."""
+        with self.db.transaction() as s:
+            return self.lab_driver(self._switch(s, name))
+
+    def driver(self, sw: FabricSwitch) -> SwitchDriver:
+        try:
+            factory = DRIVERS[sw.driver]
+        except KeyError:
+            raise BadRequest(
+                f"Unknown switch driver {sw.driver!r}; known: {', '.join(sorted(DRIVERS))}"
+            ) from None
+        return factory(self, sw)
+
+    def _lock(self, switch_id: str) -> threading.Lock:
+        with self._guard:
+            return self._locks.setdefault(switch_id, threading.Lock())
+
+    # ==== switches, ports, links ==================================================================
+
+    def create_switch(self, ctx: RequestContext, body: Mapping[str, Any]) -> FabricSwitch:
+        policy.enforce(ctx, "fabric:admin")
+        name = str(body.get("name") or "").strip()
+        if not name:
+            raise BadRequest("A switch needs a name.")
+        driver = str(body.get("driver") or "")
+        if driver not in DRIVERS:
+            raise BadRequest(
+                f"Unknown switch driver {driver!r}; known: {', '.join(sorted(DRIVERS))}"
+            )
+        native = int(body.get("native_vlan") or 1)
+        quarantine = body.get("quarantine_vlan")
+        for what, vlan in (("native_vlan", native), ("quarantine_vlan", quarantine)):
+            if vlan is not None and not 1 <= int(vlan) <= 4094:
+                raise BadRequest(f"{what} {vlan} is outside 1-4094")
+        ports = list(body.get("ports") or [])
+        uplinks = set(body.get("uplinks") or [])
+        with self.db.transaction() as s:
+            if s.scalar(select(FabricSwitch).where(FabricSwitch.name == name)) is not None:
+                raise Conflict(f"Switch {name} already exists.")
+            sw = FabricSwitch(
+                name=name,
+                address=str(body.get("address") or ""),
+                driver=driver,
+                username=str(body.get("username") or ""),
+                password=str(body.get("password") or ""),
+                native_vlan=native,
+                quarantine_vlan=int(quarantine) if quarantine is not None else None,
+            )
+            names = [*ports, *[u for u in uplinks if u not in ports]]
+            if len(set(names)) != len(names):
+                raise BadRequest("Switch port names must be unique.")
+            sw.ports = [
+                FabricSwitchPort(name=p, position=i, role=UPLINK if p in uplinks else EDGE)
+                for i, p in enumerate(names)
+            ]
+            s.add(sw)
+            s.flush()
+            return self._loaded(s, sw.id)
+
+    def list_switches(self, ctx: RequestContext) -> list[FabricSwitch]:
+        policy.enforce(ctx, "fabric:admin")
+        with self.db.transaction() as s:
+            return [
+                self._loaded(s, sw.id)
+                for sw in s.scalars(select(FabricSwitch).order_by(FabricSwitch.name))
+            ]
+
+    def get_switch(self, ctx: RequestContext, ref: str) -> FabricSwitch:
+        policy.enforce(ctx, "fabric:admin")
+        with self.db.transaction() as s:
+            return self._loaded(s, self._switch(s, ref).id)
+
+    def delete_switch(self, ctx: RequestContext, ref: str) -> None:
+        policy.enforce(ctx, "fabric:admin")
+        with self.db.transaction() as s:
+            sw = self._switch(s, ref)
+            self._labs.pop(sw.name, None)
+            s.delete(sw)
+
+    def switch_ports(self, ctx: RequestContext, ref: str) -> list[dict[str, Any]]:
+        """Each port of a switch with its cable, desired and actual configuration."""
+        policy.enforce(ctx, "fabric:admin")
+        with self.db.transaction() as s:
+            sw = self._switch(s, ref)
+            managed = {m.port_id: m for m in self._managed(s, sw)}
+            links = {
+                link.switch_port_id: link
+                for link in s.scalars(
+                    select(FabricLink).where(
+                        FabricLink.switch_port_id.in_([p.id for p in sw.ports])
+                    )
+                )
+            }
+            actual = self.driver(sw).read([p.name for p in sw.ports])
+            rows = []
+            for p in sw.ports:
+                link = links.get(p.id)
+                m = managed.get(p.id)
+                got = actual.get(p.name)
+                rows.append(
+                    {
+                        "name": p.name,
+                        "role": p.role,
+                        "host": link.hostname if link else None,
+                        "nic": link.ifname if link else None,
+                        "link_source": link.source if link else None,
+                        "desired": m.desired.config.summary() if m else None,
+                        "status": m.desired.status if m else None,
+                        "reason": m.desired.reason if m else None,
+                        "actual": got.summary() if got else None,
+                    }
+                )
+            return rows
+
+    def set_link(
+        self,
+        ctx: RequestContext,
+        hostname: str,
+        ifname: str,
+        switch: str,
+        port: str,
+        *,
+        source: str = MANUAL,
+        pci_address: str | None = None,
+    ) -> FabricLink:
+        """Cable a host NIC to a switch port. An LLDP report never replaces a manual link."""
+        policy.enforce(ctx, "fabric:admin")
+        if source not in (MANUAL, LLDP):
+            raise BadRequest(f"Link source must be {MANUAL} or {LLDP}.")
+        with self.db.transaction() as s:
+            sw = self._switch(s, switch)
+            sp = next((p for p in sw.ports if p.name == port), None)
+            if sp is None:
+                raise NotFound(f"Switch {sw.name} has no port {port}.")
+            if sp.role != EDGE:
+                raise BadRequest(f"Port {port} of {sw.name} is an uplink, not a host port.")
+            pci = pci_address if pci_address is not None else _pci_of(s, hostname, ifname)
+            link = s.scalar(
+                select(FabricLink).where(
+                    FabricLink.hostname == hostname, FabricLink.ifname == ifname
+                )
+            )
+            if link is not None and source == LLDP and link.source == MANUAL:
+                return _loaded_link(link)
+            other = s.scalar(select(FabricLink).where(FabricLink.switch_port_id == sp.id))
+            if other is not None and other is not link:
+                if source == LLDP and other.source == MANUAL:
+                    return _loaded_link(other)
+                s.delete(other)
+                s.flush()
+            if link is None:
+                link = FabricLink(hostname=hostname, ifname=ifname)
+                s.add(link)
+            link.pci_address, link.switch_port_id, link.source = pci, sp.id, source
+            s.flush()
+            s.refresh(link)
+            return _loaded_link(link)
+
+    def list_links(self, ctx: RequestContext) -> list[FabricLink]:
+        policy.enforce(ctx, "fabric:admin")
+        with self.db.transaction() as s:
+            links = list(
+                s.scalars(select(FabricLink).order_by(FabricLink.hostname, FabricLink.ifname))
+            )
+            for link in links:
+                _ = link.switch_port.switch.name
+            return links
+
+    # ==== desired state ===========================================================================
+
+    def _managed(
+        self, s: Session, sw: FabricSwitch, hostnames: Iterable[str] | None = None
+    ) -> list[ManagedPort]:
+        ports = {p.id: p for p in sw.ports if p.role == EDGE}
+        stmt = select(FabricLink).where(FabricLink.switch_port_id.in_(list(ports)))
+        if hostnames is not None:
+            stmt = stmt.where(FabricLink.hostname.in_(list(hostnames)))
+        rows = []
+        for link in s.scalars(stmt):
+            sp = ports[link.switch_port_id]
+            rows.append(
+                ManagedPort(
+                    sw.name,
+                    sp.name,
+                    sp.id,
+                    link.hostname,
+                    link.ifname,
+                    link.pci_address,
+                    self._desired(s, sw, sp, link),
+                )
+            )
+        return sorted(rows, key=lambda m: m.port)
+
+    def _desired(
+        self, s: Session, sw: FabricSwitch, sp: FabricSwitchPort, link: FabricLink
+    ) -> Desired:
+        quarantine = PortConfig.quarantine(sw.quarantine_vlan)
+        claim = s.scalar(
+            select(DeviceClaim).where(
+                DeviceClaim.hostname == link.hostname,
+                DeviceClaim.pci_address == link.pci_address,
+            )
+        )
+        if claim is None:
+            return Desired(quarantine, "quarantined", "NIC not bound to any server")
+        network: Network | None = None
+        if claim.port_id is not None:
+            port = s.get(Port, claim.port_id)
+            network = s.get(Network, port.network_id) if port is not None else None
+        else:
+            server = s.get(Server, claim.consumer_id)
+            specs: dict[str, str] = (server.flavor.get("extra_specs") or {}) if server else {}
+            ref = specs.get(FLAVOR_NETWORK_SPEC)
+            if not ref:
+                return Desired(
+                    quarantine,
+                    "quarantined",
+                    f"NIC held through PCI alias {claim.alias_name} with no port: flavor "
+                    f"extra spec {FLAVOR_NETWORK_SPEC} names no network, so it stays quarantined",
+                    server_id=claim.consumer_id,
+                )
+            network = s.scalar(
+                select(Network).where(or_(Network.id == ref, Network.name == ref)).limit(1)
+            )
+        if network is None:
+            return Desired(
+                quarantine,
+                "quarantined",
+                "the NIC's network could not be found",
+                server_id=claim.consumer_id,
+            )
+        vlan = network.segmentation_id if network.network_type == "vlan" else sw.native_vlan
+        if vlan is None:
+            vlan = sw.native_vlan
+        if sp.trunk_server_id == claim.consumer_id and sp.trunk_vlans:
+            allowed = parse_vlan_list(sp.trunk_vlans)
+            return Desired(
+                PortConfig.trunk(vlan, allowed),
+                "trunk",
+                f"trunk exception for server {claim.consumer_id}: "
+                + TRUNK_WARNING.format(vlans=format_vlan_list(allowed)),
+                claim.consumer_id,
+                network.id,
+                vlan,
+            )
+        return Desired(
+            PortConfig.access(vlan),
+            "bound",
+            f"bound to {network.name or network.id} (VLAN {vlan})",
+            claim.consumer_id,
+            network.id,
+            vlan,
+        )
+
+    # ==== provisioning ============================================================================
+
+    def provision(self, hostnames: Iterable[str]) -> None:
+        """Converge every managed port cabled to a NIC of these hosts; raises SwitchError with
+        the switch's message when a switch refuses or does not answer (nothing half-applied:
+        one driver session per switch)."""
+        hosts = sorted(set(hostnames))
+        if not hosts:
+            return
+        with self.db.transaction() as s:
+            switch_ids = list(
+                s.scalars(
+                    select(FabricSwitchPort.switch_id)
+                    .join(FabricLink, FabricLink.switch_port_id == FabricSwitchPort.id)
+                    .where(FabricLink.hostname.in_(hosts))
+                    .distinct()
+                )
+            )
+        for switch_id in sorted(switch_ids):
+            self._converge(switch_id, hosts, only_drifted=True)
+
+    def _converge(
+        self, switch_id: str, hosts: list[str] | None, *, only_drifted: bool
+    ) -> list[AuditRow]:
+        with self._lock(switch_id), self.db.transaction() as s:
+            sw = s.scalar(
+                select(FabricSwitch).where(FabricSwitch.id == switch_id).with_for_update()
+            )
+            if sw is None:
+                return []
+            managed = self._managed(s, sw, hosts)
+            driver = self.driver(sw)
+            actual = driver.read([m.port for m in managed])
+            rows = [
+                AuditRow(
+                    m,
+                    actual.get(m.port),
+                    [d.message for d in diff(m.desired.config, actual.get(m.port))],
+                )
+                for m in managed
+            ]
+            pending = {r.managed.port: r.managed.desired.config for r in rows if r.drifts}
+            if pending or not only_drifted:
+                driver.apply(pending)
+                for r in rows:
+                    r.fixed = bool(r.drifts)
+            return rows
+
+    # ==== audit ===================================================================================
+
+    def audit(self, ctx: RequestContext | None, fix: bool = False) -> AuditResult:
+        """Compare each managed port's actual configuration (read from the switch) with its
+        desired one; record the drift as alarms; with `fix`, repair it."""
+        if ctx is not None:
+            policy.enforce(ctx, "fabric:admin")
+        result = AuditResult()
+        with self.db.transaction() as s:
+            switches = list(s.scalars(select(FabricSwitch).order_by(FabricSwitch.name)))
+        for sw_row in switches:
+            try:
+                if fix:
+                    rows = self._converge(sw_row.id, None, only_drifted=True)
+                else:
+                    with self.db.transaction() as s:
+                        sw = self._loaded(s, sw_row.id)
+                        managed = self._managed(s, sw)
+                        actual = self.driver(sw).read([m.port for m in managed])
+                    rows = [
+                        AuditRow(
+                            m,
+                            actual.get(m.port),
+                            [d.message for d in diff(m.desired.config, actual.get(m.port))],
+                        )
+                        for m in managed
+                    ]
+            except SwitchError as exc:
+                result.errors.append(exc.message)
+                continue
+            result.rows.extend(rows)
+            self._record_alarms(sw_row.id, rows)
+        return result
+
+    def _record_alarms(self, switch_id: str, rows: list[AuditRow]) -> None:
+        with self.db.transaction() as s:
+            port_ids = [r.managed.port_id for r in rows]
+            s.execute(delete(FabricAlarm).where(FabricAlarm.switch_port_id.in_(port_ids)))
+            for r in rows:
+                if r.fixed:
+                    continue
+                for message in r.drifts:
+                    s.add(
+                        FabricAlarm(
+                            switch_port_id=r.managed.port_id,
+                            kind="fabric-drift",
+                            message=(
+                                f"{r.managed.switch} {r.managed.port} "
+                                f"({r.managed.hostname} {r.managed.ifname}): {message}"
+                            ),
+                        )
+                    )
+
+    def list_alarms(self, ctx: RequestContext) -> list[FabricAlarm]:
+        policy.enforce(ctx, "fabric:admin")
+        with self.db.transaction() as s:
+            alarms = list(s.scalars(select(FabricAlarm).order_by(FabricAlarm.detected_at)))
+            for a in alarms:
+                _ = a.switch_port.switch.name
+            return alarms
+
+    def audit_forever(self, stop: threading.Event, interval: float) -> None:
+        while not stop.wait(interval):
+            try:
+                self.audit(None)
+            except Exception:  # the loop must survive a bad switch or a busy database
+                log.exception("periodic fabric audit failed")
+
+    @asynccontextmanager
+    async def lifespan(self, _app: Any) -> AsyncIterator[None]:
+        """The periodic audit, for the app's lifespan (off when the interval is 0)."""
+        interval = audit_interval()
+        stop = threading.Event()
+        thread = None
+        if interval > 0:
+            thread = threading.Thread(target=self.audit_forever, args=(stop, interval), daemon=True)
+            thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            if thread is not None:
+                thread.join(timeout=5)
+
+    # ==== per server: status, trunk, trace =======================================================
+
+    def _server_ports(self, s: Session, server: Server) -> list[tuple[FabricSwitch, ManagedPort]]:
+        claims = list(
+            s.scalars(
+                select(DeviceClaim).where(
+                    DeviceClaim.consumer_id == server.id,
+                    DeviceClaim.hostname == (server.host or ""),
+                )
+            )
+        )
+        out = []
+        for claim in claims:
+            link = s.scalar(
+                select(FabricLink).where(
+                    FabricLink.hostname == claim.hostname,
+                    FabricLink.pci_address == claim.pci_address,
+                )
+            )
+            if link is None:
+                continue
+            sw = link.switch_port.switch
+            m = next(
+                m for m in self._managed(s, sw, [link.hostname]) if m.port_id == link.switch_port_id
+            )
+            out.append((sw, m))
+        return out
+
+    def _server(self, s: Session, server_id: str) -> Server:
+        server = s.get(Server, server_id)
+        if server is None:
+            server = s.scalar(select(Server).where(Server.name == server_id).limit(2))
+        if server is None:
+            raise NotFound(f"Server {server_id} could not be found.")
+        return server
+
+    def server_fabric(self, ctx: RequestContext, server_id: str) -> dict[str, Any]:
+        """Where a server's NICs are cabled and what their switch ports should be and are."""
+        policy.enforce(ctx, "fabric:admin")
+        with self.db.transaction() as s:
+            server = self._server(s, server_id)
+            ports = []
+            for sw, m in self._server_ports(s, server):
+                actual = self.driver(sw).read([m.port]).get(m.port)
+                ports.append(
+                    {
+                        **_managed_json(m),
+                        "actual": actual.summary() if actual else None,
+                        "drift": [d.message for d in diff(m.desired.config, actual)],
+                    }
+                )
+            return {"server_id": server.id, "name": server.name, "ports": ports}
+
+    def set_trunk(
+        self, ctx: RequestContext, server_id: str, allowed: Iterable[int] | None
+    ) -> dict[str, Any]:
+        """Allow (or, with None, remove) a trunk on the switch ports of one server's NICs.
+        Every allowed VLAN must belong to a network the server's project may use."""
+        policy.enforce(ctx, "fabric:admin")
+        vlans = sorted(set(allowed)) if allowed is not None else None
+        with self.db.transaction() as s:
+            server = self._server(s, server_id)
+            ports = self._server_ports(s, server)
+            if not ports:
+                raise Conflict(f"Server {server.name} has no NIC cabled to a managed switch port.")
+            if vlans is not None:
+                if not vlans:
+                    raise BadRequest("A trunk needs an explicit, non-empty allowed_vlans list.")
+                usable = {
+                    n.segmentation_id
+                    for n in s.scalars(
+                        select(Network).where(
+                            Network.network_type == "vlan",
+                            or_(Network.project_id == server.project_id, Network.shared.is_(True)),
+                        )
+                    )
+                }
+                foreign = [v for v in vlans if v not in usable]
+                if foreign:
+                    raise BadRequest(
+                        f"VLANs {format_vlan_list(foreign)} belong to no network project "
+                        f"{server.project_id} may use: refused on a trunk."
+                    )
+            for _sw, m in ports:
+                sp = s.get(FabricSwitchPort, m.port_id)
+                assert sp is not None
+                sp.trunk_server_id = server.id if vlans is not None else None
+                sp.trunk_vlans = format_vlan_list(vlans) if vlans is not None else ""
+            host = server.host or ""
+            sid = server.id
+        self.provision([host])
+        result = self.server_fabric(ctx, sid)
+        if vlans is not None:
+            result["warning"] = TRUNK_WARNING.format(vlans=format_vlan_list(vlans))
+        return result
+
+    def trace(self, ctx: RequestContext, server_id: str, tag: int | None = None) -> dict[str, Any]:
+        """Where a frame from each of the server's NICs goes, from the switch's actual config."""
+        policy.enforce(ctx, "fabric:admin")
+        with self.db.transaction() as s:
+            server = self._server(s, server_id)
+            networks = {
+                n.segmentation_id: n for n in s.scalars(select(Network)) if n.segmentation_id
+            }
+            projects = {p.id: p.name for p in s.scalars(select(Project))}
+            traces = []
+            for sw, m in self._server_ports(s, server):
+                names = [p.name for p in sw.ports]
+                actual = self.driver(sw).read(names)
+                config = actual.get(m.port)
+                claim = s.scalar(
+                    select(DeviceClaim).where(
+                        DeviceClaim.hostname == m.hostname,
+                        DeviceClaim.pci_address == m.pci_address,
+                    )
+                )
+                mac = bytes.fromhex((claim.mac if claim else "").replace(":", "") or "020000000001")
+                frame = _frame(mac, tag)
+                kind = "untagged frame" if tag is None else f"frame tagged VLAN {tag}"
+                entry: dict[str, Any] = {
+                    "switch": sw.name,
+                    "port": m.port,
+                    "host": m.hostname,
+                    "nic": m.ifname,
+                    "tag": tag,
+                    "crosses_network": False,
+                }
+                if config is None:
+                    entry.update(
+                        vlan=None,
+                        network=None,
+                        dropped=True,
+                        summary=f"{kind} enters {sw.name} {m.port}: port not found on the switch",
+                        steps=[],
+                    )
+                    traces.append(entry)
+                    continue
+                ingress = classify_ingress(frame, config)
+                soft = SoftSwitch(actual, MacTable(aging=None))
+                steps = soft.explain(m.port, frame)
+                head = f"{kind} enters {sw.name} {m.port} ({config.summary()})"
+                if ingress.vlan is None:
+                    entry.update(
+                        vlan=None,
+                        network=None,
+                        dropped=True,
+                        summary=f"{head} → dropped: {ingress.reason}",
+                        steps=steps,
+                    )
+                else:
+                    net = networks.get(ingress.vlan)
+                    where = (
+                        f"{net.name or net.id} ({projects.get(net.project_id, net.project_id)})"
+                        if net
+                        else "no network of this cloud"
+                    )
+                    crosses = net is None or net.id != m.desired.network_id
+                    summary = f"{head} → VLAN {ingress.vlan} → {where}"
+                    if crosses:
+                        summary += " — crosses into another network than the server's port"
+                    entry.update(
+                        vlan=ingress.vlan,
+                        network=net.name if net else None,
+                        network_id=net.id if net else None,
+                        project=projects.get(net.project_id, net.project_id) if net else None,
+                        dropped=False,
+                        crosses_network=crosses,
+                        summary=summary,
+                        steps=steps,
+                    )
+                traces.append(entry)
+            return {"server_id": server.id, "name": server.name, "traces": traces}
+
+    # ==== report ==================================================================================
+
+    def report(self, ctx: RequestContext) -> dict[str, Any]:
+        """Which servers share an L2 segment (VLAN), from the switches' actual configuration;
+        a server whose port reaches a VLAN of another project is flagged."""
+        policy.enforce(ctx, "fabric:admin")
+        segments: dict[int, list[str]] = {}
+        servers_out = []
+        with self.db.transaction() as s:
+            nets = {n.segmentation_id: n for n in s.scalars(select(Network)) if n.segmentation_id}
+            servers = list(s.scalars(select(Server).order_by(Server.name)))
+            for server in servers:
+                reach: set[int] = set()
+                for sw, m in self._server_ports(s, server):
+                    cfg = self.driver(sw).read([m.port]).get(m.port)
+                    if cfg is None or not cfg.admin_up:
+                        continue
+                    reach |= (
+                        {cfg.access_vlan}
+                        if cfg.mode == "access" and cfg.access_vlan
+                        else set(cfg.allowed_vlans)
+                        if cfg.mode == "trunk"
+                        else set()
+                    )
+                if not reach:
+                    continue
+                foreign = sorted(
+                    v
+                    for v in reach
+                    if v in nets and nets[v].project_id != server.project_id and not nets[v].shared
+                )
+                for v in reach:
+                    segments.setdefault(v, []).append(server.name)
+                servers_out.append(
+                    {
+                        "server_id": server.id,
+                        "name": server.name,
+                        "project_id": server.project_id,
+                        "vlans": sorted(reach),
+                        "flagged": bool(foreign),
+                        "foreign_vlans": foreign,
+                    }
+                )
+        return {
+            "servers": servers_out,
+            "segments": [
+                {
+                    "vlan": v,
+                    "network": nets[v].name if v in nets else None,
+                    "servers": sorted(names),
+                }
+                for v, names in sorted(segments.items())
+            ],
+        }
+
+    # ==== helpers =================================================================================
+
+    def _switch(self, s: Session, ref: str) -> FabricSwitch:
+        sw = s.scalar(
+            select(FabricSwitch).where(or_(FabricSwitch.id == ref, FabricSwitch.name == ref))
+        )
+        if sw is None:
+            raise NotFound(f"Switch {ref} could not be found.")
+        return sw
+
+    def _loaded(self, s: Session, switch_id: str) -> FabricSwitch:
+        sw = s.get(FabricSwitch, switch_id)
+        assert sw is not None
+        _ = list(sw.ports)
+        return sw
+
+
+def _pci_of(s: Session, hostname: str, ifname: str) -> str:
+    from passnic.inventory.models import EthernetPort, Host, Interface
+
+    iface = s.scalar(
+        select(Interface)
+        .join(Interface.host)
+        .where(Host.hostname == hostname, Interface.ifname == ifname)
+    )
+    if iface is None:
+        raise NotFound(f"Host {hostname} has no interface {ifname}.")
+    port = s.scalar(select(EthernetPort).where(EthernetPort.interface_uuid == iface.uuid))
+    return port.pciaddr if port is not None else ""
+
+
+def _loaded_link(link: FabricLink) -> FabricLink:
+    _ = link.switch_port.switch.name
+    return link
+
+
+def _frame(src: bytes, tag: int | None) -> bytes:
+    dst = b"\xff" * 6
+    body = b"\x08\x00" + bytes(46)
+    if tag is None:
+        return dst + src + body
+    return dst + src + b"\x81\x00" + tag.to_bytes(2, "big") + body
+
+
+def _managed_json(m: ManagedPort) -> dict[str, Any]:
+    return {
+        "switch": m.switch,
+        "port": m.port,
+        "host": m.hostname,
+        "nic": m.ifname,
+        "pci_address": m.pci_address,
+        "desired": m.desired.config.summary(),
+        "status": m.desired.status,
+        "reason": m.desired.reason,
+        "server_id": m.desired.server_id,
+        "vlan": m.desired.vlan,
+    }
