@@ -29,6 +29,10 @@ from passnic.config import Settings
 from passnic.db import Base, Database, load_models
 from passnic.server import prepare
 
+# Argon2's cheapest parameters: the suite hashes and verifies passwords in nearly every test
+# (servers it starts inherit this too). Production keeps RFC 9106's.
+os.environ.setdefault("PASSNIC_PASSWORD_HASHING", "cheapest")
+
 PG_ADMIN_URL = os.environ.get(
     "PASSNIC_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )

@@ -21,6 +21,9 @@ class Settings:
     database_url: str = ""
     token_ttl: timedelta = timedelta(hours=1)
     region: str = "RegionOne"
+    password_hashing: str = field(
+        default_factory=lambda: os.environ.get("PASSNIC_PASSWORD_HASHING", "rfc9106-low-memory")
+    )
 
     def __post_init__(self) -> None:
         if not self.database_url:
@@ -45,4 +48,5 @@ class Settings:
             "PASSNIC_HOME": str(self.home),
             "PASSNIC_DATABASE_URL": self.database_url,
             "PASSNIC_TOKEN_TTL_SECONDS": str(int(self.token_ttl.total_seconds())),
+            "PASSNIC_PASSWORD_HASHING": self.password_hashing,
         }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from fastapi.testclient import TestClient
 
 from passnic.bootstrap import Credential
@@ -204,3 +205,29 @@ def test_bad_input_is_a_400_not_a_500(api: TestClient, admin_headers: dict[str, 
         "/identity/v3/users", json={"user": {"name": "z", "domain_id": "nope"}}, headers=h
     )
     assert unknown.status_code == 404
+
+
+def test_password_hashing_profile_is_chosen_by_settings(
+    monkeypatch: pytest.MonkeyPatch, cloud: Cloud
+) -> None:
+    from dataclasses import replace
+
+    from passnic.config import Settings
+    from passnic.identity.service import IdentityService
+
+    monkeypatch.delenv("PASSNIC_PASSWORD_HASHING", raising=False)
+    assert Settings().password_hashing == "rfc9106-low-memory"  # production strength
+    with pytest.raises(ValueError, match="Unknown password hashing profile 'md5'"):
+        IdentityService(cloud.db, replace(cloud.settings, password_hashing="md5"))
+    strong = IdentityService(
+        cloud.db, replace(cloud.settings, password_hashing="rfc9106-low-memory")
+    )
+    project = strong.seed_project("hashing")
+    strong.seed_user("strong", "pw", project, "member")
+    # A hash records its parameters: the cheap-profile service verifies the strong hash.
+    from passnic.identity.service import PasswordAuth
+
+    _token, info = cloud.identity.authenticate(
+        PasswordAuth(password="pw", user_name="strong", project_name="hashing")
+    )
+    assert info.user.name == "strong"

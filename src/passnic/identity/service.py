@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from argon2 import PasswordHasher
+from argon2 import PasswordHasher, profiles
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
@@ -46,7 +46,13 @@ policy.register(
     }
 )
 
-_hasher = PasswordHasher()
+#: Argon2 parameter profiles by name (settings.password_hashing). The cheap one exists for test
+#: suites, which hash and verify thousands of passwords; a hash records its own parameters, so
+#: verifying works whichever profile wrote it.
+PASSWORD_HASHERS = {
+    "rfc9106-low-memory": PasswordHasher.from_parameters(profiles.RFC_9106_LOW_MEMORY),
+    "cheapest": PasswordHasher.from_parameters(profiles.CHEAPEST),
+}
 _T = TypeVar("_T")
 
 
@@ -103,6 +109,12 @@ class IdentityService:
     def __init__(self, db: Database, settings: Settings) -> None:
         self.db = db
         self.settings = settings
+        if settings.password_hashing not in PASSWORD_HASHERS:
+            raise ValueError(
+                f"Unknown password hashing profile {settings.password_hashing!r}: "
+                f"choose one of {', '.join(PASSWORD_HASHERS)}"
+            )
+        self._hasher = PASSWORD_HASHERS[settings.password_hashing]
 
     # ---- bootstrap ---------------------------------------------------------------------
 
@@ -129,7 +141,7 @@ class IdentityService:
             user = User(
                 name=name,
                 domain_id=DEFAULT_DOMAIN_ID,
-                password_hash=_hasher.hash(password),
+                password_hash=self._hasher.hash(password),
                 default_project_id=project.id,
             )
             s.add(user)
@@ -152,7 +164,7 @@ class IdentityService:
             if user is None or not user.enabled or not user.password_hash:
                 raise failure
             try:
-                _hasher.verify(user.password_hash, auth.password)
+                self._hasher.verify(user.password_hash, auth.password)
             except (VerificationError, InvalidHashError):
                 raise failure from None
             project = self._find_project_for_auth(s, auth, user)
@@ -335,7 +347,7 @@ class IdentityService:
             user = User(
                 name=name,
                 domain_id=domain_id,
-                password_hash=_hasher.hash(password) if password else None,
+                password_hash=self._hasher.hash(password) if password else None,
                 default_project_id=default_project_id,
                 email=email,
                 description=description,
@@ -356,7 +368,7 @@ class IdentityService:
                 if key in fields:
                     setattr(user, key, fields[key])
             if fields.get("password"):
-                user.password_hash = _hasher.hash(fields["password"])
+                user.password_hash = self._hasher.hash(fields["password"])
             return _flush_unique(s, user, "user")
 
     def delete_user(self, ctx: RequestContext, user_id: str) -> None:
