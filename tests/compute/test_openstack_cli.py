@@ -158,19 +158,19 @@ def test_passthrough_procedure(live: LiveCloud, inventory: Inventory) -> None:
     assert ("compute-2", nic2["pciaddr"]) in claims
 
     # Cold migration: another NIC, so a new MAC; the IP stays.
-    proc = live.openstack(ADMIN, "server", "migrate", "--wait", vm1["id"])
+    proc = live.openstack(ADMIN, "server", "migrate", "--wait", "vm1")
     assert "Complete" in proc.stdout
     moved = _server(live, ADMIN, vm1["id"])
     second = moved["OS-EXT-SRV-ATTR:host"]
     assert moved["status"] == "VERIFY_RESIZE" and second != first
-    live.openstack(USER1, "server", "resize", "confirm", "vm1")
+    live.openstack(ADMIN, "server", "resize", "confirm", "vm1")
     assert _server(live, USER1, "vm1")["status"] == "ACTIVE"
     after = _port(live, "port0")
     assert after["mac_address"] == macs[second] != macs[first]
     assert after["fixed_ips"][0]["ip_address"] == ip
 
     # No live migration with a passthrough NIC.
-    proc = live.openstack(ADMIN, "server", "migrate", "--live-migration", vm1["id"], check=False)
+    proc = live.openstack(ADMIN, "server", "migrate", "--live-migration", "vm1", check=False)
     assert proc.returncode == 1
     assert (
         "Live migration of server vm1 is not possible: port port0 (direct-physical) holds PCI "

@@ -411,7 +411,9 @@ class ComputeService:
         host: str | None = None,
     ) -> list[ServerView]:
         """A project sees its own servers; admins may ask for every project's (all_tenants),
-        one project's, or one host's."""
+        one project's, or one host's. An admin's lookup by name spans every project, so
+        `openstack server migrate vm1` finds a user's vm1 (Nova would only search the admin's
+        own project and answer "No Server found")."""
         admin = policy.allowed(ctx, "compute:server:list_all_projects")
         with self.db.transaction() as s:
             stmt = select(Server).order_by(Server.created_at.desc(), Server.id)
@@ -419,7 +421,7 @@ class ComputeService:
                 stmt = stmt.where(Server.project_id == ctx.project_id)
             elif project_id is not None:
                 stmt = stmt.where(Server.project_id == project_id)
-            elif not all_projects and host is None:
+            elif not all_projects and host is None and name is None:
                 stmt = stmt.where(Server.project_id == ctx.project_id)
             if admin and host is not None:
                 stmt = stmt.where(Server.host == host)
