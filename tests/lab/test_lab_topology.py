@@ -151,6 +151,26 @@ sock.close()
 """
 
 
+def test_confirming_a_migration_leaves_the_moved_guest_alone(lab: Lab) -> None:
+    """Confirm destroys the guest on the source host: the record there holds no NIC any more,
+    and the namespace of that name is now the destination's guest, which must survive."""
+    data = {SERVER_A: _network_data(lab.nic("compute-0", "enp0s3").mac, "10.0.10.5")}
+    factory = lab_driver_factory(lab, data.get)
+    compute0, compute1 = factory("compute-0"), factory("compute-1")
+    compute0.spawn(_guest(SERVER_A, lab, "compute-0", "enp0s3"))
+    compute0.migrate_out(SERVER_A)
+    data[SERVER_A] = _network_data(lab.nic("compute-1", "enp0s3").mac, "10.0.10.5")
+    compute1.migrate_in(_guest(SERVER_A, lab, "compute-1", "enp0s3"), power_on=True)
+    compute0.destroy(SERVER_A)  # what confirm_resize does on the source
+    assert SERVER_A not in compute0.guests
+    new_mac = lab.nic("compute-1", "enp0s3").mac
+    assert compute1.guest_interfaces(SERVER_A) == {new_mac: "eth0"}
+    assert "10.0.10.5" in netns.ip("-br", "addr", "show", "eth0", ns=vm_netns(SERVER_A))
+    assert netns.link_exists("enp0s3", "pn-compute-0")
+    compute1.destroy(SERVER_A)
+    assert netns.namespaces("pn-vm-") == []
+
+
 def test_unknown_nic_is_a_clear_fault(lab: Lab) -> None:
     driver = LabDriver("compute-0", "pn-compute-0", lab.host_nics("compute-0"))
     bad = GuestSpec(SERVER_A, "a", 1, 512, 1, None, (GuestDevice("0000:00:09.0", "", "", ""),))

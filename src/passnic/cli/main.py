@@ -33,6 +33,7 @@ COMMAND_SOURCES = (
     CommandSource("passnic.cli.compute"),
     CommandSource("passnic.cli.fabric"),
     CommandSource("passnic.cli.up"),
+    CommandSource("passnic.cli.lab"),
     CommandSource("passnic.agent.cli", "agent_app", mount="agent"),
 )
 

@@ -163,7 +163,9 @@ class LabDriver:
     def destroy(self, server_id: str) -> None:
         with self._lock:
             guest = self.guests.pop(server_id, None)
-            if guest is not None:
+            # a guest that migrated away holds no NIC here, and its namespace name is now
+            # the destination's guest: deleting it would cut the migrated VM off
+            if guest is not None and guest.state != "migrated":
                 self._detach(guest)
 
     def power_off(self, server_id: str) -> None:

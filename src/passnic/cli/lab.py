@@ -1,0 +1,44 @@
+"""`passnic demo` and `passnic lab-clean`: the StarlingX procedure on the lab, and removing
+every trace of a lab (namespaces, interfaces, processes)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+
+def demo(
+    keep_home: Annotated[
+        bool, typer.Option(help="Keep the temporary PASSNIC_HOME (database, lab files).")
+    ] = False,
+) -> None:
+    """Run the PCI-passthrough procedure end to end on a fresh embedded cloud and the lab;
+    exit 0 only when all five checks hold. Needs root (network namespaces)."""
+    from passnic.lab.demo import run_demo
+
+    result = run_demo(Console(soft_wrap=True), keep_home=keep_home)
+    raise typer.Exit(0 if result.ok else 1)
+
+
+def lab_clean(
+    lab_dir: Annotated[
+        Path | None,
+        typer.Option("--dir", help="Lab directory (default $PASSNIC_HOME/lab)."),
+    ] = None,
+) -> None:
+    """Remove every lab namespace, interface and process (all named pn-...)."""
+    from passnic.lab.demo import lab_clean as clean
+
+    removed = clean(lab_dir)
+    for line in removed:
+        typer.echo(f"removed {line}")
+    if not removed:
+        typer.echo("nothing to remove")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("demo")(demo)
+    app.command("lab-clean")(lab_clean)
