@@ -12,6 +12,7 @@ import pytest
 from passnic.compute.sample import seed_flavors
 from passnic.fabric.drivers.lab import LabSwitchDriver
 from passnic.fabric.portconfig import PortConfig
+from passnic.fabric.sample import QUARANTINE_VLAN
 from passnic.image.sample import seed_cirros
 from tests.conftest import LiveCloud
 
@@ -137,11 +138,11 @@ def test_fabric_follows_the_procedure(live: LiveCloud) -> None:
     assert _port(tor1, second) == PortConfig.access(10)
     live.openstack(USER1, "server", "resize", "confirm", "vm1")
     assert _port(tor1, second) == PortConfig.access(10)
-    assert _port(tor1, first) == PortConfig.quarantine()
+    assert _port(tor1, first) == PortConfig.quarantine(QUARANTINE_VLAN)
 
     # delete: quarantined
     live.openstack(USER1, "server", "delete", "--wait", "vm1")
-    assert _port(tor1, second) == PortConfig.quarantine()
+    assert _port(tor1, second) == PortConfig.quarantine(QUARANTINE_VLAN)
     assert live.passnic(ADMIN, "fabric-audit").returncode == 0
 
 

@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 from passnic.app import create_app
 from passnic.fabric.drivers.lab import LabSwitchDriver
 from passnic.fabric.portconfig import PortConfig
+from passnic.fabric.sample import QUARANTINE_VLAN
 from tests.compute.conftest import Scene
 
 FAB = "/fabric/v1"
@@ -75,7 +76,7 @@ def test_switch_crud_never_returns_password(scene: Scene) -> None:
 
 
 def test_boot_migrate_delete_follow_the_switch(scene: Scene, tor1: LabSwitchDriver) -> None:
-    assert switch_port(tor1, "compute-0") == PortConfig.quarantine()
+    assert switch_port(tor1, "compute-0") == PortConfig.quarantine(QUARANTINE_VLAN)
     vm1 = boot_vm1(scene)
     src = vm1["OS-EXT-SRV-ATTR:host"]
     assert switch_port(tor1, src) == PortConfig.access(10)
@@ -91,11 +92,11 @@ def test_boot_migrate_delete_follow_the_switch(scene: Scene, tor1: LabSwitchDriv
     resp = scene.action(vm1["id"], {"confirmResize": None})
     assert resp.status_code == 204, resp.text
     assert switch_port(tor1, dest) == PortConfig.access(10)
-    assert switch_port(tor1, src) == PortConfig.quarantine()
+    assert switch_port(tor1, src) == PortConfig.quarantine(QUARANTINE_VLAN)
 
     resp = scene.api.delete(f"/compute/v2.1/servers/{vm1['id']}", headers=scene.user1)
     assert resp.status_code == 204, resp.text
-    assert switch_port(tor1, dest) == PortConfig.quarantine()
+    assert switch_port(tor1, dest) == PortConfig.quarantine(QUARANTINE_VLAN)
 
 
 def test_revert_quarantines_the_destination(scene: Scene, tor1: LabSwitchDriver) -> None:
@@ -105,7 +106,7 @@ def test_revert_quarantines_the_destination(scene: Scene, tor1: LabSwitchDriver)
     dest = scene.show(vm1["id"])["OS-EXT-SRV-ATTR:host"]
     assert scene.action(vm1["id"], {"revertResize": None}).status_code == 202
     assert switch_port(tor1, src) == PortConfig.access(10)
-    assert switch_port(tor1, dest) == PortConfig.quarantine()
+    assert switch_port(tor1, dest) == PortConfig.quarantine(QUARANTINE_VLAN)
 
 
 def test_audit_reports_and_fixes_drift(scene: Scene, tor1: LabSwitchDriver) -> None:
@@ -350,7 +351,8 @@ def test_periodic_audit_raises_alarms(
             time.sleep(0.05)
             alarms = client.get(f"{FAB}/alarms", headers=scene.admin).json()["alarms"]
     assert alarms and alarms[0]["port"] == "GigabitEthernet1/0/2"
-    assert "quarantined port is up" in alarms[0]["message"]
+    # a freed NIC's port is parked on the quarantine VLAN: VLAN 20 there is drift
+    assert f"wrong VLAN: access VLAN 20, expected {QUARANTINE_VLAN}" in alarms[0]["message"]
 
 
 def test_refusing_switch_fails_migration_cleanly(scene: Scene, tor1: LabSwitchDriver) -> None:
@@ -365,6 +367,6 @@ def test_refusing_switch_fails_migration_cleanly(scene: Scene, tor1: LabSwitchDr
     assert {c[0] for c in scene.claims()} == {src}
     dest = "compute-1" if src == "compute-0" else "compute-0"
     assert switch_port(tor1, src) == PortConfig.access(10)
-    assert switch_port(tor1, dest) == PortConfig.quarantine()
+    assert switch_port(tor1, dest) == PortConfig.quarantine(QUARANTINE_VLAN)
     assert scene.action(vm1["id"], {"migrate": None}).status_code == 202
     assert switch_port(tor1, dest) == PortConfig.access(10)

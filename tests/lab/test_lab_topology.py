@@ -130,7 +130,7 @@ def test_vms_on_the_same_vlan_talk_other_vlans_are_isolated(lab: Lab) -> None:
     new_mac = lab.nic("compute-1", "enp0s3").mac
     data[SERVER_A] = _network_data(new_mac, "10.0.10.5")
     compute1.migrate_in(_guest(SERVER_A, lab, "compute-1", "enp0s3"), power_on=True)
-    assert compute1.guest_interfaces(SERVER_A) == {new_mac: "eth0"}
+    assert compute1.guest_interfaces(SERVER_A) == {new_mac: "eth1"}  # a new ethX
     assert ping_from(vm_netns(SERVER_A), "10.0.10.6", count=1, timeout=1)
 
     # power off takes the link down; destroy gives the NICs back
@@ -164,8 +164,8 @@ def test_confirming_a_migration_leaves_the_moved_guest_alone(lab: Lab) -> None:
     compute0.destroy(SERVER_A)  # what confirm_resize does on the source
     assert SERVER_A not in compute0.guests
     new_mac = lab.nic("compute-1", "enp0s3").mac
-    assert compute1.guest_interfaces(SERVER_A) == {new_mac: "eth0"}
-    assert "10.0.10.5" in netns.ip("-br", "addr", "show", "eth0", ns=vm_netns(SERVER_A))
+    assert compute1.guest_interfaces(SERVER_A) == {new_mac: "eth1"}
+    assert "10.0.10.5" in netns.ip("-br", "addr", "show", "eth1", ns=vm_netns(SERVER_A))
     assert netns.link_exists("enp0s3", "pn-compute-0")
     compute1.destroy(SERVER_A)
     assert netns.namespaces("pn-vm-") == []

@@ -13,6 +13,9 @@ if TYPE_CHECKING:
 SAMPLE_SWITCH = "tor-1"
 SAMPLE_NICS = ("enp0s3", "enp0s4")
 UPLINK_PORT = "GigabitEthernet1/0/48"
+#: Freed NICs are parked here, shut down: a VLAN no network uses, so a freed NIC never keeps a
+#: project's VLAN even if someone brings its port up.
+QUARANTINE_VLAN = 4000
 
 
 def sample_cabling() -> list[tuple[str, str, str]]:
@@ -35,6 +38,7 @@ def seed_fabric(cloud: Cloud) -> None:
             "address": "lab",
             "ports": [port for _h, _n, port in cabling],
             "uplinks": [UPLINK_PORT],
+            "quarantine_vlan": QUARANTINE_VLAN,
         },
     )
     for host, nic, port in cabling:

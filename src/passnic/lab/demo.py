@@ -603,6 +603,11 @@ class Demo:
                     f"the guest sees a new NIC: {new_ifs.get(after['mac_address'])} "
                     f"with MAC {after['mac_address']}",
                 ),
+                (
+                    new_ifs.get(after["mac_address"]) not in old_ifs.values(),
+                    f"a new ethX in the guest: {sorted(old_ifs.values())} → "
+                    f"{sorted(new_ifs.values())}",
+                ),
                 (ip == old_ip, f"same IP {ip}"),
                 (self.ping(vm1["id"], self.ip(vm3)), "vm1 → vm3 replies again"),
                 (

@@ -77,6 +77,27 @@ def configure_from_network_data(ns: str, data: Mapping[str, Any]) -> list[str]:
     return done
 
 
+class GuestNames:
+    """What a guest's udev remembers (70-persistent-net.rules): each MAC it has seen keeps its
+    ethX and a new MAC gets the next name. This is why a cold-migrated guest, handed another
+    NIC, sees a new ethX (StarlingX's caution). Shared by every host's driver of one lab."""
+
+    def __init__(self) -> None:
+        self._seen: dict[str, list[str]] = {}
+        self._lock = threading.Lock()
+
+    def name(self, server_id: str, mac: str) -> str:
+        with self._lock:
+            macs = self._seen.setdefault(server_id, [])
+            if mac not in macs:
+                macs.append(mac)
+            return f"eth{macs.index(mac)}"
+
+    def forget(self, server_id: str) -> None:
+        with self._lock:
+            self._seen.pop(server_id, None)
+
+
 class LabDriver:
     """Guests of one lab host. `nics` maps the host's PCI addresses to its interface names
     (`Lab.host_nics`); `network_data` gives a server's network_data.json."""
@@ -87,8 +108,10 @@ class LabDriver:
         host_ns: str,
         nics: Mapping[str, str],
         network_data: NetworkData | None = None,
+        names: GuestNames | None = None,
     ) -> None:
         self.hostname = hostname
+        self.names = names or GuestNames()
         self.host_ns = host_ns
         self.nics = dict(nics)
         self.network_data = network_data
@@ -114,8 +137,8 @@ class LabDriver:
                 netns.move(host_if, self.host_ns, ns)
                 # recorded at once: deleting a namespace destroys the veths left in it
                 guest.nics[device.pci_address] = (host_if, host_if)
-                taken = {link.name for link in netns.links(ns)}
-                guest_if = next(f"eth{i}" for i in range(64) if f"eth{i}" not in taken)
+                mac = next(m for m, name in _links_by_mac(ns).items() if name == host_if)
+                guest_if = self.names.name(guest.spec.server_id, mac)
                 netns.rename(host_if, guest_if, ns=ns)
                 guest.nics[device.pci_address] = (host_if, guest_if)
                 netns.set_up(guest_if, ns, up=power_on)
@@ -167,6 +190,7 @@ class LabDriver:
             # the destination's guest: deleting it would cut the migrated VM off
             if guest is not None and guest.state != "migrated":
                 self._detach(guest)
+                self.names.forget(server_id)
 
     def power_off(self, server_id: str) -> None:
         self._set_links(server_id, False, "shutoff")
@@ -212,7 +236,11 @@ def lab_driver_factory(
     (``AgentDirectory(lab_driver_factory(lab, ...))``)."""
     from passnic.lab.topology import host_netns
 
+    names = GuestNames()
+
     def factory(hostname: str) -> LabDriver:
-        return LabDriver(hostname, host_netns(hostname), lab.host_nics(hostname), network_data)
+        return LabDriver(
+            hostname, host_netns(hostname), lab.host_nics(hostname), network_data, names
+        )
 
     return factory
