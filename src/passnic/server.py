@@ -5,8 +5,10 @@ from __future__ import annotations
 import os
 import signal
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import uvicorn
 
@@ -19,6 +21,9 @@ from passnic.bootstrap import (
 )
 from passnic.cloud import Cloud
 from passnic.config import Settings
+
+if TYPE_CHECKING:
+    from passnic.lab.topology import Lab
 
 
 @dataclass(frozen=True)
@@ -49,12 +54,39 @@ def _exit_cleanly(_signum: int, _frame: object) -> None:
     sys.exit(0)
 
 
-def serve(settings: Settings, host: str, port: int, workers: int = 1) -> None:
+LAB_LINE = "Data plane: lab (namespaces pn-*, switch tor-1 over SSH at {address})"
+FAKE_LINE = "Data plane: fake hypervisor and in-process switch (not root / no namespaces)"
+
+
+def lab_possible() -> str | None:
+    """Why the lab cannot run here (None: it can): it needs root and network namespaces."""
+    if os.geteuid() != 0:
+        return "not root"
+    from passnic.lab.netns import netns_available
+
+    return netns_available()
+
+
+def serve(
+    settings: Settings,
+    host: str,
+    port: int,
+    workers: int = 1,
+    *,
+    lab: bool = False,
+    say: Callable[[str], None] = print,
+) -> None:
     """Serve until SIGINT/SIGTERM. uvicorn shuts down gracefully, then re-raises the signal it
-    caught; our handlers make that final signal a clean exit (status 0)."""
+    caught; our handlers make that final signal a clean exit (status 0).
+
+    With `lab` (one worker only) the data plane is the lab (`passnic.lab.attach`), started
+    before serving and removed, with every ``pn-`` leftover, however serving ends."""
     signal.signal(signal.SIGTERM, _exit_cleanly)
     signal.signal(signal.SIGINT, _exit_cleanly)
+    if lab and workers > 1:
+        raise ValueError("the lab data plane needs a single worker")
     if workers > 1:
+        say(FAKE_LINE)
         # Worker processes re-import the app; the environment carries the settings.
         os.environ.update(settings.export())
         uvicorn.run(
@@ -66,8 +98,26 @@ def serve(settings: Settings, host: str, port: int, workers: int = 1) -> None:
             log_level="warning",
         )
         return
-    cloud = Cloud(settings)
+    lab_dir = settings.home / "lab"
+    started: Lab | None = None
+    if lab:
+        from passnic.lab.attach import start_lab
+
+        started = start_lab(lab_dir)  # removes what it made when it fails
     try:
-        uvicorn.run(create_app(cloud), host=host, port=port, log_level="warning")
+        cloud = Cloud(settings)
+        try:
+            if started is not None:
+                from passnic.lab.attach import attach_lab
+
+                say(LAB_LINE.format(address=attach_lab(cloud, started)))
+            else:
+                say(FAKE_LINE)
+            uvicorn.run(create_app(cloud), host=host, port=port, log_level="warning")
+        finally:
+            cloud.close()
     finally:
-        cloud.close()
+        if started is not None:
+            from passnic.lab.attach import stop_lab
+
+            stop_lab(started, lab_dir)

@@ -19,7 +19,7 @@ def test_up_serves_and_stops_on_sigterm(tmp_path: Path) -> None:
     home = tmp_path / "home"
     env = {k: v for k, v in os.environ.items() if k != "PASSNIC_DATABASE_URL"}
     proc = subprocess.Popen(
-        [str(BIN / "passnic"), "up", "--port", str(port), "--home", str(home)],
+        [str(BIN / "passnic"), "up", "--port", str(port), "--home", str(home), "--no-lab"],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -52,3 +52,4 @@ def test_up_serves_and_stops_on_sigterm(tmp_path: Path) -> None:
         output = proc.communicate(timeout=30)[0]
     assert proc.returncode == 0, output
     assert "Created the sample cloud" in output
+    assert "Data plane: fake hypervisor and in-process switch" in output

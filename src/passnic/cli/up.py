@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -22,12 +23,23 @@ def up(
         typer.Option(envvar="PASSNIC_DATABASE_URL", help="SQLAlchemy URL; default SQLite."),
     ] = "",
     workers: Annotated[int, typer.Option(min=1, help="API worker processes.")] = 1,
+    lab: Annotated[
+        bool | None,
+        typer.Option(
+            "--lab/--no-lab",
+            help="Data plane: the lab (namespaces pn-*, needs root) or the fake hypervisor and "
+            "in-process switch. Default: the lab when root with namespaces and one worker.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Start Passnic: migrate, create the sample cloud on first start, serve every API."""
-    from passnic.server import prepare, serve
+    from passnic.lab.netns import LabError
+    from passnic.server import lab_possible, prepare, serve
 
     settings = Settings(home=(home or default_home()).expanduser(), database_url=database_url)
     console = Console(stderr=True, soft_wrap=True)
+    use_lab = _choose_lab(console, lab, workers, lab_possible)
     with console.status("Preparing the database..."):
         prepared = prepare(settings, host, port)
     if prepared.bootstrapped:
@@ -43,7 +55,39 @@ def up(
             f"  openstack --os-cloud {cred.cloud} ...   passnic --os-cloud {cred.cloud} ..."
         )
     console.print("Ctrl-C stops it.")
-    serve(settings, host, port, workers)
+    try:
+        serve(
+            settings,
+            host,
+            port,
+            workers,
+            lab=use_lab,
+            say=lambda line: console.print(line, highlight=False),
+        )
+    except LabError as exc:
+        console.print(f"[red]The lab could not start: {exc}[/red]")
+        raise typer.Exit(1) from None
+
+
+def _choose_lab(
+    console: Console, lab: bool | None, workers: int, lab_possible: Callable[[], str | None]
+) -> bool:
+    """--lab, --no-lab or auto (the lab when root with namespaces and a single worker)."""
+    if lab is False:
+        return False
+    if workers > 1:
+        if lab:
+            console.print("[red]--lab needs a single worker: drop --workers or use --no-lab.[/red]")
+            raise typer.Exit(2)
+        console.print(f"No lab with --workers {workers}: the lab needs a single worker.")
+        return False
+    reason = lab_possible()
+    if reason is None:
+        return True
+    if lab:
+        console.print(f"[red]--lab needs root and network namespaces: {reason}[/red]")
+        raise typer.Exit(2)
+    return False
 
 
 def register(app: typer.Typer) -> None:

@@ -218,6 +218,31 @@ class FabricService:
             s.flush()
             return self._loaded(s, sw.id)
 
+    def repoint_switch(
+        self,
+        ctx: RequestContext,
+        ref: str,
+        *,
+        driver: str,
+        address: str,
+        username: str = "",
+        password: str = "",
+    ) -> FabricSwitch:
+        """Change how a switch is reached (driver, address, credentials); its ports, links
+        and desired state stay. Idempotent."""
+        policy.enforce(ctx, "fabric:admin")
+        if driver not in DRIVERS:
+            raise BadRequest(
+                f"Unknown switch driver {driver!r}; known: {', '.join(sorted(DRIVERS))}"
+            )
+        with self.db.transaction() as s:
+            sw = self._switch(s, ref)
+            self._labs.pop(sw.name, None)
+            sw.driver, sw.address = driver, address
+            sw.username, sw.password = username, password
+            s.flush()
+            return self._loaded(s, sw.id)
+
     def list_switches(self, ctx: RequestContext) -> list[FabricSwitch]:
         policy.enforce(ctx, "fabric:admin")
         with self.db.transaction() as s:

@@ -318,10 +318,8 @@ class Demo:
         from passnic.app import create_app
         from passnic.bootstrap import bootstrap_sample_cloud
         from passnic.cloud import Cloud
-        from passnic.compute.agents import LocalAgent
-        from passnic.compute.hypervisor.lab import lab_driver_factory
         from passnic.config import Settings
-        from passnic.lab.topology import Lab, LabSpec
+        from passnic.lab.attach import point_switch_at_lab, register_lab_hypervisors, start_lab
 
         self.step(f"Fresh embedded cloud in {self.home} (SQLite, the sample cloud)")
         settings = Settings(home=self.home, database_url=f"sqlite:///{self.home / 'passnic.db'}")
@@ -355,38 +353,15 @@ class Demo:
         self.image_id = next(i["id"] for i in images if i["name"].startswith("cirros"))
 
         self.step("Lab: switch tor-1 (IOS-like SSH CLI), hosts compute-0..2, endpoints")
-        self.lab = Lab(self.lab_dir, LabSpec()).start()
-        params = self.lab.netmiko_params()
+        self.lab = start_lab(self.lab_dir)
         for ep in self.lab.endpoints.values():
             self.note(f"VLAN {ep.vlan} endpoint {ep.address} in {ep.netns} on {ep.switch_port}")
-        factory = lab_driver_factory(
-            self.lab, lambda sid: self.cloud.compute.network_data(DEMO_ADMIN, sid)
-        )
-        for host in self.lab.spec.hostnames:
-            driver = factory(host)
-            self.drivers[host] = driver
-            self.cloud.compute.agents.register(host, LocalAgent(host, driver))
+        self.drivers = register_lab_hypervisors(self.cloud, self.lab)
         self.note("each compute host's agent runs the lab hypervisor (a VM = a namespace)")
 
         self.step("Fabric: tor-1 driven by netmiko cisco_ios over SSH (was the in-process lab)")
-        old = self.call("GET", f"{FABRIC}/switches/tor-1/ports", "admin", None, 200).json()
-        ports = [p["name"] for p in old["ports"] if p["role"] == "edge"]
-        uplinks = [p["name"] for p in old["ports"] if p["role"] == "uplink"]
-        self.call("DELETE", f"{FABRIC}/switches/tor-1", "admin", None, 204)
-        switch = {
-            "name": "tor-1",
-            "driver": "cisco_ios",
-            "address": f"{params['host']}:{params['port']}",
-            "username": params["username"],
-            "password": params["password"],
-            "ports": ports,
-            "uplinks": uplinks,
-        }
-        self.call("POST", f"{FABRIC}/switches", "admin", {"switch": switch}, 201)
-        for (host, nic), sport in sorted(self.lab.cabling().items()):
-            link = {"host": host, "nic": nic, "switch": "tor-1", "switch_port": sport}
-            self.call("PUT", f"{FABRIC}/links", "admin", {"link": link}, 200)
-        self.note(f"tor-1 = cisco_ios at {switch['address']}; {len(ports)} host ports cabled")
+        address = point_switch_at_lab(self.cloud, self.lab)
+        self.note(f"tor-1 = cisco_ios at {address}; {len(self.lab.cabling())} host ports cabled")
 
     def make_passthrough(self, host: str, ifname: str) -> str:
         inv = self.cloud.inventory

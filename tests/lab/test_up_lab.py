@@ -1,0 +1,164 @@
+"""`passnic up` puts its data plane on the lab when it can (root, namespaces), says which,
+and leaves no lab namespace, interface or process behind when it stops."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import yaml
+
+from passnic.lab import netns
+from tests.conftest import BIN, free_port
+
+LAB_LINE = re.compile(r"Data plane: lab \(namespaces pn-\*, switch tor-1 over SSH at (\S+)\)")
+FAKE_LINE = "Data plane: fake hypervisor and in-process switch (not root / no namespaces)"
+
+
+@dataclass
+class Stopped:
+    returncode: int
+    output: str
+    switch: dict[str, Any] | None
+
+
+def _admin_token(base: str, home: Path) -> str:
+    auth = yaml.safe_load((home / "clouds.yaml").read_text())["clouds"]["passnic-admin"]["auth"]
+    body = {
+        "auth": {
+            "identity": {
+                "methods": ["password"],
+                "password": {
+                    "user": {
+                        "name": auth["username"],
+                        "password": auth["password"],
+                        "domain": {"id": "default"},
+                    }
+                },
+            },
+            "scope": {"project": {"name": auth["project_name"], "domain": {"id": "default"}}},
+        }
+    }
+    resp = httpx.post(f"{base}/identity/v3/auth/tokens", json=body, timeout=10)
+    assert resp.status_code == 201, resp.text
+    return resp.headers["X-Subject-Token"]
+
+
+def run_up(home: Path, *flags: str) -> Stopped:
+    """Start `passnic up`, wait until it answers, read tor-1 through the API, SIGTERM it."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k != "PASSNIC_DATABASE_URL"}
+    proc = subprocess.Popen(
+        [str(BIN / "passnic"), "up", "--port", str(port), "--home", str(home), *flags],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    switch = None
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                httpx.get(f"{base}/", timeout=1).raise_for_status()
+                break
+            except httpx.TransportError:
+                assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
+                assert time.monotonic() < deadline, "passnic up did not start"
+                time.sleep(0.2)
+        headers = {"X-Auth-Token": _admin_token(base, home)}
+        resp = httpx.get(f"{base}/fabric/v1/switches/tor-1", headers=headers, timeout=10)
+        assert resp.status_code == 200, resp.text
+        switch = resp.json()["switch"]
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        output = proc.communicate(timeout=30)[0]
+    return Stopped(proc.returncode, output, switch)
+
+
+def test_up_runs_on_the_lab_and_removes_it_on_sigterm(lab_prefix: str, tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    first = run_up(home)
+    assert first.returncode == 0, first.output
+    found = LAB_LINE.search(first.output)
+    assert found, first.output
+    assert first.switch is not None
+    assert first.switch["driver"] == "cisco_ios"
+    assert first.switch["address"] == found.group(1)
+    assert netns.leftovers(lab_prefix) == []
+    assert not (home / "lab" / "lab.pid").exists()
+
+    # a restart on the same home repoints tor-1 at the new lab switch
+    second = run_up(home, "--lab")
+    assert second.returncode == 0, second.output
+    again = LAB_LINE.search(second.output)
+    assert again, second.output
+    assert second.switch is not None
+    assert second.switch["driver"] == "cisco_ios"
+    assert second.switch["address"] == again.group(1)
+    assert [p["name"] for p in second.switch["ports"]] == [p["name"] for p in first.switch["ports"]]
+    assert netns.leftovers(lab_prefix) == []
+
+
+def test_up_no_lab_uses_the_fake_data_plane(lab_prefix: str, tmp_path: Path) -> None:
+    stopped = run_up(tmp_path / "home", "--no-lab")
+    assert stopped.returncode == 0, stopped.output
+    assert FAKE_LINE in stopped.output
+    assert stopped.switch is not None
+    assert stopped.switch["driver"] == "lab"  # the in-process switch
+    assert netns.leftovers(lab_prefix) == []
+
+
+def test_up_lab_refuses_several_workers(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [str(BIN / "passnic"), "up", "--lab", "--workers", "2", "--home", str(tmp_path / "h")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 2
+    assert "--lab needs a single worker" in proc.stderr
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="checks the message a non-root user sees")
+def test_up_lab_needs_root(tmp_path: Path) -> None:  # pragma: no cover - root here
+    proc = subprocess.run(
+        [str(BIN / "passnic"), "up", "--lab", "--home", str(tmp_path / "h")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 2
+    assert "--lab needs root" in proc.stderr
+
+
+@pytest.mark.parametrize(
+    ("flag", "workers", "reason", "expected"),
+    [
+        (None, 1, None, True),
+        (None, 1, "not root", False),
+        (None, 3, None, False),
+        (False, 1, None, False),
+        (True, 1, None, True),
+    ],
+)
+def test_choosing_the_data_plane(
+    flag: bool | None, workers: int, reason: str | None, expected: bool
+) -> None:
+    from rich.console import Console
+
+    from passnic.cli.up import _choose_lab
+
+    console = Console(record=True, width=200)
+    assert _choose_lab(console, flag, workers, lambda: reason) is expected
+    if workers > 1:
+        assert "the lab needs a single worker" in console.export_text()
