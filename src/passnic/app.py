@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from importlib import import_module
 from typing import Any
 
@@ -20,7 +22,24 @@ API_MODULES = (
     "passnic.image.routes",
     "passnic.compute.routes",
     "passnic.fabric.routes",
+    "passnic.compute.agent_routes",
 )
+
+
+def lifespan(cloud: Cloud) -> Any:
+    """What runs beside the API in each worker: the conductor and the fabric's audit."""
+
+    @asynccontextmanager
+    async def run(app: FastAPI) -> AsyncIterator[None]:
+        if cloud.settings.conductor:
+            cloud.conductor.start()
+        try:
+            async with cloud.fabric.lifespan(app):
+                yield
+        finally:
+            cloud.conductor.stop()
+
+    return run
 
 
 def create_app(cloud: Cloud | None = None) -> FastAPI:
@@ -32,7 +51,7 @@ def create_app(cloud: Cloud | None = None) -> FastAPI:
         version=__version__,
         docs_url=None,
         redoc_url=None,
-        lifespan=cloud.fabric.lifespan,
+        lifespan=lifespan(cloud),
     )
     app.state.cloud = cloud
     install_error_handlers(app)

@@ -99,3 +99,39 @@ def write_clouds_yaml(home: Path, auth_url: str, creds: list[Credential]) -> Pat
     path = home / "clouds.yaml"
     _write_private(path, yaml.safe_dump({"clouds": clouds}, sort_keys=False))
     return path
+
+
+def agents_dir(home: Path) -> Path:
+    return home / "agents"
+
+
+def ensure_sample_agents(cloud: Cloud, auth_url: str) -> list[Path]:
+    """Each sample compute host gets its agent's config file (0600, in the home), with a
+    credential of its own created on first use; later starts only point it at ``auth_url``.
+    The agents report the hosts' fake sysfs trees and run the fake driver."""
+    from passnic.agent.config import AgentConfig
+    from passnic.inventory.sample import BOOTSTRAP, SAMPLE_HOSTS
+
+    home = cloud.settings.home
+    paths = []
+    for hostname, personality, _index in SAMPLE_HOSTS:
+        if personality != "worker":
+            continue
+        path = agents_dir(home) / f"{hostname}.yaml"
+        if path.exists():
+            config = AgentConfig.load(path).model_copy(update={"auth_url": auth_url})
+        else:
+            cred = cloud.hosts.create_agent_credential(BOOTSTRAP, hostname, auth_url)
+            config = AgentConfig(
+                hostname=hostname,
+                auth_url=auth_url,
+                username=cred.username,
+                password=cred.password,
+                project_name=cred.project_name,
+                driver="fake",
+                state_dir=agents_dir(home) / hostname,
+                sysfs_root=home / "sysfs" / hostname,
+            )
+        config.write(path)
+        paths.append(path)
+    return paths

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from passnic.compute.conductor import Conductor
+from passnic.compute.hosts import HostService
 from passnic.compute.service import ComputeService
 from passnic.config import Settings
 from passnic.db import Database
@@ -22,8 +24,19 @@ class Cloud:
         self.network = NetworkService(self.db, self.inventory)
         self.image = ImageService(self.db, settings)
         self.placement = PlacementService(self.db, self.inventory)
-        self.compute = ComputeService(self.db, self.image, self.network, self.placement)
-        self.fabric = self.compute.fabric = FabricService(self.db)
+        self.fabric = FabricService(self.db)
+        self.hosts = HostService(self.db, self.inventory, self.identity, settings.heartbeat_timeout)
+        self.compute = ComputeService(
+            self.db,
+            self.image,
+            self.network,
+            self.placement,
+            self.hosts,
+            self.fabric,
+            settings.step_timeout,
+        )
+        self.conductor = Conductor(self.compute, self.hosts)
 
     def close(self) -> None:
+        self.conductor.stop()
         self.db.dispose()

@@ -24,6 +24,18 @@ class Settings:
     password_hashing: str = field(
         default_factory=lambda: os.environ.get("PASSNIC_PASSWORD_HASHING", "rfc9106-low-memory")
     )
+    #: a host whose agent is silent this long is offline (Nova's service_down_time)
+    heartbeat_timeout: timedelta = field(
+        default_factory=lambda: _seconds("PASSNIC_HEARTBEAT_TIMEOUT_SECONDS", 30)
+    )
+    #: how long an operation waits for a host's agent before it fails
+    step_timeout: timedelta = field(
+        default_factory=lambda: _seconds("PASSNIC_STEP_TIMEOUT_SECONDS", 300)
+    )
+    #: run the conductor in this process (tests that take the steps themselves turn it off)
+    conductor: bool = field(
+        default_factory=lambda: os.environ.get("PASSNIC_CONDUCTOR", "1") not in ("0", "false")
+    )
 
     def __post_init__(self) -> None:
         if not self.database_url:
@@ -49,4 +61,11 @@ class Settings:
             "PASSNIC_DATABASE_URL": self.database_url,
             "PASSNIC_TOKEN_TTL_SECONDS": str(int(self.token_ttl.total_seconds())),
             "PASSNIC_PASSWORD_HASHING": self.password_hashing,
+            "PASSNIC_HEARTBEAT_TIMEOUT_SECONDS": str(self.heartbeat_timeout.total_seconds()),
+            "PASSNIC_STEP_TIMEOUT_SECONDS": str(self.step_timeout.total_seconds()),
+            "PASSNIC_CONDUCTOR": "1" if self.conductor else "0",
         }
+
+
+def _seconds(variable: str, default: float) -> timedelta:
+    return timedelta(seconds=float(os.environ.get(variable, default)))

@@ -4,7 +4,7 @@ migrations shipped in the package."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -63,6 +63,21 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
+
+
+def on_commit(session: Session, action: Callable[[], None]) -> None:
+    """Run ``action`` once the session's transaction has committed (never on a rollback): how
+    a step tells other threads and processes of work it made, only once that work is real."""
+    if not session.info.get("on_commit_listening"):
+        session.info["on_commit_listening"] = True
+        event.listen(session, "after_commit", _run_on_commit)
+        event.listen(session, "after_rollback", lambda s: s.info.pop("on_commit", None))
+    session.info.setdefault("on_commit", []).append(action)
+
+
+def _run_on_commit(session: Session) -> None:
+    for action in session.info.pop("on_commit", None) or ():
+        action()
 
 
 def load_models() -> None:

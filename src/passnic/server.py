@@ -16,11 +16,13 @@ from passnic.app import create_app
 from passnic.bootstrap import (
     Credential,
     bootstrap_sample_cloud,
+    ensure_sample_agents,
     load_credentials,
     write_clouds_yaml,
 )
 from passnic.cloud import Cloud
 from passnic.config import Settings
+from passnic.supervisor import AgentSupervisor
 
 if TYPE_CHECKING:
     from passnic.lab.topology import Lab
@@ -32,22 +34,26 @@ class Prepared:
     auth_url: str
     credentials: list[Credential]
     bootstrapped: bool
+    #: the sample compute hosts' agent config files
+    agents: list[Path]
 
 
 def prepare(settings: Settings, host: str, port: int) -> Prepared:
-    """Migrate; on an empty database create the sample cloud; (re)write clouds.yaml."""
+    """Migrate; on an empty database create the sample cloud; (re)write clouds.yaml and the
+    sample hosts' agent configs."""
     settings.home.mkdir(parents=True, exist_ok=True)
+    reach = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+    auth_url = f"http://{reach}:{port}/identity"
     cloud = Cloud(settings)
     try:
         cloud.db.migrate()
         fresh = not cloud.identity.is_bootstrapped()
         creds = bootstrap_sample_cloud(cloud) if fresh else load_credentials(settings.home)
+        agents = ensure_sample_agents(cloud, auth_url)
     finally:
         cloud.close()
-    reach = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
-    auth_url = f"http://{reach}:{port}/identity"
     path = write_clouds_yaml(settings.home, auth_url, creds)
-    return Prepared(path, auth_url, creds, fresh)
+    return Prepared(path, auth_url, creds, fresh, agents)
 
 
 def _exit_cleanly(_signum: int, _frame: object) -> None:
@@ -74,47 +80,52 @@ def serve(
     workers: int = 1,
     *,
     lab: bool = False,
+    agents: list[Path] | None = None,
     say: Callable[[str], None] = print,
 ) -> None:
     """Serve until SIGINT/SIGTERM. uvicorn shuts down gracefully, then re-raises the signal it
     caught; our handlers make that final signal a clean exit (status 0).
 
-    With `lab` (one worker only) the data plane is the lab (`passnic.lab.attach`), started
-    before serving and removed, with every ``pn-`` leftover, however serving ends."""
+    The sample hosts' agents (config files ``agents``) run as separate processes, supervised
+    here and stopped on the way out. With `lab` (one worker only) the data plane is the lab
+    (`passnic.lab.attach`), started before serving and removed, with every ``pn-`` leftover,
+    however serving ends."""
     signal.signal(signal.SIGTERM, _exit_cleanly)
     signal.signal(signal.SIGINT, _exit_cleanly)
     if lab and workers > 1:
         raise ValueError("the lab data plane needs a single worker")
-    if workers > 1:
-        say(FAKE_LINE)
-        # Worker processes re-import the app; the environment carries the settings.
-        os.environ.update(settings.export())
-        uvicorn.run(
-            "passnic.app:create_app",
-            factory=True,
-            host=host,
-            port=port,
-            workers=workers,
-            log_level="warning",
-        )
-        return
     lab_dir = settings.home / "lab"
     started: Lab | None = None
     if lab:
         from passnic.lab.attach import start_lab
 
         started = start_lab(lab_dir)  # removes what it made when it fails
+    supervisor = AgentSupervisor(agents or [])
     try:
         cloud = Cloud(settings)
         try:
             if started is not None:
                 from passnic.lab.attach import attach_lab
 
-                say(LAB_LINE.format(address=attach_lab(cloud, started)))
+                say(LAB_LINE.format(address=attach_lab(cloud, started, agents or [])))
             else:
                 say(FAKE_LINE)
-            uvicorn.run(create_app(cloud), host=host, port=port, log_level="warning")
+            supervisor.start()
+            if workers > 1:
+                # Worker processes re-import the app; the environment carries the settings.
+                os.environ.update(settings.export())
+                uvicorn.run(
+                    "passnic.app:create_app",
+                    factory=True,
+                    host=host,
+                    port=port,
+                    workers=workers,
+                    log_level="warning",
+                )
+            else:
+                uvicorn.run(create_app(cloud), host=host, port=port, log_level="warning")
         finally:
+            supervisor.stop()
             cloud.close()
     finally:
         if started is not None:

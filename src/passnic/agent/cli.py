@@ -60,6 +60,44 @@ def _agent() -> None:
 
 
 @agent_app.command()
+def run(
+    config: Annotated[
+        Path, typer.Option("--config", "-c", help="The agent's configuration file (YAML)")
+    ],
+) -> None:
+    """Run this host's agent until SIGTERM/SIGINT: report the inventory, then keep the
+    hypervisor converged to what the controller wants, heartbeating all along."""
+    import logging
+    import signal
+    import threading
+
+    from passnic.agent.config import AgentConfig
+    from passnic.agent.drivers import load_driver
+    from passnic.agent.host import ControllerClient, HostAgent, password_login
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s agent %(levelname)s %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per long-poll is noise
+    cfg = AgentConfig.load(config)
+    cfg.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    driver = load_driver(cfg.driver, cfg.hostname, cfg.state_dir, cfg.driver_options)
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda _s, _f: stop.set())
+    with httpx.Client() as http:
+        login = password_login(
+            cfg.auth_url, cfg.username, cfg.password, cfg.project_name, cfg.user_domain_name
+        )
+        agent = HostAgent(
+            cfg.hostname,
+            driver,
+            ControllerClient(http, cfg.controller, login),
+            state_dir=cfg.state_dir,
+            inventory=lambda: discover_host(cfg.hostname, sysfs_root=cfg.sysfs_root),
+        )
+        agent.run(stop)
+
+
+@agent_app.command()
 def discover(
     hostname: Annotated[
         str | None,

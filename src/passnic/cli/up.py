@@ -62,6 +62,7 @@ def up(
             port,
             workers,
             lab=use_lab,
+            agents=prepared.agents,
             say=lambda line: console.print(line, highlight=False),
         )
     except LabError as exc:

@@ -109,7 +109,8 @@ class Server(Timestamps, Base):
     pci_requests: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     status: Mapped[str] = mapped_column(String(32), default="BUILD")
     vm_state: Mapped[str] = mapped_column(String(32), default="building")
-    task_state: Mapped[str | None] = mapped_column(String(32), default="scheduling")
+    #: not None while an operation is under way: the conductor finds its work by it
+    task_state: Mapped[str | None] = mapped_column(String(32), default="scheduling", index=True)
     power_state: Mapped[int] = mapped_column(Integer, default=0)
     host: Mapped[str | None] = mapped_column(String(255), index=True, default=None)
     launched_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
@@ -117,6 +118,8 @@ class Server(Timestamps, Base):
     fault_message: Mapped[str | None] = mapped_column(Text, default=None)
     fault_created: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
     metadata_: Mapped[dict[str, str]] = mapped_column("metadata", JSON, default=dict)
+    #: the instance action in progress (its steps are recorded as its events)
+    action_id: Mapped[int | None] = mapped_column(Integer, default=None)
 
     ports: Mapped[list[ServerPort]] = relationship(
         lazy="selectin",
@@ -160,3 +163,88 @@ class Migration(Timestamps, Base):
     old_vm_state: Mapped[str] = mapped_column(String(32), default="active")
     #: why the move failed, when it did
     error: Mapped[str | None] = mapped_column(Text, default=None)
+
+
+class ComputeNode(Base):
+    """A compute host as the controller's compute service sees it (Nova's compute service
+    record): the agent bound to it, its last heartbeat, and the generation of its desired
+    guests (changed whenever they change, so a waiting agent learns of new work)."""
+
+    __tablename__ = "compute_nodes"
+
+    hostname: Mapped[str] = mapped_column(String(255), primary_key=True)
+    generation: Mapped[int] = mapped_column(Integer, default=0, index=True)
+    #: the Keystone user whose token may act as this host's agent
+    agent_user_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    #: what the controller last concluded from the heartbeats (to act on a change only once)
+    up: Mapped[bool] = mapped_column(Boolean, default=False)
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    disabled_reason: Mapped[str | None] = mapped_column(Text, default=None)
+
+
+class Guest(Base):
+    """A server on one host: what the controller wants there (``power``, ``reboots``,
+    ``spec``) beside what that host's agent last reported (``actual_*``). A server has one
+    row per host that holds something of it (two during a cold migration). A row whose server
+    is gone stays, desired ``absent``, until the agent confirms the guest is gone."""
+
+    __tablename__ = "compute_guests"
+
+    server_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    hostname: Mapped[str] = mapped_column(String(255), primary_key=True, index=True)
+    power: Mapped[str] = mapped_column(String(16))
+    reboots: Mapped[int] = mapped_column(Integer, default=0)
+    spec: Mapped[dict[str, Any]] = mapped_column(JSON)
+    #: grows with every change of what is wanted; the agent says which version it acted on, so
+    #: a report about an older wish is never taken for an answer to the newer one
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    actual_version: Mapped[int] = mapped_column(Integer, default=0)
+    actual_state: Mapped[str | None] = mapped_column(String(16), default=None)
+    actual_reboots: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text, default=None)
+    console: Mapped[str | None] = mapped_column(Text, default=None)
+    reported_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+
+
+class InstanceAction(Base):
+    """Nova's instance action: one operation a user asked for, with its steps as events."""
+
+    __tablename__ = "compute_instance_actions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    request_id: Mapped[str] = mapped_column(String(64), index=True)
+    server_id: Mapped[str] = mapped_column(String(36), index=True)
+    action: Mapped[str] = mapped_column(String(64))
+    project_id: Mapped[str] = mapped_column(String(64))
+    user_id: Mapped[str] = mapped_column(String(64))
+    start_time: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    finish_time: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    #: "Error" when a step failed (Nova's wording)
+    message: Mapped[str | None] = mapped_column(Text, default=None)
+
+    events: Mapped[list[InstanceActionEvent]] = relationship(
+        lazy="selectin",
+        order_by="InstanceActionEvent.id",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+    )
+
+
+class InstanceActionEvent(Base):
+    """One step of an action, recorded when it starts and again when it ends."""
+
+    __tablename__ = "compute_instance_action_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    action_id: Mapped[int] = mapped_column(
+        ForeignKey("compute_instance_actions.id", ondelete="CASCADE"), index=True
+    )
+    event: Mapped[str] = mapped_column(String(64))
+    host: Mapped[str | None] = mapped_column(String(255), default=None)
+    start_time: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    finish_time: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    #: Success or Error once finished
+    result: Mapped[str | None] = mapped_column(String(16), default=None)
+    #: what the step did or why it failed, in operator words
+    details: Mapped[str | None] = mapped_column(Text, default=None)

@@ -12,6 +12,8 @@ shapes: the embedded flavor of 2.47 and the extra specs of 2.61), plus two Passn
 from __future__ import annotations
 
 import hashlib
+import secrets
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -20,10 +22,24 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
 from passnic.compute.flavors import FlavorSpec
-from passnic.compute.models import Flavor, Migration, PciAlias, Server
-from passnic.compute.service import BootRequest, Nic, NicRequest, ServerView, ip_version
+from passnic.compute.models import (
+    Flavor,
+    InstanceAction,
+    InstanceActionEvent,
+    Migration,
+    PciAlias,
+    Server,
+)
+from passnic.compute.service import (
+    BootRequest,
+    Hypervisor,
+    Nic,
+    NicRequest,
+    ServerView,
+    ip_version,
+)
 from passnic.db import isotime
-from passnic.errors import BadRequest
+from passnic.errors import BadRequest, NotFound
 from passnic.web import CloudDep, ContextDep, base_url, json_body, register_fault_format
 
 router = APIRouter(prefix="/compute")
@@ -461,7 +477,7 @@ def _server(request: Request, view: ServerView, admin: bool) -> dict[str, Any]:
                 "OS-EXT-SRV-ATTR:kernel_id": "",
                 "OS-EXT-SRV-ATTR:ramdisk_id": "",
                 "OS-EXT-SRV-ATTR:user_data": None,
-                "host_status": "UP" if s.host else "",
+                "host_status": {True: "UP", False: "DOWN", None: ""}[view.host_up],
             }
         )
     fault = view.fault
@@ -483,10 +499,19 @@ async def create_server(request: Request, cloud: CloudDep, ctx: ContextDep) -> A
         metadata=_str_map(metadata, "metadata"),
     )
     view = await run_in_threadpool(cloud.compute.create_server, ctx, boot)
+    server_id = view.server.id
+    # Nova's create answer: the server is being built; clients poll it (--wait)
+    body = {
+        "id": server_id,
+        "links": _links(request, "servers", server_id),
+        "OS-DCF:diskConfig": "MANUAL",
+        "security_groups": [],
+        "adminPass": secrets.token_urlsafe(9),
+    }
     return JSONResponse(
-        {"server": _server(request, view, ctx.is_admin)},
+        {"server": body},
         status_code=202,
-        headers={"Location": f"{_api(request)}/servers/{view.server.id}"},
+        headers={"Location": f"{_api(request)}/servers/{server_id}"},
     )
 
 
@@ -564,11 +589,27 @@ async def server_action(
         "confirmResize": (lambda: compute.confirm_resize(ctx, server_id), 204),
         "revertResize": (lambda: compute.revert_resize(ctx, server_id), 202),
     }
+    if action == "os-getConsoleOutput":
+        length = _console_length(args)
+        output = await run_in_threadpool(compute.console_output, ctx, server_id, length)
+        return JSONResponse({"output": output})
     if action not in calls:
         raise BadRequest(f"There is no such action: {action}")
     call, status = calls[action]
     await run_in_threadpool(call)
     return Response(status_code=status)
+
+
+def _console_length(args: Any) -> int | None:
+    """``length``: how many of the last lines (null or -1: all), an integer or its string."""
+    value = args.get("length") if isinstance(args, dict) else None
+    if value is None:
+        return None
+    if isinstance(value, str) and value.strip().lstrip("-").isdecimal():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or value < -1:
+        raise BadRequest("Invalid input for os-getConsoleOutput: length must be an integer >= -1.")
+    return None if value == -1 else value
 
 
 def _hard(args: Any) -> bool:
@@ -623,3 +664,153 @@ def list_server_migrations(
 ) -> Any:
     migrations = cloud.compute.list_migrations(ctx, server_id=server_id)
     return {"migrations": [_migration(request, m) for m in migrations]}
+
+
+# ---- instance actions ----------------------------------------------------------------------
+
+
+def _action(a: InstanceAction) -> dict[str, Any]:
+    return {
+        "action": a.action,
+        "instance_uuid": a.server_id,
+        "message": a.message,
+        "project_id": a.project_id,
+        "request_id": a.request_id,
+        "start_time": isotime(a.start_time),
+        "user_id": a.user_id,
+        "updated_at": isotime(a.finish_time or a.start_time),
+    }
+
+
+def _event(server: str, e: InstanceActionEvent, admin: bool) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "event": e.event,
+        "start_time": isotime(e.start_time),
+        "finish_time": isotime(e.finish_time),
+        "result": e.result,
+        "details": e.details,
+        "hostId": hashlib.sha224((server + (e.host or "")).encode()).hexdigest() if e.host else "",
+    }
+    if admin:
+        body["host"] = e.host or ""
+        body["traceback"] = None
+    return body
+
+
+@router.get("/v2.1/servers/{server_id}/os-instance-actions")
+def list_instance_actions(server_id: str, cloud: CloudDep, ctx: ContextDep) -> Any:
+    actions = cloud.compute.list_actions(ctx, server_id)
+    return {"instanceActions": [_action(a) for a in actions]}
+
+
+@router.get("/v2.1/servers/{server_id}/os-instance-actions/{request_id}")
+def show_instance_action(server_id: str, request_id: str, cloud: CloudDep, ctx: ContextDep) -> Any:
+    a = cloud.compute.get_action(ctx, server_id, request_id)
+    events = [_event(a.project_id, e, ctx.is_admin) for e in a.events]
+    return {"instanceAction": {**_action(a), "events": events}}
+
+
+# ---- compute services and hypervisors (one per compute host, from its agent) --------------
+
+
+def _service_id(hostname: str) -> str:
+    return str(uuid.uuid5(uuid.NAMESPACE_DNS, f"nova-compute.{hostname}"))
+
+
+def _service(h: Hypervisor) -> dict[str, Any]:
+    node = h.node
+    return {
+        "id": _service_id(node.hostname),
+        "binary": "nova-compute",
+        "host": node.hostname,
+        "zone": "nova",
+        "status": "disabled" if node.disabled else "enabled",
+        "state": "up" if node.up else "down",
+        "updated_at": isotime(node.heartbeat_at),
+        "disabled_reason": node.disabled_reason,
+        "forced_down": False,
+    }
+
+
+@router.get("/v2.1/os-services")
+def list_services(request: Request, cloud: CloudDep, ctx: ContextDep) -> Any:
+    q = request.query_params
+    services = [_service(h) for h in cloud.compute.hypervisors(ctx)]
+    if q.get("binary") not in (None, "nova-compute"):
+        services = []
+    if q.get("host"):
+        services = [s for s in services if s["host"] == q.get("host")]
+    return {"services": services}
+
+
+@router.put("/v2.1/os-services/{service_id}")
+async def update_service(
+    request: Request, service_id: str, cloud: CloudDep, ctx: ContextDep
+) -> Any:
+    body = await json_body(request)
+    if not isinstance(body, dict) or body.get("status") not in ("enabled", "disabled"):
+        raise BadRequest("Invalid input: 'status' must be 'enabled' or 'disabled'.")
+    reason = _str(body.get("disabled_reason"), "disabled_reason", nullable=True)
+    hosts = await run_in_threadpool(cloud.compute.hypervisors, ctx)
+    found = next((h for h in hosts if _service_id(h.node.hostname) == service_id), None)
+    if found is None:
+        raise NotFound(f"Service {service_id} not found.")
+    disabled = body["status"] == "disabled"
+    await run_in_threadpool(cloud.hosts.set_disabled, ctx, found.node.hostname, disabled, reason)
+    hosts = await run_in_threadpool(cloud.compute.hypervisors, ctx)
+    return {"service": _service(next(h for h in hosts if h.node.hostname == found.node.hostname))}
+
+
+def _hypervisor(h: Hypervisor, detail: bool) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "id": h.host.uuid,
+        "hypervisor_hostname": h.host.hostname,
+        "state": "up" if h.node.up else "down",
+        "status": "disabled" if h.node.disabled else "enabled",
+    }
+    if detail:
+        body.update(
+            {
+                "hypervisor_type": "QEMU",
+                "hypervisor_version": 0,
+                "host_ip": None,
+                "service": {
+                    "host": h.host.hostname,
+                    "id": _service_id(h.host.hostname),
+                    "disabled_reason": h.node.disabled_reason,
+                },
+                "uptime": None,
+                # Passnic's own: the host's pci-passthrough NICs
+                "passnic:pci_passthrough_nics_total": h.nics_total,
+                "passnic:pci_passthrough_nics_used": h.nics_used,
+                "passnic:pci_passthrough_nics_free": h.nics_total - h.nics_used,
+                "passnic:servers": h.servers,
+            }
+        )
+    return body
+
+
+def _hypervisor_list(request: Request, cloud: CloudDep, ctx: ContextDep) -> list[Hypervisor]:
+    pattern = request.query_params.get("hypervisor_hostname_pattern")
+    hosts = cloud.compute.hypervisors(ctx)
+    return [h for h in hosts if not pattern or pattern in h.host.hostname]
+
+
+@router.get("/v2.1/os-hypervisors")
+def list_hypervisors(request: Request, cloud: CloudDep, ctx: ContextDep) -> Any:
+    hosts = _hypervisor_list(request, cloud, ctx)
+    return {"hypervisors": [_hypervisor(h, False) for h in hosts]}
+
+
+@router.get("/v2.1/os-hypervisors/detail")
+def list_hypervisors_detail(request: Request, cloud: CloudDep, ctx: ContextDep) -> Any:
+    hosts = _hypervisor_list(request, cloud, ctx)
+    return {"hypervisors": [_hypervisor(h, True) for h in hosts]}
+
+
+@router.get("/v2.1/os-hypervisors/{hypervisor_id}")
+def show_hypervisor(hypervisor_id: str, cloud: CloudDep, ctx: ContextDep) -> Any:
+    for h in cloud.compute.hypervisors(ctx):
+        if hypervisor_id in (h.host.uuid, h.host.hostname):
+            return {"hypervisor": _hypervisor(h, True)}
+    raise NotFound(f"Hypervisor {hypervisor_id} could not be found.")

@@ -1,20 +1,23 @@
 """Servers: boot, power, delete, and cold migration of VMs that own PCI passthrough NICs.
 
-Each operation is a few steps, each step ONE transaction, with the host agent called between
-them (never inside a transaction):
+The API records what was asked and answers at once (202); the steps run in the conductor
+(``passnic.compute.conductor``), each step ONE transaction that moves the server from one
+recorded task_state to the next, with every side effect between two steps idempotent:
 
-* boot: (1) check the request, record the server BUILD and reserve its ports; (2) choose a host
-  and claim its NICs and capacity, bind the ports to the claimed NICs (placement's claim and
-  network's binding in the same transaction); (3) the host agent spawns the guest; (4) ACTIVE.
-  If no host fits, step 2 records ERROR with the scheduler's stage-by-stage reason instead. If
-  the agent fails, a last transaction records ERROR with its message, gives the claims back,
-  unbinds the ports and detaches them: a failed boot never keeps a NIC.
-* delete, stop/start/reboot, migrate, confirm, revert follow the same pattern. A step first
-  takes the server with a conditional UPDATE on its row (status and task_state as expected), so
-  two workers cannot run conflicting actions on one server; a loser gets 409.
+* boot: ``scheduling`` (choose a host, claim its NICs and bind the ports to them, in one
+  transaction) -> ``networking`` (the switch ports of those NICs carry the network's VLAN) ->
+  ``spawning`` (the host's agent is told to run the guest; the step ends when it says it
+  does) -> ACTIVE. Any failure: ERROR with a fault, the claims given back, the ports
+  unbound, the guest removed from the host: a failed boot never keeps a NIC.
+* delete, stop/start/reboot, cold migration (``resize_prep`` -> ``resize_migrating`` ->
+  ``resize_migrated`` -> ``resize_finish`` -> VERIFY_RESIZE), confirm and revert follow the
+  same pattern.
 
-Boot is synchronous: ``POST /servers`` answers once the server is ACTIVE or ERROR, so
-``openstack server create --wait`` sees the final status on its first poll.
+A step first takes the server with a conditional UPDATE on its row (status and task_state as
+expected), so two workers never run one step twice; a killed controller leaves each server in
+a recorded task_state, and the conductor of the next start resumes it from there (hosts are
+told the desired state of their guests, never a command, so telling them again is harmless).
+Each step is also written as an event of the server's instance action (``actions``).
 
 Ports (``networks`` of the boot request):
 
@@ -29,28 +32,30 @@ Ports (``networks`` of the boot request):
 
 from __future__ import annotations
 
-import contextlib
 import ipaddress
 import logging
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, NoReturn, Protocol, cast
+from datetime import UTC, timedelta
+from typing import Any, Protocol, cast
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from passnic import policy
-from passnic.compute.agents import AgentDirectory, HostAgent
+from passnic.compute import actions
 from passnic.compute.flavors import NUMA_POLICY_SPEC, AliasRequest, FlavorService
-from passnic.compute.hypervisor import GuestDevice, GuestSpec, HypervisorError
+from passnic.compute.hosts import HostService, NodeView
 from passnic.compute.metadata import network_data
-from passnic.compute.models import Migration, Server, ServerPort
+from passnic.compute.models import Guest, InstanceAction, Migration, Server, ServerPort
+from passnic.compute.protocol import GuestDevice, GuestSpec, Power
 from passnic.context import RequestContext
-from passnic.db import Database, new_uuid, utcnow
-from passnic.errors import BadRequest, Conflict, NotFound, PassnicError, ServiceUnavailable
+from passnic.db import Database, new_uuid, on_commit, utcnow
+from passnic.errors import BadRequest, Conflict, NotFound, PassnicError
 from passnic.image.service import ImageService
+from passnic.inventory.service import ComputeHost
 from passnic.network.models import Subnet
 from passnic.network.ports import DIRECT_PHYSICAL, FixedIp, PortSegment
 from passnic.network.service import NetworkService
@@ -85,14 +90,24 @@ log = logging.getLogger(__name__)
 
 
 class FabricHook(Protocol):
-    """The fabric: converges the switch ports cabled to these hosts' NICs, or raises
-    ServiceUnavailable with the switch's message (nothing half-applied)."""
+    """The fabric: converges the switch ports cabled to these hosts' NICs and says what each
+    port now is, or raises ServiceUnavailable with the switch's message (nothing
+    half-applied)."""
 
-    def provision(self, hostnames: Iterable[str]) -> None: ...
+    def provision(self, hostnames: Iterable[str]) -> list[str]: ...
 
 
 #: migrations that still hold something on both hosts
 OPEN_MIGRATIONS = ("pre-migrating", "migrating", "finished", "confirming", "reverting")
+
+#: task_state -> (power wanted of the guest, status once it is so, event name)
+POWER_TASKS: dict[str, tuple[Power, str, str]] = {
+    "powering-off": ("stopped", "SHUTOFF", "stop"),
+    "powering-on": ("running", "ACTIVE", "start"),
+    "rebooting": ("running", "ACTIVE", "reboot"),
+    "rebooting_hard": ("running", "ACTIVE", "reboot"),
+}
+MOVE_TASKS = ("resize_prep", "migrating")
 
 
 @dataclass(frozen=True)
@@ -133,6 +148,8 @@ class ServerView:
     server: Server
     nics: tuple[Nic, ...]
     devices: tuple[DeviceClaim, ...]
+    #: whether the agent of the server's host is heard (None: on no host)
+    host_up: bool | None = None
 
     @property
     def fault(self) -> dict[str, Any] | None:
@@ -143,14 +160,14 @@ class ServerView:
 
 
 @dataclass(frozen=True)
-class _Move:
-    """What the agent steps of a migration need, decided in the claiming transaction."""
+class Hypervisor:
+    """A compute host as ``os-hypervisors`` and ``os-services`` show it."""
 
-    source: str
-    dest: str
-    outgoing: GuestSpec
-    incoming: GuestSpec
-    power_on: bool
+    host: ComputeHost
+    node: NodeView
+    nics_total: int
+    nics_used: int
+    servers: int
 
 
 class ComputeService:
@@ -160,19 +177,26 @@ class ComputeService:
         image: ImageService,
         network: NetworkService,
         placement: PlacementService,
-        agents: AgentDirectory | None = None,
+        hosts: HostService,
+        fabric: FabricHook,
+        step_timeout: timedelta = timedelta(minutes=5),
     ) -> None:
         self.db = db
         self.flavors = FlavorService(db)
         self.image = image
         self.network = network
         self.placement = placement
-        self.agents = agents or AgentDirectory()
-        self.fabric: FabricHook | None = None
+        self.hosts = hosts
+        self.fabric = fabric
+        #: how long a step waits for a host's agent before the operation fails
+        self.step_timeout = step_timeout
+        #: told the ids of servers with a step to take (the conductor sets it)
+        self.enqueue: Callable[[Iterable[str]], None] = lambda _ids: None
 
     # ==== boot ============================================================================
 
     def create_server(self, ctx: RequestContext, req: BootRequest) -> ServerView:
+        """Record the server (BUILD, scheduling) and its ports; the conductor builds it."""
         policy.enforce(ctx, "compute:server:create", ctx.project_id)
         if not req.name.strip() or len(req.name) > 255:
             raise BadRequest("Invalid server name: it must be 1 to 255 characters.")
@@ -186,6 +210,7 @@ class ComputeService:
         try:
             with self.db.transaction() as s:
                 self._record_boot(s, ctx, server_id, req, created)
+                view = self._view(s, self._visible(s, ctx, server_id))
         except IntegrityError:
             # two boots reserved one port at once: compute_server_ports.port_id is unique
             for port_id in created:
@@ -195,8 +220,7 @@ class ComputeService:
             for port_id in created:
                 self._forget_port(port_id)
             raise
-        self._build(server_id)
-        return self.get_server(ctx, server_id)
+        return view
 
     def _create_ports(self, ctx: RequestContext, server_id: str, req: BootRequest) -> list[str]:
         """Ports for ``{"uuid": network}`` entries, made before the server is recorded (the
@@ -274,6 +298,9 @@ class ComputeService:
         s.add(server)
         s.flush()
         self._placement_request(s, server)  # refuse a request no host could ever satisfy now
+        actions.begin_action(s, ctx, server, "create")
+        actions.start(s, server, "schedule")
+        self._soon(s, server_id)
 
     def _reserve_port(self, s: Session, ctx: RequestContext, server_id: str, port_id: str) -> None:
         try:
@@ -291,62 +318,6 @@ class ComputeService:
                 "NIC; use a direct-physical port (or a normal one for an address only)."
             )
         self.network.set_device(s, port_id, server_id, DEVICE_OWNER)
-
-    def _build(self, server_id: str) -> None:
-        def claim(s: Session, inventory: Inventory) -> tuple[str, GuestSpec] | None:
-            server = self._take(s, server_id, ("BUILD",), ("scheduling",), "spawning")
-            if server is None:
-                return None  # deleted meanwhile
-            request, sources = self._placement_request(s, server)
-            found = self.placement.place(s, inventory, server.id, server.name, request, sources)
-            if isinstance(found, NoValidHost):
-                self._fail(s, server, found.message)
-                return None
-            self._bind(s, server, found.all_claims)
-            server.host = found.host
-            return found.host, self._guest(server, found.all_claims)
-
-        try:
-            placed = self.placement.run(claim)
-        except PassnicError as exc:  # e.g. a binding refused: the server must not stay BUILD
-            with self.db.transaction() as s:
-                server = self._take(s, server_id, ("BUILD",), ("scheduling",), None)
-                if server is not None:
-                    self._fail(s, server, f"Build of server {server.name} failed: {exc.message}")
-            return
-        if placed is None:
-            return
-        hostname, guest = placed
-        try:
-            self._provision([hostname])  # the switch port first: before the guest sends a frame
-        except ServiceUnavailable as exc:
-            with self.db.transaction() as s:
-                server = self._take(s, server_id, ("BUILD",), ("spawning",), None)
-                if server is not None:
-                    reason = f"Build of server {server.name} on {hostname} failed: {exc.message}"
-                    self._fail(s, server, reason)
-            self._provision_quietly([hostname])
-            return
-        try:
-            self.agents.for_host(hostname).spawn(guest)
-        except HypervisorError as exc:
-            self._quietly(hostname, lambda agent: agent.destroy(server_id))
-            with self.db.transaction() as s:
-                server = self._take(s, server_id, ("BUILD",), ("spawning",), None)
-                if server is not None:
-                    reason = f"Build of server {server.name} on {hostname} failed: {exc.message}"
-                    self._fail(s, server, reason)
-            self._provision_quietly([hostname])
-            return
-        with self.db.transaction() as s:
-            server = self._take(s, server_id, ("BUILD",), ("spawning",), None)
-            if server is not None:
-                self._settle(server, "ACTIVE")
-                server.launched_at = utcnow()
-                return
-        # deleted while spawning: the delete released everything; make sure no guest remains
-        self._quietly(hostname, lambda agent: agent.destroy(server_id))
-        self._provision_quietly([hostname])
 
     def _placement_request(
         self,
@@ -450,81 +421,35 @@ class ComputeService:
     def _view(self, s: Session, server: Server) -> ServerView:
         nics = tuple(_nic(self.network.port_segment(s, sp.port_id)) for sp in server.ports)
         devices = tuple(self.placement.claims(s, server.id, server.host or None))
-        return ServerView(server, nics, devices)
+        host_up = self.hosts.host_up(s, server.host) if server.host else None
+        return ServerView(server, nics, devices, host_up)
 
-    # ==== delete ==========================================================================
+    # ==== what users ask for: recorded, then left to the conductor =======================
 
     def delete_server(self, ctx: RequestContext, server_id: str) -> None:
-        """Any state may be deleted. The guest is destroyed on every host that holds something
-        of it; then its NICs are released, its ports unbound (a fresh MAC each) and detached,
-        and the ports it made itself deleted."""
+        """Any state may be deleted: the hosts are told to remove the guest; once they have
+        (or are down), its NICs are released, its ports unbound (a fresh MAC each) and
+        detached, and the ports it made itself deleted."""
         with self.db.transaction() as s:
             server = self._visible(s, ctx, server_id)
             if self._take(s, server_id, None, None, "deleting") is None:
                 raise NotFound(f"Instance {server_id} could not be found.")
-            hosts = {c.hostname for c in self.placement.claims(s, server.id)}
-            hosts.update(h for h in (server.host,) if h)
-        for hostname in sorted(hosts):
-            try:
-                self.agents.for_host(hostname).destroy(server_id)
-            except HypervisorError as exc:
-                message = f"Delete of server {server.name} failed on {hostname}: {exc.message}"
-                with self.db.transaction() as s:
-                    held = self._take(s, server_id, None, ("deleting",), None)
-                    if held is not None:
-                        self._error(held, message)
-                raise ServiceUnavailable(message) from None
-        with self.db.transaction() as s:
-            held = self._take(s, server_id, None, ("deleting",), "deleting")
-            if held is None:
-                return  # a concurrent delete finished first
-            self.placement.release(s, held.id)
-            self._detach_ports(s, held)
-            for migration in s.scalars(
-                select(Migration).where(
-                    Migration.server_id == held.id, Migration.status.in_(OPEN_MIGRATIONS)
-                )
-            ):
-                migration.status = "confirmed" if migration.status == "finished" else "error"
-            s.delete(held)
-        self._provision_quietly(hosts)  # freed NICs: their switch ports are quarantined
-
-    # ==== power ===========================================================================
+            actions.end_action(s, server)  # whatever was under way is superseded
+            actions.begin_action(s, ctx, server, "delete")
+            actions.start(s, server, "destroy")
+            for guest in self.hosts.guests_of(s, server_id):
+                self.hosts.want(s, server_id, guest.hostname, "absent")
+            self._soon(s, server_id)
 
     def stop_server(self, ctx: RequestContext, server_id: str) -> None:
-        self._power(
-            ctx,
-            server_id,
-            "os-stop",
-            ("ACTIVE", "ERROR"),
-            "powering-off",
-            "SHUTOFF",
-            lambda agent: agent.power_off(server_id),
-        )
+        self._power(ctx, server_id, "os-stop", ("ACTIVE", "ERROR"), "powering-off")
 
     def start_server(self, ctx: RequestContext, server_id: str) -> None:
-        self._power(
-            ctx,
-            server_id,
-            "os-start",
-            ("SHUTOFF",),
-            "powering-on",
-            "ACTIVE",
-            lambda agent: agent.power_on(server_id),
-        )
+        self._power(ctx, server_id, "os-start", ("SHUTOFF",), "powering-on")
 
     def reboot_server(self, ctx: RequestContext, server_id: str, hard: bool) -> None:
         allowed = ("ACTIVE", "SHUTOFF", "ERROR") if hard else ("ACTIVE",)
-        task = "rebooting_hard" if hard else "rebooting"
-        self._power(
-            ctx,
-            server_id,
-            "reboot",
-            allowed,
-            task,
-            "ACTIVE",
-            lambda agent: agent.reboot(server_id, hard),
-        )
+        self._power(ctx, server_id, "reboot", allowed, "rebooting_hard" if hard else "rebooting")
 
     def _power(
         self,
@@ -533,34 +458,28 @@ class ComputeService:
         action: str,
         allowed: tuple[str, ...],
         task: str,
-        result: str,
-        call: Callable[[HostAgent], None],
     ) -> None:
+        power, _status, event = POWER_TASKS[task]
         with self.db.transaction() as s:
             server = self._begin(s, ctx, server_id, action, allowed, task)
-            hostname = server.host or ""
-            if not hostname:  # raised inside: the task is rolled back
+            if not server.host or self._guest_row(s, server) is None:
                 raise Conflict(f"Cannot '{action}' instance {server_id}: it runs on no host.")
-        try:
-            call(self.agents.for_host(hostname))
-        except HypervisorError as exc:
-            message = f"{action} of server {server.name} failed on {hostname}: {exc.message}"
-            with self.db.transaction() as s:
-                held = self._take(s, server_id, None, (task,), None)
-                if held is not None:
-                    self._error(held, message)
-            raise ServiceUnavailable(message) from None
-        with self.db.transaction() as s:
-            held = self._take(s, server_id, None, (task,), None)
-            if held is not None:
-                self._settle(held, result)
-
-    # ==== migration =======================================================================
+            actions.begin_action(s, ctx, server, event)
+            actions.start(s, server, event, server.host)
+            spec = None
+            if server.status == "ERROR" or task == "rebooting_hard":
+                # a hard reboot redefines the guest from what the controller knows
+                spec = self._guest(s, server, self.placement.claims(s, server.id, server.host))
+            self.hosts.want(
+                s, server_id, server.host, power, spec, reboot=task.startswith("rebooting")
+            )
+            self._soon(s, server_id)
 
     def migrate_server(self, ctx: RequestContext, server_id: str, host: str | None = None) -> None:
         """Cold migration: claim free NICs of the same kinds on another host, move the port
         bindings there (each port takes its new NIC's MAC and keeps its addresses), move the
-        guest; the server waits in VERIFY_RESIZE for confirm (drop the old NICs) or revert."""
+        guest; the server waits in VERIFY_RESIZE for confirm (drop the old NICs) or revert.
+        The host is chosen before answering: no host is a 400, as in Nova."""
         policy.enforce(ctx, "compute:server:migrate")
         self._move(ctx, server_id, host, live=False)
 
@@ -581,14 +500,6 @@ class ComputeService:
             )
         self._move(ctx, server_id, host, live=True)
 
-    def _holding(self, s: Session, server: Server, claim: DeviceClaim) -> str:
-        nic = f"PCI passthrough NIC {claim.pci_address} on {claim.hostname}"
-        if claim.port_id is not None:
-            seg = self.network.port_segment(s, claim.port_id)
-            return f"port {seg.port.name or seg.port.id} ({seg.port.vnic_type}) holds {nic}"
-        flavor = server.flavor.get("original_name", server.flavor_id)
-        return f"PCI alias {claim.alias_name} of flavor {flavor} holds {nic}"
-
     def _move(self, ctx: RequestContext, server_id: str, host: str | None, live: bool) -> None:
         action = "os-migrateLive" if live else "migrate"
         with self.db.transaction() as s:
@@ -606,185 +517,604 @@ class ComputeService:
                 raise BadRequest(
                     f"Server {server.name} already runs on {host}: choose another host."
                 )
-            migration = Migration(
-                server_id=server.id,
-                project_id=server.project_id,
-                user_id=server.user_id,
-                migration_type="live-migration" if live else "migration",
-                source_compute=server.host,
-                flavor_id=server.flavor_id,
-                old_vm_state=server.vm_state,
+            s.add(
+                Migration(
+                    server_id=server.id,
+                    project_id=server.project_id,
+                    user_id=server.user_id,
+                    migration_type="live-migration" if live else "migration",
+                    source_compute=server.host,
+                    dest_compute=host,  # asked for; the scheduler's choice replaces it
+                    flavor_id=server.flavor_id,
+                    old_vm_state=server.vm_state,
+                )
             )
-            s.add(migration)
-            s.flush()
-            migration_id = migration.id
             server.status = "MIGRATING" if live else "RESIZE"
-        task = "migrating" if live else "resize_prep"
+            actions.begin_action(s, ctx, server, "live-migration" if live else "migrate")
+            actions.start(s, server, "schedule")
+        refused = self._step_move_schedule(server_id)
+        if refused is not None:
+            raise BadRequest(refused)
+        self.enqueue([server_id])
 
-        def claim(s: Session, inventory: Inventory) -> _Move | str:
+    def _holding(self, s: Session, server: Server, claim: DeviceClaim) -> str:
+        nic = f"PCI passthrough NIC {claim.pci_address} on {claim.hostname}"
+        if claim.port_id is not None:
+            seg = self.network.port_segment(s, claim.port_id)
+            return f"port {seg.port.name or seg.port.id} ({seg.port.vnic_type}) holds {nic}"
+        flavor = server.flavor.get("original_name", server.flavor_id)
+        return f"PCI alias {claim.alias_name} of flavor {flavor} holds {nic}"
+
+    def confirm_resize(self, ctx: RequestContext, server_id: str) -> None:
+        """Keep the server where it moved: the source host removes its parked guest, then its
+        NICs and capacity are freed."""
+        with self.db.transaction() as s:
+            server, m = self._resolve_resize(s, ctx, server_id, "confirmResize")
+            m.status = "confirming"
+            self.hosts.want(s, server_id, m.source_compute, "absent")
+            actions.start(s, server, "confirm", m.source_compute)
+            self._soon(s, server_id)
+
+    def revert_resize(self, ctx: RequestContext, server_id: str) -> None:
+        """Go back to the source host: the destination removes its guest and frees its NICs;
+        the source's NICs (still claimed) are bound again, so each port gets its old MAC
+        back, and the parked guest there starts again."""
+        with self.db.transaction() as s:
+            server, m = self._resolve_resize(s, ctx, server_id, "revertResize")
+            m.status = "reverting"
+            self.hosts.want(s, server_id, m.dest_compute or "", "absent")
+            actions.start(s, server, "revert", m.dest_compute)
+            self._soon(s, server_id)
+
+    def _resolve_resize(
+        self, s: Session, ctx: RequestContext, server_id: str, action: str
+    ) -> tuple[Server, Migration]:
+        task = "resize_confirming" if action == "confirmResize" else "resize_reverting"
+        server = self._begin(s, ctx, server_id, action, ("VERIFY_RESIZE",), task)
+        m = self._migration(s, server_id, ("finished",))
+        if m is None:
+            raise NotFound(f"Instance {server_id} has no migration to {action}.")
+        actions.begin_action(s, ctx, server, action)
+        return server, m
+
+    # ==== the conductor's steps ===========================================================
+
+    def advance(self, server_id: str) -> None:
+        """Take the next step of whatever the server is doing, if it can be taken now. Any
+        failure ends the operation in ERROR with a fault: never a server stuck mid-way."""
+        with self.db.transaction() as s:
+            task = s.scalar(select(Server.task_state).where(Server.id == server_id))
+        step = self._steps().get(task or "")
+        if step is None:
+            return
+        try:
+            step(server_id)
+        except Exception as exc:  # the step's own failures are handled inside it
+            log.exception("step %s of server %s failed", task, server_id)
+            message = exc.message if isinstance(exc, PassnicError) else f"{type(exc).__name__}"
+            self._abandon(server_id, task or "", f"Unexpected error during {task}: {message}")
+
+    def _steps(self) -> dict[str, Callable[[str], Any]]:
+        return {
+            "scheduling": self._step_schedule,
+            "networking": self._step_switch,
+            "spawning": self._step_spawned,
+            "deleting": self._step_delete,
+            **dict.fromkeys(POWER_TASKS, self._step_power),
+            **dict.fromkeys(MOVE_TASKS, self._step_move_schedule),
+            "resize_migrating": self._step_move_switch,
+            "resize_migrated": self._step_move_out,
+            "resize_finish": self._step_move_in,
+            "resize_confirming": self._step_confirm,
+            "resize_reverting": self._step_revert,
+        }
+
+    def _abandon(self, server_id: str, task: str, message: str) -> None:
+        """An unexpected failure in a step: the operation ends in ERROR; a build gives all
+        back, other operations keep what the server held where it runs."""
+        hosts: set[str] = set()
+        with self.db.transaction() as s:
+            server = self._take(s, server_id, None, (task,), None)
+            if server is None:
+                return
+            if task == "deleting":  # a delete must still be possible: leave it to retry
+                server.task_state = "deleting"
+                return
+            m = self._migration(s, server_id, OPEN_MIGRATIONS)
+            if m is not None:
+                m.status, m.error = "error", message
+            actions.finish(s, server, task, error=message)
+            actions.end_action(s, server)
+            if server.status == "BUILD":
+                hosts.update(self._fail(s, server, message))
+            else:
+                self._error(server, message)
+        self._provision_quietly(hosts)
+
+    # ---- boot ----
+
+    def _step_schedule(self, server_id: str) -> None:
+        def claim(s: Session, inventory: Inventory) -> None:
+            server = self._take(s, server_id, ("BUILD",), ("scheduling",), "scheduling")
+            if server is None:
+                return  # deleted meanwhile, or another worker took this step
+            actions.start(s, server, "schedule")
+            request, sources = self._placement_request(s, server)
+            found = self.placement.place(s, inventory, server.id, server.name, request, sources)
+            if isinstance(found, NoValidHost):
+                actions.finish(s, server, "schedule", error=found.message)
+                actions.end_action(s, server)
+                self._fail(s, server, found.message)
+                return
+            self._bind(s, server, found.all_claims)
+            server.host, server.task_state = found.host, "networking"
+            actions.finish(
+                s, server, "schedule", host=found.host, details=_claimed(found.all_claims)
+            )
+            actions.start(s, server, "switch_port", found.host)
+            self._soon(s, server_id)
+
+        try:
+            self.placement.run(claim)
+        except PassnicError as exc:  # e.g. a binding refused: the server must not stay BUILD
+            self._abandon(server_id, "scheduling", f"Build failed: {exc.message}")
+
+    def _step_switch(self, server_id: str) -> None:
+        """The switch ports of the claimed NICs first: before the guest sends a frame."""
+        with self.db.transaction() as s:
+            server = s.get(Server, server_id)
+            if server is None or server.task_state != "networking" or not server.host:
+                return
+            hostname, name = server.host, server.name
+        try:
+            done = self.fabric.provision([hostname])
+        except PassnicError as exc:
+            reason = f"Build of server {name} on {hostname} failed: {exc.message}"
+            self._fail_step(server_id, ("BUILD",), "networking", "switch_port", reason)
+            return
+        with self.db.transaction() as s:
+            server = self._take(s, server_id, ("BUILD",), ("networking",), "spawning")
+            if server is None:
+                return
+            actions.finish(s, server, "switch_port", details="; ".join(done) or None)
+            actions.start(s, server, "spawn", hostname)
+            claims = self.placement.claims(s, server_id, hostname)
+            self.hosts.want(s, server_id, hostname, "running", self._guest(s, server, claims))
+
+    def _step_spawned(self, server_id: str) -> None:
+        with self.db.transaction() as s:
+            server = s.get(Server, server_id)
+            if server is None or server.task_state != "spawning":
+                return
+            outcome = self._outcome(s, server, self._guest_row(s, server), "running")
+            if outcome is None:
+                return
+            reason = f"Build of server {server.name} on {server.host} failed: {outcome}"
+        if outcome:
+            self._fail_step(server_id, ("BUILD",), "spawning", "spawn", reason)
+            return
+        with self.db.transaction() as s:
+            server = self._take(s, server_id, ("BUILD",), ("spawning",), None)
+            if server is not None:
+                self._settle(server, "ACTIVE")
+                server.launched_at = utcnow()
+                actions.finish(s, server, "spawn", details=f"guest running on {server.host}")
+                actions.end_action(s, server)
+
+    def _fail_step(
+        self, server_id: str, statuses: tuple[str, ...], task: str, event: str, reason: str
+    ) -> None:
+        """A boot step failed: ERROR, and everything given back."""
+        with self.db.transaction() as s:
+            server = self._take(s, server_id, statuses, (task,), None)
+            if server is None:
+                return
+            actions.finish(s, server, event, error=reason)
+            actions.end_action(s, server)
+            hosts = self._fail(s, server, reason)
+        self._provision_quietly(hosts)
+
+    # ---- delete ----
+
+    def _step_delete(self, server_id: str) -> None:
+        with self.db.transaction() as s:
+            server = s.get(Server, server_id)
+            if server is None or server.task_state != "deleting":
+                return
+            guests = self.hosts.guests_of(s, server_id)
+            waiting = [
+                g.hostname
+                for g in guests
+                if g.actual_state != "absent" and self.hosts.host_up(s, g.hostname)
+            ]
+            if waiting and not self._timed_out(server):
+                return
+            held = self._take(s, server_id, None, ("deleting",), "deleting")
+            if held is None:
+                return
+            hosts = {c.hostname for c in self.placement.claims(s, server_id)}
+            hosts.update(g.hostname for g in guests)
+            hosts.update(h for h in (held.host,) if h)
+            gone = [g.hostname for g in guests if g.actual_state == "absent"]
+            left = sorted(set(hosts) - set(gone))
+            actions.finish(
+                s,
+                held,
+                "destroy",
+                details=f"guest removed from {', '.join(sorted(gone)) or 'no host'}"
+                + (f"; {', '.join(left)} will remove it when its agent returns" if left else ""),
+            )
+            actions.end_action(s, held)
+            self.placement.release(s, server_id)
+            self._detach_ports(s, held)
+            for migration in s.scalars(
+                select(Migration).where(
+                    Migration.server_id == server_id, Migration.status.in_(OPEN_MIGRATIONS)
+                )
+            ):
+                migration.status = "confirmed" if migration.status == "finished" else "error"
+            s.delete(held)
+        self._provision_quietly(hosts)  # freed NICs: their switch ports are quarantined
+
+    # ---- power ----
+
+    def _step_power(self, server_id: str) -> None:
+        with self.db.transaction() as s:
+            server = s.get(Server, server_id)
+            if server is None or server.task_state not in POWER_TASKS:
+                return
+            task = server.task_state
+            power, status, event = POWER_TASKS[task]
+            outcome = self._outcome(s, server, self._guest_row(s, server), power)
+            if outcome is None:
+                return
+            held = self._take(s, server_id, None, (task,), None)
+            if held is None:
+                return
+            if outcome:
+                message = f"{event} of server {held.name} failed on {held.host}: {outcome}"
+                actions.finish(s, held, event, error=message)
+                self._error(held, message)
+            else:
+                actions.finish(s, held, event, details=f"guest {power} on {held.host}")
+                self._settle(held, status)
+            actions.end_action(s, held)
+
+    # ---- migration ----
+
+    def _step_move_schedule(self, server_id: str) -> str | None:
+        """Claim NICs on another host and bind the ports to them; or put the server back as
+        it was and say why no host fits (returned, for the API's 400)."""
+
+        def claim(s: Session, inventory: Inventory) -> str | None:
+            server = s.get(Server, server_id)
+            if server is None or server.task_state not in MOVE_TASKS:
+                return None
+            task = server.task_state
             held = self._take(s, server_id, None, (task,), task)
-            m = s.get(Migration, migration_id)
+            m = self._migration(s, server_id, ("pre-migrating",))
             if held is None or m is None:
-                return f"Server {server_id} was deleted during its migration."
+                return None
             request, sources = self._placement_request(
-                s, held, exclude=(m.source_compute,), target=host
+                s, held, exclude=(m.source_compute,), target=m.dest_compute
             )
             found = self.placement.place(s, inventory, held.id, held.name, request, sources)
             if isinstance(found, NoValidHost):
+                m.status, m.error = "error", found.message
+                actions.finish(s, held, "schedule", error=found.message)
+                actions.end_action(s, held)
+                self._settle(held, _resting(m.old_vm_state))
                 return found.message
-            old = self.placement.claims(s, held.id, m.source_compute)
             self._bind(s, held, found.all_claims)
             m.dest_compute, m.status = found.host, "migrating"
-            return _Move(
-                source=m.source_compute,
-                dest=found.host,
-                outgoing=self._guest(held, old),
-                incoming=self._guest(held, found.all_claims),
-                power_on=m.old_vm_state != "stopped",
-            )
+            held.task_state = "resize_migrating"
+            actions.finish(s, held, "schedule", host=found.host, details=_claimed(found.all_claims))
+            actions.start(s, held, "switch_port", found.host)
+            return None
 
         try:
-            move = self.placement.run(claim)
+            return self.placement.run(claim)
         except PassnicError as exc:
-            move = exc.message
-        if isinstance(move, str):
             with self.db.transaction() as s:
-                held = self._take(s, server_id, None, (task,), None)
-                m = s.get(Migration, migration_id)
-                if m is not None and m.status == "pre-migrating":
-                    m.status, m.error = "error", move
-                if held is not None:
-                    self._settle(held, _resting(m.old_vm_state if m else "active"))
-            raise BadRequest(move)
+                server = self._take(s, server_id, None, MOVE_TASKS, None)
+                m = self._migration(s, server_id, ("pre-migrating",))
+                if m is not None:
+                    m.status, m.error = "error", exc.message
+                if server is not None:
+                    actions.finish(s, server, "schedule", error=exc.message)
+                    actions.end_action(s, server)
+                    self._settle(server, _resting(m.old_vm_state if m else "active"))
+            return exc.message
+
+    def _step_move_switch(self, server_id: str) -> None:
+        """The new NICs' switch ports before the guest starts on them; then the source parks
+        the guest (stopped, its NICs detached, its disk kept for a revert)."""
+        with self.db.transaction() as s:
+            server = s.get(Server, server_id)
+            m = self._migration(s, server_id, ("migrating",))
+            if server is None or m is None or server.task_state != "resize_migrating":
+                return
+            dest = m.dest_compute or ""
         try:
-            self._provision([move.dest])  # the new NIC's port before the guest starts on it
-        except ServiceUnavailable as exc:
-            self._unclaim_move(server_id, migration_id, move, exc.message, task)
-        try:
-            self.agents.for_host(move.source).migrate_out(server_id)
-            self.agents.for_host(move.dest).migrate_in(move.incoming, move.power_on)
-        except HypervisorError as exc:
-            self._undo_move(server_id, migration_id, move, exc.message, task)
+            done = self.fabric.provision([dest])
+        except PassnicError as exc:
+            self._undo_move(server_id, "resize_migrating", "switch_port", exc.message)
+            return
+        with self.db.transaction() as s:
+            server = self._take(s, server_id, None, ("resize_migrating",), "resize_migrated")
+            m = self._migration(s, server_id, ("migrating",))
+            if server is None or m is None:
+                return
+            actions.finish(s, server, "switch_port", details="; ".join(done) or None)
+            actions.start(s, server, "migrate_out", m.source_compute)
+            self.hosts.want(s, server_id, m.source_compute, "parked")
+
+    def _step_move_out(self, server_id: str) -> None:
+        with self.db.transaction() as s:
+            server = s.get(Server, server_id)
+            m = self._migration(s, server_id, ("migrating",))
+            if server is None or m is None or server.task_state != "resize_migrated":
+                return
+            source = self.hosts.guest(s, server_id, m.source_compute)
+            outcome = self._outcome(s, server, source, "parked")
+            if outcome is None:
+                return
+            if outcome:
+                failed = outcome
+            else:
+                held = self._take(s, server_id, None, ("resize_migrated",), "resize_finish")
+                if held is None:
+                    return
+                actions.finish(s, held, "migrate_out", host=m.source_compute)
+                dest = m.dest_compute or ""
+                actions.start(s, held, "migrate_in", dest)
+                power: Power = "stopped" if m.old_vm_state == "stopped" else "running"
+                claims = self.placement.claims(s, server_id, dest)
+                self.hosts.want(s, server_id, dest, power, self._guest(s, held, claims))
+                return
+        self._undo_move(server_id, "resize_migrated", "migrate_out", failed)
+
+    def _step_move_in(self, server_id: str) -> None:
+        with self.db.transaction() as s:
+            server = s.get(Server, server_id)
+            m = self._migration(s, server_id, ("migrating",))
+            if server is None or m is None or server.task_state != "resize_finish":
+                return
+            dest = m.dest_compute or ""
+            power: Power = "stopped" if m.old_vm_state == "stopped" else "running"
+            outcome = self._outcome(s, server, self.hosts.guest(s, server_id, dest), power)
+            if outcome is None:
+                return
+            if not outcome:
+                held = self._take(s, server_id, None, ("resize_finish",), None)
+                if held is None:
+                    return
+                held.host = dest
+                actions.finish(s, held, "migrate_in", host=dest)
+                actions.end_action(s, held)
+                if m.migration_type == "live-migration":
+                    self.placement.release(s, server_id, m.source_compute)
+                    self.hosts.want(s, server_id, m.source_compute, "absent")
+                    m.status = "completed"
+                    self._settle(held, "ACTIVE")
+                else:
+                    m.status = "finished"
+                    held.status, held.vm_state = "VERIFY_RESIZE", "resized"
+                    held.power_state = RUNNING if power == "running" else SHUTDOWN
+                return
+        self._undo_move(server_id, "resize_finish", "migrate_in", outcome)
+
+    def _undo_move(self, server_id: str, task: str, event: str, reason: str) -> None:
+        """A move failed: the guest goes back to its source with its old NICs (the parked
+        guest starts again there), the new NICs are freed, the server is as it was before."""
         with self.db.transaction() as s:
             held = self._take(s, server_id, None, (task,), None)
-            m = s.get(Migration, migration_id)
+            m = self._migration(s, server_id, ("migrating",))
             if held is None or m is None:
                 return
-            held.host = move.dest
-            if live:
-                self.placement.release(s, held.id, move.source)
-                m.status = "completed"
-                self._settle(held, "ACTIVE")
-            else:
-                m.status = "finished"
-                held.status, held.vm_state = "VERIFY_RESIZE", "resized"
-                held.power_state = RUNNING if move.power_on else SHUTDOWN
-        if live:
-            self._provision_quietly([move.source])
-
-    def _unclaim_move(
-        self, server_id: str, migration_id: int, move: _Move, reason: str, task: str
-    ) -> NoReturn:
-        """The destination's switch refused: the guest never left; give the new NICs back."""
-        message = f"Migration of server {server_id} to {move.dest} failed: {reason}"
-        with self.db.transaction() as s:
-            held = self._take(s, server_id, None, (task,), None)
-            m = s.get(Migration, migration_id)
-            if m is not None:
-                m.status, m.error = "error", reason
-            if held is not None:
-                self.placement.release(s, held.id, move.dest)
-                self._bind(s, held, self.placement.claims(s, held.id, move.source))
-                self._settle(held, _resting(m.old_vm_state if m else "active"))
-        self._provision_quietly([move.dest])
-        raise ServiceUnavailable(message)
-
-    def _undo_move(
-        self, server_id: str, migration_id: int, move: _Move, reason: str, task: str
-    ) -> NoReturn:
-        """The agents failed: put the guest back on its source with its old NICs. The server
-        goes back to its state before the move if the source took it, else ERROR."""
-        self._quietly(move.dest, lambda agent: agent.destroy(server_id))
-        try:
-            self.agents.for_host(move.source).migrate_in(move.outgoing, move.power_on)
-            restarted = True
-        except HypervisorError:
-            restarted = False
-        message = f"Migration of server {server_id} to {move.dest} failed: {reason}"
-        with self.db.transaction() as s:
-            held = self._take(s, server_id, None, (task,), None)
-            m = s.get(Migration, migration_id)
-            if m is not None:
-                m.status, m.error = "error", reason
-            if held is not None:
-                self.placement.release(s, held.id, move.dest)
-                self._bind(s, held, self.placement.claims(s, held.id, move.source))
-                if restarted:
-                    self._settle(held, _resting(m.old_vm_state if m else "active"))
-                else:
-                    self._error(held, message + f"; it could not be restarted on {move.source}")
-        self._provision_quietly([move.dest])
-        raise ServiceUnavailable(message)
-
-    def confirm_resize(self, ctx: RequestContext, server_id: str) -> None:
-        """Keep the server where it moved: the source host's NICs and capacity are freed."""
-        _server, m = self._resolve_resize(ctx, server_id, "confirmResize", "resize_confirming")
-        self._quietly(m.source_compute, lambda agent: agent.destroy(server_id))
-        with self.db.transaction() as s:
-            held = self._take(s, server_id, None, ("resize_confirming",), None)
-            migration = s.get(Migration, m.id)
-            if held is None or migration is None:
-                return
-            self.placement.release(s, held.id, migration.source_compute)
-            migration.status = "confirmed"
-            self._settle(held, _resting(migration.old_vm_state))
-        self._provision_quietly([m.source_compute])
-
-    def revert_resize(self, ctx: RequestContext, server_id: str) -> None:
-        """Go back to the source host: its NICs (still claimed) are bound again, so each port
-        gets its old MAC back; the destination's NICs are freed."""
-        server, m = self._resolve_resize(ctx, server_id, "revertResize", "resize_reverting")
-        dest = m.dest_compute or ""
-        power_on = m.old_vm_state != "stopped"
-        with self.db.transaction() as s:
+            dest = m.dest_compute or ""
+            message = f"Migration of server {held.name} to {dest} failed: {reason}"
+            m.status, m.error = "error", reason
+            actions.finish(s, held, event, error=message)
+            actions.end_action(s, held)
+            self.hosts.want(s, server_id, dest, "absent")
+            self.placement.release(s, server_id, dest)
             old = self.placement.claims(s, server_id, m.source_compute)
-            guest = self._guest(server, old)
-        try:
-            self.agents.for_host(dest).destroy(server_id)
-            self.agents.for_host(m.source_compute).migrate_in(guest, power_on)
-        except HypervisorError as exc:
-            message = f"Revert of server {server.name} to {m.source_compute} failed: {exc.message}"
-            with self.db.transaction() as s:
-                held = self._take(s, server_id, None, ("resize_reverting",), None)
-                if held is not None:
-                    self._error(held, message)
-            raise ServiceUnavailable(message) from None
-        with self.db.transaction() as s:
-            held = self._take(s, server_id, None, ("resize_reverting",), None)
-            migration = s.get(Migration, m.id)
-            if held is None or migration is None:
-                return
-            self.placement.release(s, held.id, dest)
-            self._bind(s, held, self.placement.claims(s, held.id, migration.source_compute))
-            held.host = migration.source_compute
-            migration.status = "reverted"
-            self._settle(held, _resting(migration.old_vm_state))
-        self._provision_quietly([dest])
+            self._bind(s, held, old)
+            power: Power = "stopped" if m.old_vm_state == "stopped" else "running"
+            self.hosts.want(s, server_id, m.source_compute, power, self._guest(s, held, old))
+            held.host = m.source_compute
+            self._settle(held, _resting(m.old_vm_state))
+        self._provision_quietly([dest, m.source_compute])
 
-    def _resolve_resize(
-        self, ctx: RequestContext, server_id: str, action: str, task: str
-    ) -> tuple[Server, Migration]:
+    def _step_confirm(self, server_id: str) -> None:
         with self.db.transaction() as s:
-            server = self._begin(s, ctx, server_id, action, ("VERIFY_RESIZE",), task)
-            m = s.scalar(
-                select(Migration)
-                .where(Migration.server_id == server_id, Migration.status == "finished")
-                .order_by(Migration.id.desc())
+            server = s.get(Server, server_id)
+            m = self._migration(s, server_id, ("confirming",))
+            if server is None or m is None or server.task_state != "resize_confirming":
+                return
+            source = m.source_compute
+            guest = self.hosts.guest(s, server_id, source)
+            gone = guest is None or guest.actual_state == "absent"
+            if not gone and self.hosts.host_up(s, source) and not self._timed_out(server):
+                return
+            held = self._take(s, server_id, None, ("resize_confirming",), None)
+            if held is None:
+                return
+            self.placement.release(s, server_id, source)
+            m.status = "confirmed"
+            actions.finish(s, held, "confirm", details=f"NICs of {source} released")
+            actions.end_action(s, held)
+            self._settle(held, _resting(m.old_vm_state))
+        self._provision_quietly([source])
+
+    def _step_revert(self, server_id: str) -> None:
+        """Two waits: the destination removes its guest (then its NICs are freed and the
+        source's bound again), then the source runs the guest again."""
+        with self.db.transaction() as s:
+            server = s.get(Server, server_id)
+            m = self._migration(s, server_id, ("reverting",))
+            if server is None or m is None or server.task_state != "resize_reverting":
+                return
+            dest, source = m.dest_compute or "", m.source_compute
+            if server.host == dest:
+                guest = self.hosts.guest(s, server_id, dest)
+                gone = guest is None or guest.actual_state == "absent"
+                if not gone and self.hosts.host_up(s, dest) and not self._timed_out(server):
+                    return
+                held = self._take(s, server_id, None, ("resize_reverting",), "resize_reverting")
+                if held is None:
+                    return
+                self.placement.release(s, server_id, dest)
+                old = self.placement.claims(s, server_id, source)
+                self._bind(s, held, old)
+                held.host = source
+                power: Power = "stopped" if m.old_vm_state == "stopped" else "running"
+                self.hosts.want(s, server_id, source, power, self._guest(s, held, old))
+                freed = [dest, source]
+            else:
+                power = "stopped" if m.old_vm_state == "stopped" else "running"
+                outcome = self._outcome(s, server, self.hosts.guest(s, server_id, source), power)
+                if outcome is None:
+                    return
+                held = self._take(s, server_id, None, ("resize_reverting",), None)
+                if held is None:
+                    return
+                if outcome:
+                    message = f"Revert of server {held.name} to {source} failed: {outcome}"
+                    actions.finish(s, held, "revert", error=message)
+                    self._error(held, message)
+                    m.status, m.error = "error", outcome
+                else:
+                    actions.finish(s, held, "revert", host=source)
+                    m.status = "reverted"
+                    self._settle(held, _resting(m.old_vm_state))
+                actions.end_action(s, held)
+                return
+        self._provision_quietly(freed)
+
+    def _migration(self, s: Session, server_id: str, statuses: Sequence[str]) -> Migration | None:
+        return s.scalar(
+            select(Migration)
+            .where(Migration.server_id == server_id, Migration.status.in_(list(statuses)))
+            .order_by(Migration.id.desc())
+            .limit(1)
+        )
+
+    # ---- waiting on an agent ----
+
+    def _outcome(self, s: Session, server: Server, guest: Guest | None, power: str) -> str | None:
+        """Where the host stands on the newest wish for this guest: None while it has not
+        acted yet, "" once it has done it, else why not (its error, or the time out)."""
+        if guest is not None and guest.actual_version >= guest.version:
+            if guest.actual_state == power and guest.actual_reboots >= guest.reboots:
+                return ""
+            if guest.actual_state == "error":
+                return guest.error or "the host's agent reported an error"
+        if self._timed_out(server):
+            host = guest.hostname if guest is not None else server.host
+            seconds = int(self.step_timeout.total_seconds())
+            state = "is down" if not self.hosts.host_up(s, host or "") else "did not answer"
+            return f"the agent of host {host} {state}: nothing was done within {seconds} s"
+        return None
+
+    def _timed_out(self, server: Server) -> bool:
+        since = server.updated_at or server.created_at
+        if since.tzinfo is None:
+            since = since.replace(tzinfo=UTC)
+        return utcnow() - since > self.step_timeout
+
+    def _guest_row(self, s: Session, server: Server) -> Guest | None:
+        return self.hosts.guest(s, server.id, server.host) if server.host else None
+
+    def _soon(self, s: Session, server_id: str) -> None:
+        """The conductor takes the server's next step once this transaction commits."""
+        on_commit(s, lambda: self.enqueue([server_id]))
+
+    def stuck(self, grace: timedelta) -> list[str]:
+        """Servers with an operation under way that nobody moved for ``grace``: after a
+        crash, or waiting on an agent (the conductor looks at them again)."""
+        cutoff = utcnow() - grace
+        with self.db.transaction() as s:
+            return list(
+                s.scalars(
+                    select(Server.id).where(
+                        Server.task_state.is_not(None),
+                        or_(Server.updated_at.is_(None), Server.updated_at < cutoff),
+                    )
+                )
             )
-            if m is None:
-                raise NotFound(f"Instance {server_id} has no migration to {action}.")
-            m.status = "confirming" if action == "confirmResize" else "reverting"
-            return server, m
+
+    def task_states(self) -> list[tuple[str, str, str]]:
+        """(id, status, task_state) of every server with an operation under way."""
+        with self.db.transaction() as s:
+            rows = s.execute(
+                select(Server.id, Server.status, Server.task_state)
+                .where(Server.task_state.is_not(None))
+                .order_by(Server.id)
+            )
+            return [(i, st, task or "") for i, st, task in rows]
+
+    # ==== what users read of an operation =================================================
+
+    def console_output(self, ctx: RequestContext, server_id: str, length: int | None) -> str:
+        """The guest's console as its host's agent captured it (the last ``length`` lines)."""
+        with self.db.transaction() as s:
+            server = self._visible(s, ctx, server_id)
+            text = self.hosts.console(s, server.id, server.host)
+        if length is None:
+            return text
+        lines = text.splitlines(keepends=True)
+        return "".join(lines[-length:]) if length > 0 else ""
+
+    def list_actions(self, ctx: RequestContext, server_id: str) -> list[InstanceAction]:
+        with self.db.transaction() as s:
+            self._visible_or_deleted(s, ctx, server_id)
+            return actions.list_actions(s, server_id)
+
+    def get_action(self, ctx: RequestContext, server_id: str, request_id: str) -> InstanceAction:
+        with self.db.transaction() as s:
+            self._visible_or_deleted(s, ctx, server_id)
+            found = actions.get_action(s, server_id, request_id)
+            if found is None:
+                raise NotFound(f"Action {request_id} not found")
+            return found
+
+    def hypervisors(self, ctx: RequestContext) -> list[Hypervisor]:
+        """Every compute host with its agent's state and its passthrough NICs in use/free."""
+        policy.enforce(ctx, "compute:host:admin")
+        hosts = self.placement.inventory.compute_hosts()
+        nodes = {n.hostname: n for n in self.hosts.nodes([h.hostname for h in hosts])}
+        nics: dict[str, int] = {}
+        for device in self.placement.inventory.passthrough_devices():
+            nics[device.hostname] = nics.get(device.hostname, 0) + 1
+        used: dict[str, int] = {}
+        for claim in self.placement.list_claims():
+            used[claim.hostname] = used.get(claim.hostname, 0) + 1
+        with self.db.transaction() as s:
+            running: dict[str, int] = {}
+            for host in s.scalars(select(Server.host).where(Server.host.is_not(None))):
+                running[host or ""] = running.get(host or "", 0) + 1
+        return [
+            Hypervisor(
+                host=h,
+                node=nodes[h.hostname],
+                nics_total=nics.get(h.hostname, 0),
+                nics_used=used.get(h.hostname, 0),
+                servers=running.get(h.hostname, 0),
+            )
+            for h in hosts
+        ]
+
+    def _visible_or_deleted(self, s: Session, ctx: RequestContext, server_id: str) -> None:
+        """A server's actions outlive it, as in Nova: its owner or an admin may read them."""
+        server = s.get(Server, server_id)
+        if server is not None:
+            self._visible(s, ctx, server_id)
+            return
+        first = s.scalar(select(InstanceAction).where(InstanceAction.server_id == server_id))
+        if first is None or not policy.allowed(ctx, "compute:server:owner", first.project_id):
+            raise NotFound(f"Instance {server_id} could not be found.")
 
     def list_migrations(
         self,
@@ -897,12 +1227,18 @@ class ComputeService:
             self.network.set_device(s, sp.port_id, "", "")
         server.ports.clear()
 
-    def _fail(self, s: Session, server: Server, message: str) -> None:
-        """A boot that cannot finish: nothing is kept (claims, bindings, ports), ERROR."""
+    def _fail(self, s: Session, server: Server, message: str) -> set[str]:
+        """A boot that cannot finish: nothing is kept (claims, bindings, ports, the guest on
+        its host), ERROR. The hosts whose switch ports should be quarantined again."""
+        hosts = {c.hostname for c in self.placement.claims(s, server.id)}
+        for guest in self.hosts.guests_of(s, server.id):
+            self.hosts.want(s, server.id, guest.hostname, "absent")
+            hosts.add(guest.hostname)
         self.placement.release(s, server.id)
         self._detach_ports(s, server)
         server.host = None
         self._error(server, message)
+        return hosts
 
     def _error(self, server: Server, message: str) -> None:
         server.status, server.vm_state, server.task_state = "ERROR", "error", None
@@ -917,8 +1253,15 @@ class ComputeService:
         server.task_state = None
         server.power_state = RUNNING if running else SHUTDOWN
 
-    def _guest(self, server: Server, claims: Iterable[DeviceClaim]) -> GuestSpec:
+    def _guest(self, s: Session, server: Server, claims: Iterable[DeviceClaim]) -> GuestSpec:
+        """What the host needs to define the guest: its size, image, NICs, and the
+        network_data.json its config drive carries (the ports' MACs are the NICs' now)."""
         f = server.flavor
+        view = self._view(s, server)
+        subnet_ids = {sid for nic in view.nics for _ip, sid in nic.fixed_ips}
+        subnets = {
+            sub.id: sub for sub in s.scalars(select(Subnet).where(Subnet.id.in_(subnet_ids)))
+        }
         return GuestSpec(
             server_id=server.id,
             name=server.name,
@@ -927,27 +1270,32 @@ class ComputeService:
             disk_gb=int(f["disk"]),
             image_id=server.image_id,
             devices=tuple(
-                GuestDevice(c.pci_address, c.vendor_id, c.product_id, c.mac) for c in claims
+                GuestDevice(
+                    pci_address=c.pci_address,
+                    vendor_id=c.vendor_id,
+                    product_id=c.product_id,
+                    mac=c.mac,
+                )
+                for c in claims
             ),
+            network_data=network_data(view, subnets),
         )
-
-    def _provision(self, hostnames: Iterable[str]) -> None:
-        if self.fabric is not None:
-            self.fabric.provision([h for h in hostnames if h])
 
     def _provision_quietly(self, hostnames: Iterable[str]) -> None:
         """Quarantine freed NICs; a switch failure here is left to the fabric audit."""
         try:
-            self._provision(hostnames)
+            self.fabric.provision([h for h in hostnames if h])
         except PassnicError as exc:
             log.warning("switch provisioning after a release failed: %s", exc.message)
 
-    def _quietly(self, hostname: str, call: Callable[[HostAgent], None]) -> None:
-        """Best-effort cleanup on a host: its failure changes nothing we record."""
-        if not hostname:
-            return
-        with contextlib.suppress(HypervisorError):
-            call(self.agents.for_host(hostname))
+
+def _claimed(claims: Iterable[DeviceClaim]) -> str:
+    """The NICs a step claimed, for its event: which NIC on which host, for which port."""
+    parts = []
+    for c in claims:
+        what = f"port {c.port_id}" if c.port_id else f"alias {c.alias_name}"
+        parts.append(f"{c.hostname} {c.ifname} ({c.pci_address}, MAC {c.mac}) for {what}")
+    return "claimed " + "; ".join(parts) if parts else "no NIC needed"
 
 
 def _resting(old_vm_state: str) -> str:

@@ -440,13 +440,14 @@ class FabricService:
 
     # ==== provisioning ============================================================================
 
-    def provision(self, hostnames: Iterable[str]) -> None:
+    def provision(self, hostnames: Iterable[str]) -> list[str]:
         """Converge every managed port cabled to a NIC of these hosts; raises SwitchError with
         the switch's message when a switch refuses or does not answer (nothing half-applied:
-        one driver session per switch)."""
+        one driver session per switch). One line per port: what it now is, and whether this
+        call changed it (for the instance action's record)."""
         hosts = sorted(set(hostnames))
         if not hosts:
-            return
+            return []
         with self.db.transaction() as s:
             switch_ids = list(
                 s.scalars(
@@ -456,8 +457,15 @@ class FabricService:
                     .distinct()
                 )
             )
+        lines = []
         for switch_id in sorted(switch_ids):
-            self._converge(switch_id, hosts, only_drifted=True)
+            for row in self._converge(switch_id, hosts, only_drifted=True):
+                m = row.managed
+                lines.append(
+                    f"{m.switch} {m.port} ({m.hostname} {m.ifname}): {m.desired.config.summary()}"
+                    + (" (set now)" if row.fixed else "")
+                )
+        return lines
 
     def _converge(
         self, switch_id: str, hosts: list[str] | None, *, only_drifted: bool

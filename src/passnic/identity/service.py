@@ -473,6 +473,36 @@ class IdentityService:
                 for _ra, role, user, project in s.execute(query)
             ]
 
+    def service_user(self, name: str, password: str, project_name: str, role_name: str) -> str:
+        """A service account (a host agent's): the user ``name`` with this password and only
+        ``role_name`` on ``project_name``, each created if missing; the user's id. Called by
+        services acting for an admin who was already checked."""
+        with self.db.transaction() as s:
+            project = s.scalar(
+                select(Project).where(
+                    Project.domain_id == DEFAULT_DOMAIN_ID, Project.name == project_name
+                )
+            )
+            if project is None:
+                project = Project(name=project_name, domain_id=DEFAULT_DOMAIN_ID)
+                s.add(project)
+            role = s.scalar(select(Role).where(Role.name == role_name))
+            if role is None:
+                role = Role(name=role_name)
+                s.add(role)
+            user = s.scalar(
+                select(User).where(User.domain_id == DEFAULT_DOMAIN_ID, User.name == name)
+            )
+            if user is None:
+                user = User(name=name, domain_id=DEFAULT_DOMAIN_ID)
+                s.add(user)
+            user.password_hash = self._hasher.hash(password)
+            user.default_project_id = project.id
+            s.flush()
+            if s.get(RoleAssignment, (user.id, project.id, role.id)) is None:
+                s.add(RoleAssignment(user_id=user.id, project_id=project.id, role_id=role.id))
+            return user.id
+
     # ---- lookups -----------------------------------------------------------------------
 
     def _domain(self, s: Session, domain_id: str) -> Domain:

@@ -938,6 +938,20 @@ class InventoryService:
             h.availability, h.action = UNLOCKED.availability, "none"
             return h
 
+    def set_reachable(self, hostname: str, reachable: bool) -> None:
+        """What the host's agent heartbeats say (sysinv's maintenance does this): a host whose
+        agent went quiet is ``offline``, and the scheduler leaves it alone; when the agent is
+        heard again the host is ``online`` (locked) or ``available`` (unlocked) again."""
+        with self._writing() as s:
+            h = s.scalar(select(Host).where(Host.hostname == hostname))
+            if h is None:
+                return
+            if not reachable:
+                h.availability = "offline"
+            elif h.availability == "offline":
+                unlocked = h.administrative == UNLOCKED.administrative
+                h.availability = (UNLOCKED if unlocked else LOCKED).availability
+
     # -- ports --
 
     def list_ports(self, ctx: RequestContext, host: str) -> list[EthernetPort]:

@@ -2,21 +2,21 @@
 
 `start_lab` starts a `Lab` (every namespace, interface and process named ``pn-``);
 `attach_lab` makes each compute host's agent run the lab hypervisor (a VM = a namespace
-holding its NIC) and points switch tor-1 at the lab switch's SSH CLI (netmiko ``cisco_ios``),
-cabling every lab NIC to its switch port. `stop_lab` stops the lab and removes what is left.
+holding its NIC: `passnic.lab.driver`) by rewriting the agents' config files, and points
+switch tor-1 at the lab switch's SSH CLI (netmiko ``cisco_ios``), cabling every lab NIC to its
+switch port. `stop_lab` stops the lab and removes what is left.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from passnic.context import RequestContext
 from passnic.lab import netns
 
 if TYPE_CHECKING:
     from passnic.cloud import Cloud
-    from passnic.compute.hypervisor.lab import LabDriver
     from passnic.lab.topology import Lab
 
 LAB_ADMIN = RequestContext(
@@ -58,17 +58,26 @@ def stop_lab(lab: Lab | None, lab_dir: Path) -> list[str]:
     return removed
 
 
-def register_lab_hypervisors(cloud: Cloud, lab: Lab) -> dict[str, LabDriver]:
-    """Each compute host of the lab gets an agent running the lab hypervisor."""
-    from passnic.compute.agents import LocalAgent
-    from passnic.compute.hypervisor.lab import lab_driver_factory
+def lab_agent_options(lab: Lab, hostname: str) -> dict[str, Any]:
+    """The lab driver's options for one host's agent (`passnic.lab.driver.LabDriver`)."""
+    from passnic.lab.topology import host_netns
 
-    factory = lab_driver_factory(lab, lambda sid: cloud.compute.network_data(LAB_ADMIN, sid))
-    drivers = {}
-    for host in lab.spec.hostnames:
-        drivers[host] = factory(host)
-        cloud.compute.agents.register(host, LocalAgent(host, drivers[host]))
-    return drivers
+    return {
+        "host_netns": host_netns(hostname),
+        "nics": lab.host_nics(hostname),
+        "guest_dir": str(lab.lab_dir / "guests"),
+    }
+
+
+def use_lab_hypervisors(lab: Lab, agent_configs: list[Path]) -> None:
+    """Each lab host's agent (its config file) runs the lab driver from now on."""
+    from passnic.agent.config import AgentConfig
+
+    for path in agent_configs:
+        config = AgentConfig.load(path)
+        if config.hostname in lab.spec.hostnames:
+            options = lab_agent_options(lab, config.hostname)
+            config.model_copy(update={"driver": "lab", "driver_options": options}).write(path)
 
 
 def point_switch_at_lab(cloud: Cloud, lab: Lab) -> str:
@@ -91,7 +100,7 @@ def point_switch_at_lab(cloud: Cloud, lab: Lab) -> str:
     return address
 
 
-def attach_lab(cloud: Cloud, lab: Lab) -> str:
+def attach_lab(cloud: Cloud, lab: Lab, agent_configs: list[Path]) -> str:
     """The cloud's hypervisors and switch tor-1 are the lab's; tor-1's SSH address."""
-    register_lab_hypervisors(cloud, lab)
+    use_lab_hypervisors(lab, agent_configs)
     return point_switch_at_lab(cloud, lab)

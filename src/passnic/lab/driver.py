@@ -1,4 +1,5 @@
-"""The lab driver: a guest is a network namespace holding its passthrough NICs.
+"""The lab driver (run by a lab host's agent): a guest is a network namespace holding its
+passthrough NICs.
 
 Passthrough hands a whole NIC to the guest; in the lab the NIC (a veth end cabled to the lab
 switch) moves from its host's namespace into the guest's (``pn-vm-<first 8 of the id>``), where
@@ -8,21 +9,26 @@ route). Destroy and migration move the NIC back, under its host name, without ad
 
 What is not modelled: CPUs, memory, disks and images (a namespace runs no OS); power off only
 takes the guest's links down. Failures raise `HypervisorError` worded for the operator.
+
+The namespaces outlive the agent; the driver keeps its record of them in the agent's state
+directory, and the guest's interface-name table (its "disk") in the lab's guest directory, so
+it moves with the guest from host to host.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import json
+import os
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import Any, cast
 
-from passnic.compute.hypervisor import GuestSpec, HypervisorError
+from passnic.agent.drivers import GuestState, HypervisorError
+from passnic.compute.protocol import GuestSpec
 from passnic.lab import netns
-
-NetworkData = Callable[[str], Mapping[str, Any] | None]
-"""server id -> its network_data.json (None: nothing to configure)."""
 
 VM_PREFIX = f"{netns.PREFIX}vm-"
 
@@ -34,10 +40,30 @@ def vm_netns(server_id: str) -> str:
 @dataclass
 class LabGuest:
     spec: GuestSpec
-    state: str  # running | shutoff | migrated
+    state: GuestState
     netns: str
     #: PCI address -> (host interface name, name in the guest)
     nics: dict[str, tuple[str, str]] = field(default_factory=dict)
+    console: str = ""
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "spec": self.spec.model_dump(mode="json"),
+            "state": self.state,
+            "netns": self.netns,
+            "nics": self.nics,
+            "console": self.console,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> LabGuest:
+        return cls(
+            spec=GuestSpec.model_validate(data["spec"]),
+            state=cast(GuestState, data["state"]),
+            netns=data["netns"],
+            nics={k: (v[0], v[1]) for k, v in data.get("nics", {}).items()},
+            console=data.get("console", ""),
+        )
 
 
 def _links_by_mac(ns: str) -> dict[str, str]:
@@ -80,43 +106,52 @@ def configure_from_network_data(ns: str, data: Mapping[str, Any]) -> list[str]:
 class GuestNames:
     """What a guest's udev remembers (70-persistent-net.rules): each MAC it has seen keeps its
     ethX and a new MAC gets the next name. This is why a cold-migrated guest, handed another
-    NIC, sees a new ethX (StarlingX's caution). Shared by every host's driver of one lab."""
+    NIC, sees a new ethX (StarlingX's caution). Kept in the lab's guest directory, one file
+    per guest: the guest's own disk, which moves with it from host to host."""
 
-    def __init__(self) -> None:
-        self._seen: dict[str, list[str]] = {}
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
         self._lock = threading.Lock()
+
+    def _path(self, server_id: str) -> Path:
+        return self.directory / f"{server_id}.names.json"
 
     def name(self, server_id: str, mac: str) -> str:
         with self._lock:
-            macs = self._seen.setdefault(server_id, [])
+            path = self._path(server_id)
+            macs: list[str] = json.loads(path.read_text()) if path.exists() else []
             if mac not in macs:
                 macs.append(mac)
+                self.directory.mkdir(parents=True, exist_ok=True)
+                path.write_text(json.dumps(macs))
             return f"eth{macs.index(mac)}"
 
     def forget(self, server_id: str) -> None:
         with self._lock:
-            self._seen.pop(server_id, None)
+            self._path(server_id).unlink(missing_ok=True)
 
 
 class LabDriver:
-    """Guests of one lab host. `nics` maps the host's PCI addresses to its interface names
-    (`Lab.host_nics`); `network_data` gives a server's network_data.json."""
+    """Guests of one lab host. Options: ``host_netns`` (the host's namespace), ``nics`` (PCI
+    address -> interface name, `Lab.host_nics`) and ``guest_dir`` (the guests' disks)."""
 
-    def __init__(
-        self,
-        hostname: str,
-        host_ns: str,
-        nics: Mapping[str, str],
-        network_data: NetworkData | None = None,
-        names: GuestNames | None = None,
-    ) -> None:
+    def __init__(self, hostname: str, state_dir: Path, options: Mapping[str, Any]) -> None:
         self.hostname = hostname
-        self.names = names or GuestNames()
-        self.host_ns = host_ns
-        self.nics = dict(nics)
-        self.network_data = network_data
-        self.guests: dict[str, LabGuest] = {}
+        self.host_ns = str(options["host_netns"])
+        self.nics = {str(k): str(v) for k, v in dict(options["nics"]).items()}
+        self.names = GuestNames(Path(options["guest_dir"]))
+        self._file = state_dir / "lab-guests.json"
+        self._guests: dict[str, LabGuest] = {}
+        if self._file.exists():
+            data = json.loads(self._file.read_text())
+            self._guests = {sid: LabGuest.from_json(g) for sid, g in data.items()}
         self._lock = threading.Lock()
+
+    def _save(self) -> None:
+        self._file.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self._file.with_suffix(".tmp")
+        tmp.write_text(json.dumps({sid: g.as_json() for sid, g in self._guests.items()}))
+        os.replace(tmp, self._file)
 
     # ---- helpers ----
 
@@ -142,9 +177,10 @@ class LabDriver:
                 netns.rename(host_if, guest_if, ns=ns)
                 guest.nics[device.pci_address] = (host_if, guest_if)
                 netns.set_up(guest_if, ns, up=power_on)
-            data = self.network_data(guest.spec.server_id) if self.network_data else None
-            if data:
-                configure_from_network_data(ns, data)
+            configured = []
+            if guest.spec.network_data:
+                configured = configure_from_network_data(ns, guest.spec.network_data)
+            guest.console += _console(guest, ns, configured)
         except HypervisorError:
             self._detach(guest)
             raise
@@ -164,83 +200,95 @@ class LabDriver:
             del guest.nics[pci]
         netns.del_netns(guest.netns)
 
-    def _set_links(self, server_id: str, up: bool, state: str) -> None:
+    def _set_links(self, server_id: str, up: bool, state: GuestState) -> None:
         with self._lock:
-            guest = self.guests.get(server_id)
+            guest = self._guests.get(server_id)
             if guest is None:
                 raise HypervisorError(f"no guest {server_id} on {self.hostname}")
             for _, guest_if in guest.nics.values():
                 netns.set_up(guest_if, guest.netns, up=up)
             guest.state = state
+            self._save()
 
     # ---- the driver interface ----
 
+    def guests(self) -> dict[str, GuestState]:
+        return {sid: g.state for sid, g in self._guests.items()}
+
+    def console(self, server_id: str) -> str:
+        guest = self._guests.get(server_id)
+        return guest.console if guest is not None else ""
+
     def spawn(self, guest: GuestSpec) -> None:
         with self._lock:
-            if guest.server_id in self.guests:
+            if guest.server_id in self._guests:
                 raise HypervisorError(f"guest {guest.server_id} already exists on {self.hostname}")
             record = LabGuest(guest, "running", vm_netns(guest.server_id))
             self._attach(record, power_on=True)
-            self.guests[guest.server_id] = record
+            self._guests[guest.server_id] = record
+            self._save()
 
     def destroy(self, server_id: str) -> None:
         with self._lock:
-            guest = self.guests.pop(server_id, None)
+            guest = self._guests.pop(server_id, None)
             # a guest that migrated away holds no NIC here, and its namespace name is now
             # the destination's guest: deleting it would cut the migrated VM off
-            if guest is not None and guest.state != "migrated":
+            if guest is not None and guest.state != "parked":
                 self._detach(guest)
                 self.names.forget(server_id)
+            self._save()
 
     def power_off(self, server_id: str) -> None:
-        self._set_links(server_id, False, "shutoff")
+        self._set_links(server_id, False, "stopped")
 
     def power_on(self, server_id: str) -> None:
         self._set_links(server_id, True, "running")
 
     def reboot(self, server_id: str, hard: bool) -> None:
-        self._set_links(server_id, False, "shutoff")
+        self._set_links(server_id, False, "stopped")
         self._set_links(server_id, True, "running")
 
     def migrate_out(self, server_id: str) -> None:
         with self._lock:
-            guest = self.guests.get(server_id)
+            guest = self._guests.get(server_id)
             if guest is None:
                 raise HypervisorError(f"no guest {server_id} on {self.hostname}")
             self._detach(guest)
-            guest.state = "migrated"
+            guest.state = "parked"
+            self._save()
 
     def migrate_in(self, guest: GuestSpec, power_on: bool) -> None:
         with self._lock:
-            old = self.guests.get(guest.server_id)
+            old = self._guests.get(guest.server_id)
             if old is not None and old.nics:
                 self._detach(old)
             record = LabGuest(
-                guest, "running" if power_on else "shutoff", vm_netns(guest.server_id)
+                guest,
+                "running" if power_on else "stopped",
+                vm_netns(guest.server_id),
+                console=old.console if old is not None else "",
             )
             self._attach(record, power_on=power_on)
-            self.guests[guest.server_id] = record
-
-    def guest_interfaces(self, server_id: str) -> dict[str, str]:
-        """MAC -> interface name inside the guest (what the guest sees)."""
-        guest = self.guests[server_id]
-        return {
-            mac: name for mac, name in _links_by_mac(guest.netns).items() if name.startswith("eth")
-        }
+            self._guests[guest.server_id] = record
+            self._save()
 
 
-def lab_driver_factory(
-    lab: Any, network_data: NetworkData | None = None
-) -> Callable[[str], LabDriver]:
-    """hostname -> a `LabDriver` for that host of a started `passnic.lab.topology.Lab`
-    (``AgentDirectory(lab_driver_factory(lab, ...))``)."""
-    from passnic.lab.topology import host_netns
+def guest_interfaces(server_id: str) -> dict[str, str]:
+    """MAC -> interface name inside a running lab guest (what the guest sees)."""
+    return {
+        mac: name
+        for mac, name in _links_by_mac(vm_netns(server_id)).items()
+        if name.startswith("eth")
+    }
 
-    names = GuestNames()
 
-    def factory(hostname: str) -> LabDriver:
-        return LabDriver(
-            hostname, host_netns(hostname), lab.host_nics(hostname), network_data, names
+def _console(guest: LabGuest, ns: str, configured: list[str]) -> str:
+    """What the guest would print at boot: each NIC by name with its MAC, and addresses."""
+    lines = [f"lab guest {guest.spec.name} ({guest.spec.server_id}) in namespace {ns}"]
+    by_name = {name: mac for mac, name in _links_by_mac(ns).items()}
+    for _pci, (_host_if, guest_if) in sorted(guest.nics.items()):
+        addresses = [c.split(" ", 1)[1] for c in configured if c.split(" ", 1)[0] == guest_if]
+        lines.append(
+            f"{guest_if}: {by_name.get(guest_if, '?')} {' '.join(addresses) or 'no address'}"
         )
-
-    return factory
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,338 @@
+"""Compute hosts as the controller sees them: each host's agent, its heartbeats, and the
+guests it should run (desired) beside the guests it says it runs (actual).
+
+The controller never calls a host. It writes what a host should run into ``compute_guests``
+(``want``), in the same transaction as the step that decided it, and bumps the host's
+generation; the host's agent, which connects out to the controller and waits for a new
+generation (``passnic.compute.protocol``), converges its hypervisor and reports back
+(``sync``). The conductor reads those reports to finish each step.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import cast
+
+from sqlalchemy import func, select, text, update
+from sqlalchemy.orm import Session
+
+from passnic import policy
+from passnic.compute.models import ComputeNode, Guest
+from passnic.compute.protocol import (
+    ActualGuest,
+    AgentCredential,
+    DesiredGuest,
+    GuestSpec,
+    Power,
+    SyncAnswer,
+    SyncRequest,
+)
+from passnic.compute.watch import CHANNEL, HostWatch
+from passnic.context import RequestContext
+from passnic.db import Database, on_commit, utcnow
+from passnic.errors import BadRequest, Forbidden, NotFound
+from passnic.identity.service import IdentityService
+from passnic.inventory.service import InventoryService
+
+policy.register({"compute:host:admin": "admin"})
+
+#: the role a host agent's credential holds; it grants nothing but the agent calls of its host
+AGENT_ROLE = "agent"
+AGENT_PROJECT = "service"
+
+
+def agent_username(hostname: str) -> str:
+    return f"agent-{hostname}"
+
+
+@dataclass(frozen=True)
+class NodeView:
+    """A host's compute service, as ``os-services`` and ``os-hypervisors`` show it."""
+
+    hostname: str
+    up: bool
+    heartbeat_at: datetime | None
+    disabled: bool
+    disabled_reason: str | None
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    """SQLite gives naive datetimes back; every one we store is UTC."""
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value
+
+
+class HostService:
+    def __init__(
+        self,
+        db: Database,
+        inventory: InventoryService,
+        identity: IdentityService,
+        heartbeat_timeout: timedelta,
+    ) -> None:
+        self.db = db
+        self.inventory = inventory
+        self.identity = identity
+        self.heartbeat_timeout = heartbeat_timeout
+        self.watch = HostWatch(db)
+        #: told the server ids whose actual state an agent changed (the conductor listens)
+        self.on_report: Callable[[set[str]], None] = lambda _ids: None
+
+    # ==== desired state (inside the caller's transaction) =================================
+
+    def want(
+        self,
+        s: Session,
+        server_id: str,
+        hostname: str,
+        power: Power,
+        spec: GuestSpec | None = None,
+        *,
+        reboot: bool = False,
+    ) -> None:
+        """What ``hostname`` should do with this server's guest from now on."""
+        row = s.get(Guest, (server_id, hostname))
+        if row is None:
+            if power == "absent" or spec is None:
+                return  # nothing of it was ever wanted there
+            row = Guest(
+                server_id=server_id,
+                hostname=hostname,
+                power=power,
+                reboots=0,
+                spec=spec.model_dump(mode="json"),
+                version=1,
+                actual_version=0,
+                actual_reboots=0,
+            )
+            s.add(row)
+        else:
+            row.power = power
+            if spec is not None:
+                row.spec = spec.model_dump(mode="json")
+            if reboot:
+                row.reboots += 1
+            row.version += 1
+            row.error = None
+        self._bump(s, hostname)
+
+    def guest(self, s: Session, server_id: str, hostname: str) -> Guest | None:
+        return s.get(Guest, (server_id, hostname))
+
+    def guests_of(self, s: Session, server_id: str) -> list[Guest]:
+        return list(s.scalars(select(Guest).where(Guest.server_id == server_id)))
+
+    def _bump(self, s: Session, hostname: str) -> None:
+        """A new generation for the host (one growing counter for all hosts) and a wake-up
+        for its agent once this transaction commits."""
+        nxt = (s.scalar(select(func.max(ComputeNode.generation))) or 0) + 1
+        node = s.get(ComputeNode, hostname)
+        if node is None:
+            s.add(ComputeNode(hostname=hostname, generation=nxt, up=False, disabled=False))
+        else:
+            node.generation = nxt
+        if s.get_bind().dialect.name == "postgresql":
+            s.execute(
+                text("SELECT pg_notify(:channel, :hostname)"),
+                {"channel": CHANNEL, "hostname": hostname},
+            )
+        on_commit(s, lambda: self.watch.wake([hostname]))
+
+    # ==== the agent's side ================================================================
+
+    def authorize(self, s: Session, ctx: RequestContext, hostname: str) -> ComputeNode:
+        """An admin, or the agent credential bound to this very host."""
+        node = s.get(ComputeNode, hostname)
+        if ctx.is_admin or (
+            AGENT_ROLE in ctx.roles and node is not None and node.agent_user_id == ctx.user_id
+        ):
+            if node is None:
+                node = ComputeNode(hostname=hostname, generation=0, up=False, disabled=False)
+                s.add(node)
+            return node
+        raise Forbidden(f"This credential may not act as the agent of host {hostname}.")
+
+    def sync(
+        self, ctx: RequestContext, hostname: str, req: SyncRequest
+    ) -> tuple[SyncAnswer, set[str]]:
+        """Record a heartbeat and what the host runs; answer what it should run. Also the ids
+        of the servers whose actual state changed (the conductor has work for them)."""
+        changed: set[str] = set()
+        with self.db.transaction() as s:
+            node = self.authorize(s, ctx, hostname)
+            node.heartbeat_at = utcnow()
+            came_back = not node.up
+            node.up = True
+            reported = {g.server_id: g for g in req.guests}
+            rows = list(s.scalars(select(Guest).where(Guest.hostname == hostname)))
+            for row in rows:
+                if self._record(row, reported.get(row.server_id)):
+                    changed.add(row.server_id)
+                if row.power == "absent" and row.actual_state == "absent":
+                    s.delete(row)
+            s.flush()
+            answer = self._answer(s, node)
+        if came_back:
+            self.inventory.set_reachable(hostname, True)
+        if changed:
+            self.on_report(changed)
+        return answer, changed
+
+    def answer(self, hostname: str) -> SyncAnswer:
+        with self.db.transaction() as s:
+            node = s.get(ComputeNode, hostname)
+            if node is None:
+                raise NotFound(f"Host {hostname} has no compute service.")
+            return self._answer(s, node)
+
+    def generation(self, hostname: str) -> int:
+        with self.db.transaction() as s:
+            return (
+                s.scalar(select(ComputeNode.generation).where(ComputeNode.hostname == hostname))
+                or 0
+            )
+
+    def _answer(self, s: Session, node: ComputeNode) -> SyncAnswer:
+        rows = s.scalars(
+            select(Guest).where(Guest.hostname == node.hostname).order_by(Guest.server_id)
+        )
+        return SyncAnswer(
+            generation=node.generation,
+            guests=[
+                DesiredGuest(
+                    power=cast(Power, row.power),
+                    version=row.version,
+                    reboots=row.reboots,
+                    spec=GuestSpec.model_validate(row.spec),
+                )
+                for row in rows
+            ],
+            heartbeat_timeout=self.heartbeat_timeout.total_seconds(),
+        )
+
+    @staticmethod
+    def _record(row: Guest, actual: ActualGuest | None) -> bool:
+        """Take a report into the row; True when the state the conductor reads changed."""
+        row.reported_at = utcnow()
+        new: tuple[str | None, int, int, str | None]
+        if actual is None:  # the host has no such guest
+            new = ("absent", row.actual_version, 0, None)
+        else:
+            if actual.console is not None:
+                row.console = actual.console
+            new = (actual.state, actual.version, actual.reboots, actual.error)
+        old = (row.actual_state, row.actual_version, row.actual_reboots, row.error)
+        if new == old:
+            return False
+        row.actual_state, row.actual_version, row.actual_reboots, row.error = new
+        return True
+
+    # ==== heartbeats ======================================================================
+
+    def is_up(self, node: ComputeNode | None, now: datetime | None = None) -> bool:
+        if node is None or not node.up:
+            return False
+        beat = _aware(node.heartbeat_at)
+        return beat is not None and (now or utcnow()) - beat <= self.heartbeat_timeout
+
+    def host_up(self, s: Session, hostname: str) -> bool:
+        return self.is_up(s.get(ComputeNode, hostname))
+
+    def sweep_heartbeats(self) -> list[str]:
+        """Hosts whose agent went quiet become offline (once); their names."""
+        cutoff = utcnow() - self.heartbeat_timeout
+        with self.db.transaction() as s:
+            quiet = list(
+                s.scalars(
+                    select(ComputeNode.hostname).where(
+                        ComputeNode.up.is_(True), ComputeNode.heartbeat_at < cutoff
+                    )
+                )
+            )
+            gone = []
+            for hostname in quiet:
+                done = s.execute(
+                    update(ComputeNode)
+                    .where(ComputeNode.hostname == hostname, ComputeNode.up.is_(True))
+                    .values(up=False)
+                    .execution_options(synchronize_session=False)
+                )
+                if getattr(done, "rowcount", 0) == 1:
+                    gone.append(hostname)
+        for hostname in gone:
+            self.inventory.set_reachable(hostname, False)
+        return gone
+
+    def nodes(self, hostnames: Sequence[str]) -> list[NodeView]:
+        with self.db.transaction() as s:
+            found = {
+                n.hostname: n
+                for n in s.scalars(select(ComputeNode).where(ComputeNode.hostname.in_(hostnames)))
+            }
+        now = utcnow()
+        return [
+            NodeView(
+                hostname=h,
+                up=self.is_up(found.get(h), now),
+                heartbeat_at=_aware(found[h].heartbeat_at) if h in found else None,
+                disabled=found[h].disabled if h in found else False,
+                disabled_reason=found[h].disabled_reason if h in found else None,
+            )
+            for h in hostnames
+        ]
+
+    # ==== credentials =====================================================================
+
+    def create_agent_credential(
+        self, ctx: RequestContext, hostname: str, auth_url: str
+    ) -> AgentCredential:
+        """A Keystone user that may act as ``hostname``'s agent and nothing else (a new
+        password each time: the old one stops working)."""
+        policy.enforce(ctx, "compute:host:admin")
+        hosts = {h.hostname for h in self.inventory.compute_hosts()}
+        if hostname not in hosts:
+            raise NotFound(f"Compute host {hostname} could not be found.")
+        password = secrets.token_urlsafe(24)
+        username = agent_username(hostname)
+        user_id = self.identity.service_user(username, password, AGENT_PROJECT, AGENT_ROLE)
+        with self.db.transaction() as s:
+            node = s.get(ComputeNode, hostname)
+            if node is None:
+                node = ComputeNode(hostname=hostname, generation=0, up=False, disabled=False)
+                s.add(node)
+            node.agent_user_id = user_id
+        return AgentCredential(
+            hostname=hostname,
+            auth_url=auth_url,
+            username=username,
+            password=password,
+            project_name=AGENT_PROJECT,
+        )
+
+    def set_disabled(
+        self, ctx: RequestContext, hostname: str, disabled: bool, reason: str | None
+    ) -> NodeView:
+        policy.enforce(ctx, "compute:host:admin")
+        with self.db.transaction() as s:
+            node = s.get(ComputeNode, hostname)
+            if node is None:
+                raise NotFound(f"Compute host {hostname} could not be found.")
+            if reason is not None and len(reason) > 255:
+                raise BadRequest("disabled_reason is longer than 255 characters.")
+            node.disabled, node.disabled_reason = disabled, reason if disabled else None
+        return self.nodes([hostname])[0]
+
+    def disabled_hosts(self, s: Session) -> set[str]:
+        return set(s.scalars(select(ComputeNode.hostname).where(ComputeNode.disabled.is_(True))))
+
+    def console(self, s: Session, server_id: str, hostname: str | None) -> str:
+        row = s.get(Guest, (server_id, hostname)) if hostname else None
+        return row.console or "" if row is not None else ""
+
+
+def hosts_of(guests: Iterable[Guest]) -> set[str]:
+    return {g.hostname for g in guests}
