@@ -28,6 +28,7 @@ from passnic.cloud import Cloud
 from passnic.config import Settings
 from passnic.db import Base, Database, load_models
 from passnic.server import prepare
+from passnic.supervisor import AgentSupervisor
 
 # Argon2's cheapest parameters: the suite hashes and verifies passwords in nearly every test
 # (servers it starts inherit this too). Production keeps RFC 9106's.
@@ -111,7 +112,8 @@ BOTH_BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 
 @pytest.fixture
 def settings(tmp_path: Path, database_url: str) -> Settings:
-    return Settings(home=tmp_path / "home", database_url=database_url)
+    """No conductor thread: tests that build servers take the steps themselves (``Hosts``)."""
+    return Settings(home=tmp_path / "home", database_url=database_url, conductor=False)
 
 
 @pytest.fixture
@@ -233,6 +235,8 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveCloud]:
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
+    agents = AgentSupervisor(prepared.agents)  # the sample hosts' agents, as passnic up runs them
+    agents.start()
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
@@ -244,6 +248,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveCloud]:
     try:
         yield LiveCloud(url, home, prepared.clouds_yaml, cloud)
     finally:
+        agents.stop()
         server.should_exit = True
         thread.join(timeout=10)
         cloud.close()

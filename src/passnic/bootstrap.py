@@ -106,16 +106,18 @@ def agents_dir(home: Path) -> Path:
 
 
 def ensure_sample_agents(cloud: Cloud, auth_url: str) -> list[Path]:
-    """Each sample compute host gets its agent's config file (0600, in the home), with a
-    credential of its own created on first use; later starts only point it at ``auth_url``.
-    The agents report the hosts' fake sysfs trees and run the fake driver."""
+    """Each compute host this home simulates (its fake sysfs tree is in the home: the sample
+    hosts, and any added the same way) gets its agent's config file (0600, in the home), with
+    a credential of its own created on first use; later starts only point it at
+    ``auth_url``. The agents report the hosts' fake sysfs trees and run the fake driver."""
     from passnic.agent.config import AgentConfig
-    from passnic.inventory.sample import BOOTSTRAP, SAMPLE_HOSTS
+    from passnic.inventory.sample import BOOTSTRAP
 
     home = cloud.settings.home
     paths = []
-    for hostname, personality, _index in SAMPLE_HOSTS:
-        if personality != "worker":
+    for host in cloud.inventory.compute_hosts():
+        hostname = host.hostname
+        if not (home / "sysfs" / hostname).is_dir():
             continue
         path = agents_dir(home) / f"{hostname}.yaml"
         if path.exists():

@@ -14,13 +14,12 @@ from fastapi.testclient import TestClient
 from passnic.agent.discovery import discover_host
 from passnic.agent.fakesysfs import build_sample_compute_sysfs
 from passnic.cloud import Cloud
-from passnic.compute.agents import LocalAgent
-from passnic.compute.hypervisor.fake import FakeDriver
 from passnic.compute.sample import seed_flavors
 from passnic.context import RequestContext
 from passnic.image.sample import seed_cirros
 from passnic.inventory.service import UNLOCKED
 from tests.conftest import BOTH_BACKENDS, make_database_url
+from tests.hosts import Hosts
 
 ADMIN = RequestContext(
     user_id="test-admin",
@@ -73,12 +72,6 @@ def lock(cloud: Cloud, host: str) -> None:
     cloud.inventory.lock_host(ADMIN, host)
 
 
-def driver(cloud: Cloud, host: str) -> FakeDriver:
-    agent = cloud.compute.agents.local(host)
-    assert isinstance(agent, LocalAgent) and isinstance(agent.driver, FakeDriver)
-    return agent.driver
-
-
 # ---- the scene of the procedure -----------------------------------------------------------
 
 
@@ -93,6 +86,7 @@ class Scene:
     network_id: str
     subnet_id: str
     nics: dict[str, dict[str, Any]]
+    hosts: Hosts
 
     # -- wire helpers --
 
@@ -135,8 +129,11 @@ class Scene:
         }
         resp = self.api.post(f"{API}/servers", json=body, headers=headers or self.user1)
         assert resp.status_code == status, resp.text
-        server: dict[str, Any] = resp.json().get("server") or resp.json()
-        return server
+        if status != 202:
+            answer: dict[str, Any] = resp.json()
+            return answer
+        self.hosts.settle()
+        return self.show(resp.json()["server"]["id"])
 
     def show(self, server_id: str, headers: dict[str, str] | None = None) -> dict[str, Any]:
         resp = self.api.get(f"{API}/servers/{server_id}", headers=headers or self.admin)
@@ -144,12 +141,19 @@ class Scene:
         server: dict[str, Any] = resp.json()["server"]
         return server
 
+    def delete(self, server_id: str, headers: dict[str, str] | None = None) -> Any:
+        resp = self.api.delete(f"{API}/servers/{server_id}", headers=headers or self.admin)
+        self.hosts.settle()
+        return resp
+
     def action(
         self, server_id: str, body: dict[str, Any], headers: dict[str, str] | None = None
     ) -> Any:
-        return self.api.post(
+        resp = self.api.post(
             f"{API}/servers/{server_id}/action", json=body, headers=headers or self.admin
         )
+        self.hosts.settle()
+        return resp
 
     def flavor_id(self, name: str) -> str:
         resp = self.api.get(f"{API}/flavors/detail?is_public=None", headers=self.admin)
@@ -203,6 +207,8 @@ def scene(
     seed_flavors(cloud)
     image = seed_cirros(cloud)
     nics = {h: make_passthrough(cloud, h, "enp0s3") for h in ("compute-0", "compute-1")}
+    hosts = Hosts(api, cloud, admin_headers["X-Auth-Token"])
+    hosts.sync()  # every host's agent reports in once: the hosts are up
     project1 = cloud.identity.list_projects(ADMIN, name="project1")[0].id
     resp = api.post(
         "/networking/v2.0/networks",
@@ -243,4 +249,5 @@ def scene(
         network_id=network_id,
         subnet_id=resp.json()["subnet"]["id"],
         nics=nics,
+        hosts=hosts,
     )

@@ -80,12 +80,18 @@ def test_concurrent_boots_in_one_process(cloud: Cloud, sample: Any, settings: Se
 
     def boot(i: int) -> str:
         request = BootRequest(f"vm{i}", flavor, image.id, (NicRequest(port_id=ports[i]),))
-        return cloud.compute.create_server(user, request).server.status
+        return cloud.compute.create_server(user, request).server.id
 
     with ThreadPoolExecutor(len(ports)) as pool:
-        statuses = Counter(pool.map(boot, range(len(ports))))
-    assert statuses == {"ACTIVE": 4, "ERROR": 8}
+        ids = list(pool.map(boot, range(len(ports))))
+        list(pool.map(cloud.compute.advance, ids))  # every scheduling step at once
+    statuses = Counter((v.server.status, v.server.task_state) for v in _views(cloud, user))
+    assert statuses == {("BUILD", "networking"): 4, ("ERROR", None): 8}
     _check_claims(cloud, 4)
+
+
+def _views(cloud: Cloud, user: RequestContext) -> list[Any]:
+    return cloud.compute.list_servers(user)
 
 
 # ---- two worker processes --------------------------------------------------------------
@@ -186,7 +192,8 @@ def test_two_workers_never_share_a_nic(pg_url: str, tmp_path: Path) -> None:
             return server
 
         with ThreadPoolExecutor(len(ports)) as pool:
-            servers = list(pool.map(boot, range(len(ports))))
+            created = list(pool.map(boot, range(len(ports))))
+        servers = _until_built(base, headers, [s["id"] for s in created])
     finally:
         server.terminate()
         try:
@@ -212,6 +219,21 @@ def test_two_workers_never_share_a_nic(pg_url: str, tmp_path: Path) -> None:
         assert sum(1 for p in by_port.values() if p.binding_host_id) == 10
     finally:
         check.close()
+
+
+def _until_built(base: str, headers: dict[str, str], ids: list[str]) -> list[dict[str, Any]]:
+    """The servers once none is BUILD any more (the agents build them), as the API shows
+    them; at most a minute."""
+    deadline = time.monotonic() + 60
+    with httpx.Client(timeout=30) as client:
+        while True:
+            servers = [
+                client.get(f"{base}/compute/v2.1/servers/{i}", headers=headers).json()["server"]
+                for i in ids
+            ]
+            if all(s["status"] != "BUILD" for s in servers) or time.monotonic() > deadline:
+                return servers
+            time.sleep(0.5)
 
 
 def test_a_racing_claim_makes_the_boot_choose_again(
@@ -253,8 +275,10 @@ def test_a_racing_claim_makes_the_boot_choose_again(
 
     monkeypatch.setattr(PlacementService, "fleet", fleet)
     request = BootRequest("vm1", flavor, image.id, (NicRequest(port_id=port),))
-    server = cloud.compute.create_server(user, request).server
-    assert (server.status, server.host) == ("ACTIVE", "compute-1")
+    server_id = cloud.compute.create_server(user, request).server.id
+    cloud.compute.advance(server_id)
+    server = cloud.compute.get_server(user, server_id).server
+    assert (server.status, server.task_state, server.host) == ("BUILD", "networking", "compute-1")
     assert len(reads) == 2
     held = sorted((c.hostname, c.consumer_name) for c in cloud.placement.list_claims())
     assert held == [("compute-0", "intruder"), ("compute-1", "vm1")]

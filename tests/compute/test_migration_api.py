@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.compute.conftest import API, Scene, add_host, driver, lock, make_passthrough
+from tests.compute.conftest import API, Scene, add_host, lock, make_passthrough
 
 
 def _vm1(scene: Scene) -> tuple[str, dict[str, Any]]:
@@ -45,8 +45,8 @@ def test_migrate_then_confirm(scene: Scene) -> None:
     assert (migration["status"], migration["migration_type"]) == ("finished", "migration")
     assert (migration["source_compute"], migration["dest_compute"]) == ("compute-0", "compute-1")
     assert migration["instance_uuid"] == sid
-    assert driver(scene.cloud, "compute-0").guests[sid].state == "migrated"
-    assert driver(scene.cloud, "compute-1").guests[sid].state == "running"
+    assert scene.hosts.driver("compute-0").guests()[sid] == "parked"
+    assert scene.hosts.driver("compute-1").guests()[sid] == "running"
 
     resp = scene.action(sid, {"confirmResize": None}, scene.user1)
     assert resp.status_code == 204
@@ -54,7 +54,7 @@ def test_migrate_then_confirm(scene: Scene) -> None:
     assert (shown["status"], shown["OS-EXT-SRV-ATTR:host"]) == ("ACTIVE", "compute-1")
     assert scene.claims() == [("compute-1", new["pciaddr"], "vm1")]
     assert scene.get_port(port["id"])["mac_address"] == new["mac"]
-    assert sid not in driver(scene.cloud, "compute-0").guests
+    assert sid not in scene.hosts.driver("compute-0").guests()
     mine = scene.api.get(f"{API}/servers/{sid}/migrations", headers=scene.admin).json()
     assert [m["status"] for m in mine["migrations"]] == ["confirmed"]
     resp = scene.action(sid, {"confirmResize": None}, scene.user1)
@@ -78,8 +78,8 @@ def test_migrate_then_revert(scene: Scene) -> None:
     assert back["fixed_ips"] == port["fixed_ips"]
     assert scene.claims() == [("compute-0", old["pciaddr"], "vm1")]
     assert _network_mac(scene, sid) == old["mac"]
-    assert driver(scene.cloud, "compute-0").guests[sid].state == "running"
-    assert sid not in driver(scene.cloud, "compute-1").guests
+    assert scene.hosts.driver("compute-0").guests()[sid] == "running"
+    assert sid not in scene.hosts.driver("compute-1").guests()
     migrations = scene.api.get(f"{API}/os-migrations", headers=scene.admin).json()["migrations"]
     assert [m["status"] for m in migrations] == ["reverted"]
 
@@ -89,7 +89,7 @@ def test_a_stopped_server_stays_stopped(scene: Scene) -> None:
     scene.action(sid, {"os-stop": None}, scene.user1)
     assert scene.action(sid, {"migrate": None}).status_code == 202
     assert scene.show(sid)["OS-EXT-STS:power_state"] == 4
-    assert driver(scene.cloud, "compute-1").guests[sid].state == "shutoff"
+    assert scene.hosts.driver("compute-1").guests()[sid] == "stopped"
     assert scene.action(sid, {"confirmResize": None}, scene.user1).status_code == 204
     assert scene.show(sid)["status"] == "SHUTOFF"
 
@@ -118,17 +118,26 @@ def test_migrate_without_a_free_nic_says_why(scene: Scene) -> None:
 
 def test_failed_move_puts_the_guest_back(scene: Scene) -> None:
     sid, port = _vm1(scene)
-    driver(scene.cloud, "compute-1").fail_next("migrate_in", "no IOMMU group")
+    scene.hosts.driver("compute-1").fail_next("migrate_in", "no IOMMU group")
     resp = scene.action(sid, {"migrate": None})
-    assert resp.status_code == 503
-    assert resp.json()["serviceUnavailable"]["message"] == (
-        f"Migration of server {sid} to compute-1 failed: no IOMMU group"
-    )
+    assert resp.status_code == 202
+    actions = scene.api.get(f"{API}/servers/{sid}/os-instance-actions", headers=scene.admin)
+    request_id = actions.json()["instanceActions"][0]["request_id"]
+    action = scene.api.get(
+        f"{API}/servers/{sid}/os-instance-actions/{request_id}", headers=scene.admin
+    ).json()["instanceAction"]
+    assert (action["action"], action["message"]) == ("migrate", "Error")
+    failed = [e for e in action["events"] if e["result"] == "Error"]
+    assert [(e["event"], e["details"]) for e in failed] == [
+        ("migrate_in", "Migration of server vm1 to compute-1 failed: no IOMMU group")
+    ]
+    migrations = scene.api.get(f"{API}/os-migrations", headers=scene.admin).json()["migrations"]
+    assert [m["status"] for m in migrations] == ["error"]
     shown = scene.show(sid)
     assert (shown["status"], shown["OS-EXT-SRV-ATTR:host"]) == ("ACTIVE", "compute-0")
     assert scene.get_port(port["id"])["mac_address"] == scene.nics["compute-0"]["mac"]
     assert scene.claims() == [("compute-0", scene.nics["compute-0"]["pciaddr"], "vm1")]
-    assert driver(scene.cloud, "compute-0").guests[sid].state == "running"
+    assert scene.hosts.driver("compute-0").guests()[sid] == "running"
 
 
 def test_only_admins_migrate(scene: Scene) -> None:
@@ -199,7 +208,7 @@ def test_delete_during_verify_resize_frees_both_hosts(scene: Scene) -> None:
     sid, port = _vm1(scene)
     scene.action(sid, {"migrate": None})
     assert len(scene.claims()) == 2
-    assert scene.api.delete(f"{API}/servers/{sid}", headers=scene.user1).status_code == 204
+    assert scene.delete(sid, scene.user1).status_code == 204
     assert scene.claims() == []
     assert scene.get_port(port["id"])["device_id"] == ""
     lock(scene.cloud, "compute-0")

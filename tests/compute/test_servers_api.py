@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.compute.conftest import API, Scene, add_host, driver, lock, make_passthrough
+from tests.compute.conftest import API, Scene, add_host, lock, make_passthrough
 
 
 def _boot_port(scene: Scene, name: str, port_name: str | None = None) -> tuple[dict, dict]:
@@ -63,9 +63,9 @@ def test_boot_with_a_direct_physical_port(scene: Scene) -> None:
     assert bound["status"] == "ACTIVE"
     assert (bound["device_id"], bound["device_owner"]) == (server["id"], "compute:nova")
     assert scene.claims() == [(host, nic["pciaddr"], "vm1")]
-    guest = driver(scene.cloud, host).guests[server["id"]]
-    assert guest.state == "running"
-    assert [d.pci_address for d in guest.spec.devices] == [nic["pciaddr"]]
+    fake = scene.hosts.driver(host)
+    assert fake.guests()[server["id"]] == "running"
+    assert [d.pci_address for d in fake.spec(server["id"]).devices] == [nic["pciaddr"]]
 
 
 def test_owner_sees_no_host_attributes(scene: Scene) -> None:
@@ -114,7 +114,7 @@ def test_boot_on_a_network_makes_a_direct_physical_port(scene: Scene) -> None:
     assert port["binding:vnic_type"] == "direct-physical"
     assert port["fixed_ips"][0]["ip_address"] == "192.168.10.50"
     assert port["mac_address"] == scene.nics["compute-0"]["mac"]
-    assert scene.api.delete(f"{API}/servers/{server['id']}", headers=scene.user1).status_code == 204
+    assert scene.delete(server["id"], scene.user1).status_code == 204
     resp = scene.api.get(f"/networking/v2.0/ports/{port['id']}", headers=scene.admin)
     assert resp.status_code == 404
     assert scene.claims() == []
@@ -195,7 +195,7 @@ def test_reason_names_locked_hosts(scene: Scene) -> None:
 
 def test_failed_spawn_releases_everything(scene: Scene) -> None:
     lock(scene.cloud, "compute-1")
-    driver(scene.cloud, "compute-0").fail_next("spawn", "no hugepages left")
+    scene.hosts.driver("compute-0").fail_next("spawn", "no hugepages left")
     server, port = _boot_port(scene, "vm1")
     assert server["status"] == "ERROR"
     assert server["fault"]["message"] == (
@@ -212,7 +212,7 @@ def test_failed_spawn_releases_everything(scene: Scene) -> None:
 
 def test_delete_releases_the_nic_and_unbinds_the_port(scene: Scene) -> None:
     server, port = _boot_port(scene, "vm1")
-    resp = scene.api.delete(f"{API}/servers/{server['id']}", headers=scene.user1)
+    resp = scene.delete(server["id"], scene.user1)
     assert resp.status_code == 204
     assert scene.api.get(f"{API}/servers/{server['id']}", headers=scene.user1).status_code == 404
     assert scene.claims() == []
@@ -221,7 +221,7 @@ def test_delete_releases_the_nic_and_unbinds_the_port(scene: Scene) -> None:
     assert left["binding:host_id"] == "" and left["binding:vif_type"] == "unbound"
     assert left["mac_address"] != scene.nics["compute-0"]["mac"]
     assert left["fixed_ips"] == port["fixed_ips"]
-    assert server["id"] not in driver(scene.cloud, "compute-0").guests
+    assert server["id"] not in scene.hosts.driver("compute-0").guests()
 
 
 def test_delete_of_an_error_server(scene: Scene) -> None:
@@ -229,31 +229,31 @@ def test_delete_of_an_error_server(scene: Scene) -> None:
     _boot_port(scene, "vm2")
     server, _port = _boot_port(scene, "vm3")
     assert server["status"] == "ERROR"
-    assert scene.api.delete(f"{API}/servers/{server['id']}", headers=scene.user1).status_code == 204
+    assert scene.delete(server["id"], scene.user1).status_code == 204
 
 
 def test_failed_destroy_keeps_the_nic(scene: Scene) -> None:
     server, _port = _boot_port(scene, "vm1")
-    driver(scene.cloud, "compute-0").fail_next("destroy", "libvirt is down")
-    resp = scene.api.delete(f"{API}/servers/{server['id']}", headers=scene.user1)
-    assert resp.status_code == 503
-    assert resp.json()["serviceUnavailable"]["message"] == (
-        "Delete of server vm1 failed on compute-0: libvirt is down"
-    )
-    assert scene.show(server["id"])["status"] == "ERROR"
+    scene.hosts.driver("compute-0").fail_next("destroy", "libvirt is down")
+    resp = scene.delete(server["id"], scene.user1)
+    assert resp.status_code == 204
+    scene.hosts.settle()
+    shown = scene.show(server["id"])
+    assert shown["status"] == "ERROR"
+    assert shown["fault"]["message"] == "Delete of server vm1 failed on compute-0: libvirt is down"
     assert len(scene.claims()) == 1
-    assert scene.api.delete(f"{API}/servers/{server['id']}", headers=scene.user1).status_code == 204
+    assert scene.delete(server["id"], scene.user1).status_code == 204
     assert scene.claims() == []
 
 
 def test_stop_start_reboot(scene: Scene) -> None:
     server, _port = _boot_port(scene, "vm1")
     sid = server["id"]
-    fake = driver(scene.cloud, "compute-0")
+    fake = scene.hosts.driver("compute-0")
     assert scene.action(sid, {"os-stop": None}, scene.user1).status_code == 202
     shown = scene.show(sid)
     assert (shown["status"], shown["OS-EXT-STS:power_state"]) == ("SHUTOFF", 4)
-    assert fake.guests[sid].state == "shutoff"
+    assert fake.guests()[sid] == "stopped"
     assert len(scene.claims()) == 1  # a stopped server keeps its NIC
     resp = scene.action(sid, {"os-stop": None}, scene.user1)
     assert resp.status_code == 409

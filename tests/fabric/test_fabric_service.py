@@ -94,7 +94,7 @@ def test_boot_migrate_delete_follow_the_switch(scene: Scene, tor1: LabSwitchDriv
     assert switch_port(tor1, dest) == PortConfig.access(10)
     assert switch_port(tor1, src) == PortConfig.quarantine(QUARANTINE_VLAN)
 
-    resp = scene.api.delete(f"/compute/v2.1/servers/{vm1['id']}", headers=scene.user1)
+    resp = scene.delete(vm1['id'], scene.user1)
     assert resp.status_code == 204, resp.text
     assert switch_port(tor1, dest) == PortConfig.quarantine(QUARANTINE_VLAN)
 
@@ -157,7 +157,7 @@ def test_refusing_switch_fails_boot_cleanly(scene: Scene, tor1: LabSwitchDriver)
     assert p["binding:host_id"] == "" and p["device_id"] == ""
     assert all(not c.admin_up for c in tor1.switch.ports.values() if c.mode == "access")
 
-    resp = scene.api.delete(f"/compute/v2.1/servers/{server['id']}", headers=scene.user1)
+    resp = scene.delete(server['id'], scene.user1)
     assert resp.status_code == 204
     vm1 = boot_vm1(scene)
     assert switch_port(tor1, vm1["OS-EXT-SRV-ATTR:host"]) == PortConfig.access(10)
@@ -360,8 +360,18 @@ def test_refusing_switch_fails_migration_cleanly(scene: Scene, tor1: LabSwitchDr
     src = vm1["OS-EXT-SRV-ATTR:host"]
     tor1.fail_next_apply("% Switch busy")
     resp = scene.action(vm1["id"], {"migrate": None})
-    assert resp.status_code == 503, resp.text
-    assert "% Switch busy" in resp.text
+    assert resp.status_code == 202, resp.text
+    migrations = scene.api.get("/compute/v2.1/os-migrations", headers=scene.admin).json()
+    assert [m["status"] for m in migrations["migrations"]] == ["error"]
+    events = scene.api.get(
+        f"/compute/v2.1/servers/{vm1['id']}/os-instance-actions/"
+        + scene.api.get(
+            f"/compute/v2.1/servers/{vm1['id']}/os-instance-actions", headers=scene.admin
+        ).json()["instanceActions"][0]["request_id"],
+        headers=scene.admin,
+    ).json()["instanceAction"]["events"]
+    assert [e["event"] for e in events if e["result"] == "Error"] == ["switch_port"]
+    assert any("% Switch busy" in (e["details"] or "") for e in events)
     shown = scene.show(vm1["id"])
     assert shown["status"] == "ACTIVE" and shown["OS-EXT-SRV-ATTR:host"] == src
     assert {c[0] for c in scene.claims()} == {src}

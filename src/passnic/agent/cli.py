@@ -73,7 +73,12 @@ def run(
 
     from passnic.agent.config import AgentConfig
     from passnic.agent.drivers import load_driver
-    from passnic.agent.host import ControllerClient, HostAgent, password_login
+    from passnic.agent.host import (
+        HTTP_TIMEOUT_SECONDS,
+        ControllerClient,
+        HostAgent,
+        password_login,
+    )
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s agent %(levelname)s %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per long-poll is noise
@@ -83,7 +88,7 @@ def run(
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda _s, _f: stop.set())
-    with httpx.Client() as http:
+    with httpx.Client(timeout=HTTP_TIMEOUT_SECONDS) as http:
         login = password_login(
             cfg.auth_url, cfg.username, cfg.password, cfg.project_name, cfg.user_domain_name
         )

@@ -40,6 +40,8 @@ log = logging.getLogger(__name__)
 
 #: longest a sync may wait in the controller; well under any heartbeat time-out
 LONG_POLL_SECONDS = 20.0
+#: the HTTP client's time-out: a long-poll plus room for a slow controller
+HTTP_TIMEOUT_SECONDS = LONG_POLL_SECONDS + 30.0
 RETRY_SECONDS = (0.5, 1.0, 2.0, 5.0)
 
 
@@ -58,7 +60,7 @@ class ControllerClient:
         self._login = login
         self._token: str | None = None
 
-    def post(self, path: str, body: Any, timeout: float = 30.0) -> Any:
+    def post(self, path: str, body: Any) -> Any:
         for attempt in (1, 2):
             if self._token is None:
                 self._token = self._login(self.http)
@@ -67,7 +69,6 @@ class ControllerClient:
                     f"{self.base}{path}",
                     json=body,
                     headers={"X-Auth-Token": self._token},
-                    timeout=timeout,
                 )
             except httpx.HTTPError as exc:
                 raise AgentError(f"cannot reach the controller at {self.base}: {exc}") from exc
@@ -101,7 +102,7 @@ def password_login(
             }
         }
         try:
-            response = http.post(f"{auth_url.rstrip('/')}/v3/auth/tokens", json=body, timeout=30)
+            response = http.post(f"{auth_url.rstrip('/')}/v3/auth/tokens", json=body)
         except httpx.HTTPError as exc:
             raise AgentError(f"cannot reach Keystone at {auth_url}: {exc}") from exc
         if response.status_code != 201:
@@ -173,7 +174,7 @@ class HostAgent:
             generation=self._generation, guests=self._actual(), wait=wait
         ).model_dump(mode="json")
         answer = SyncAnswer.model_validate(
-            self.client.post(f"/agent/v1/hosts/{self.hostname}/sync", request, timeout=wait + 30)
+            self.client.post(f"/agent/v1/hosts/{self.hostname}/sync", request)
         )
         self._generation = answer.generation
         self._desired = answer.guests
@@ -226,9 +227,9 @@ class HostAgent:
         sid, running = want.spec.server_id, want.power == "running"
         spec = want.spec
         if state is None:
-            if running:
+            if running and spec.migrated_from is None:
                 return self._act(sid, want, lambda: self.driver.spawn(spec))
-            return self._act(sid, want, lambda: self.driver.migrate_in(spec, False))
+            return self._act(sid, want, lambda: self.driver.migrate_in(spec, running))
         if state == "parked":
             return self._act(sid, want, lambda: self.driver.migrate_in(spec, running))
         if state == "running" and not running:

@@ -49,6 +49,8 @@ class GuestSpec(BaseModel):
     devices: tuple[GuestDevice, ...] = ()
     #: OpenStack's network_data.json for the guest (what cloud-init reads from a config drive)
     network_data: dict[str, Any] | None = None
+    #: set while a cold migration brings the guest here: the host that has its disk
+    migrated_from: str | None = None
 
 
 class DesiredGuest(BaseModel):

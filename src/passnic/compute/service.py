@@ -657,7 +657,9 @@ class ComputeService:
         try:
             self.placement.run(claim)
         except PassnicError as exc:  # e.g. a binding refused: the server must not stay BUILD
-            self._abandon(server_id, "scheduling", f"Build failed: {exc.message}")
+            with self.db.transaction() as s:
+                name = s.scalar(select(Server.name).where(Server.id == server_id))
+            self._abandon(server_id, "scheduling", f"Build of server {name} failed: {exc.message}")
 
     def _step_switch(self, server_id: str) -> None:
         """The switch ports of the claimed NICs first: before the guest sends a frame."""
@@ -722,6 +724,18 @@ class ComputeService:
             if server is None or server.task_state != "deleting":
                 return
             guests = self.hosts.guests_of(s, server_id)
+            refused = [
+                g for g in guests if g.actual_state == "error" and g.actual_version >= g.version
+            ]
+            if refused:  # the host could not remove it: the NIC stays with the server
+                held = self._take(s, server_id, None, ("deleting",), None)
+                if held is not None:
+                    g = refused[0]
+                    message = f"Delete of server {held.name} failed on {g.hostname}: {g.error}"
+                    actions.finish(s, held, "destroy", error=message)
+                    actions.end_action(s, held)
+                    self._error(held, message)
+                return
             waiting = [
                 g.hostname
                 for g in guests
@@ -870,7 +884,10 @@ class ComputeService:
                 actions.start(s, held, "migrate_in", dest)
                 power: Power = "stopped" if m.old_vm_state == "stopped" else "running"
                 claims = self.placement.claims(s, server_id, dest)
-                self.hosts.want(s, server_id, dest, power, self._guest(s, held, claims))
+                spec = self._guest(s, held, claims).model_copy(
+                    update={"migrated_from": m.source_compute}
+                )
+                self.hosts.want(s, server_id, dest, power, spec)
                 return
         self._undo_move(server_id, "resize_migrated", "migrate_out", failed)
 

@@ -127,6 +127,10 @@ class FakeDriver:
         self._record("migrate_in", guest.server_id)
         self._define(guest, "running" if power_on else "stopped")
 
+    def spec(self, server_id: str) -> GuestSpec:
+        """The spec a guest was last defined with (for tests)."""
+        return GuestSpec.model_validate(self._guests[server_id]["spec"])
+
     def console(self, server_id: str) -> str:
         guest = self._guests.get(server_id)
         return str(guest["console"]) if guest is not None else ""
