@@ -8,9 +8,11 @@ them all when Passnic stops. Their output goes to ``<home>/agents/<host>.log``.
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 RESTART_SECONDS = 1.0
@@ -28,18 +30,23 @@ class AgentSupervisor:
         log = config.with_suffix(".log")
         fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         try:
-            return subprocess.Popen(
+            proc = subprocess.Popen(
                 [sys.executable, "-m", "passnic.agent", "run", "--config", str(config)],
                 stdin=subprocess.DEVNULL,
                 stdout=fd,
                 stderr=subprocess.STDOUT,
-                start_new_session=True,  # a Ctrl-C on the terminal is for passnic up alone
+                # its own session: a Ctrl-C on the terminal is for passnic up alone, and an
+                # agent outlives a controller that crashes, as on a real compute host
+                start_new_session=True,
             )
         finally:
             os.close(fd)
+        config.with_suffix(".pid").write_text(str(proc.pid))
+        return proc
 
     def start(self) -> None:
         for config in self.configs:
+            _stop_leftover(config)
             self.processes[config] = self._spawn(config)
         self._thread = threading.Thread(target=self._watch, name="agents", daemon=True)
         self._thread.start()
@@ -63,3 +70,24 @@ class AgentSupervisor:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+
+
+def _stop_leftover(config: Path) -> None:
+    """The agent a killed ``passnic up`` left running for this config: stopped, so one host
+    never has two agents (its guests live on; the new agent finds them)."""
+    pidfile = config.with_suffix(".pid")
+    try:
+        pid = int(pidfile.read_text())
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except (OSError, ValueError):
+        return
+    if str(config).encode() not in cmdline:
+        return  # the pid was reused by something else
+    try:
+        os.kill(pid, signal.SIGTERM)
+        for _ in range(int(STOP_SECONDS * 10)):
+            os.kill(pid, 0)
+            time.sleep(0.1)
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass

@@ -591,7 +591,7 @@ class ComputeService:
             step(server_id)
         except Exception as exc:  # the step's own failures are handled inside it
             log.exception("step %s of server %s failed", task, server_id)
-            message = exc.message if isinstance(exc, PassnicError) else f"{type(exc).__name__}"
+            message = _words(exc) if isinstance(exc, PassnicError) else type(exc).__name__
             self._abandon(server_id, task or "", f"Unexpected error during {task}: {message}")
 
     def _steps(self) -> dict[str, Callable[[str], Any]]:
@@ -1302,8 +1302,12 @@ class ComputeService:
         """Quarantine freed NICs; a switch failure here is left to the fabric audit."""
         try:
             self.fabric.provision([h for h in hostnames if h])
-        except PassnicError as exc:
-            log.warning("switch provisioning after a release failed: %s", exc.message)
+        except Exception as exc:  # a cleanup never fails the step it follows
+            log.warning("switch provisioning after a release failed: %s", _words(exc))
+
+
+def _words(exc: Exception) -> str:
+    return exc.message if isinstance(exc, PassnicError) else f"{type(exc).__name__}: {exc}"
 
 
 def _claimed(claims: Iterable[DeviceClaim]) -> str:
