@@ -94,7 +94,7 @@ def test_boot_migrate_delete_follow_the_switch(scene: Scene, tor1: LabSwitchDriv
     assert switch_port(tor1, dest) == PortConfig.access(10)
     assert switch_port(tor1, src) == PortConfig.quarantine(QUARANTINE_VLAN)
 
-    resp = scene.delete(vm1['id'], scene.user1)
+    resp = scene.delete(vm1["id"], scene.user1)
     assert resp.status_code == 204, resp.text
     assert switch_port(tor1, dest) == PortConfig.quarantine(QUARANTINE_VLAN)
 
@@ -157,7 +157,7 @@ def test_refusing_switch_fails_boot_cleanly(scene: Scene, tor1: LabSwitchDriver)
     assert p["binding:host_id"] == "" and p["device_id"] == ""
     assert all(not c.admin_up for c in tor1.switch.ports.values() if c.mode == "access")
 
-    resp = scene.delete(server['id'], scene.user1)
+    resp = scene.delete(server["id"], scene.user1)
     assert resp.status_code == 204
     vm1 = boot_vm1(scene)
     assert switch_port(tor1, vm1["OS-EXT-SRV-ATTR:host"]) == PortConfig.access(10)
