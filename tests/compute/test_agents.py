@@ -1,4 +1,4 @@
-"""The controller–host boundary: agents with credentials of their own, heartbeats, a lifecycle
+"""The controller-host boundary: agents with credentials of their own, heartbeats, a lifecycle
 that only agents carry out, and steps that resume after the controller is replaced."""
 
 from __future__ import annotations
