@@ -32,7 +32,6 @@ from __future__ import annotations
 import contextlib
 import ipaddress
 import logging
-import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NoReturn, Protocol, cast
@@ -47,6 +46,7 @@ from passnic.compute.flavors import NUMA_POLICY_SPEC, AliasRequest, FlavorServic
 from passnic.compute.hypervisor import GuestDevice, GuestSpec, HypervisorError
 from passnic.compute.metadata import network_data
 from passnic.compute.models import Migration, Server, ServerPort
+from passnic.compute.names import name_matches
 from passnic.context import RequestContext
 from passnic.db import Database, new_uuid, utcnow
 from passnic.errors import BadRequest, Conflict, NotFound, PassnicError, ServiceUnavailable
@@ -427,7 +427,7 @@ class ComputeService:
                 stmt = stmt.where(Server.host == host)
             if status is not None:
                 stmt = stmt.where(Server.status == status.upper())
-            servers = [sv for sv in s.scalars(stmt) if _name_matches(name, sv.name)]
+            servers = [sv for sv in s.scalars(stmt) if name_matches(name, sv.name)]
             return [self._view(s, sv) for sv in servers]
 
     def network_data(self, ctx: RequestContext, server_id: str) -> dict[str, Any]:
@@ -968,16 +968,6 @@ def _nic(seg: PortSegment) -> Nic:
         segmentation_id=seg.segmentation_id,
         fixed_ips=tuple((ip.ip_address, ip.subnet_id) for ip in port.fixed_ips),
     )
-
-
-def _name_matches(pattern: str | None, name: str) -> bool:
-    """Nova's name filter is a regular expression searched in the name."""
-    if not pattern:
-        return True
-    try:
-        return re.search(pattern, name) is not None
-    except re.error:
-        return pattern in name
 
 
 def _numa_policy(value: str | None) -> NumaPolicy | None:
