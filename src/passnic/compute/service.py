@@ -448,7 +448,8 @@ class ComputeService:
         return server
 
     def _view(self, s: Session, server: Server) -> ServerView:
-        nics = tuple(_nic(self.network.port_segment(s, sp.port_id)) for sp in server.ports)
+        port_ids = [sp.port_id for sp in server.ports]  # a port gone missing is not shown
+        nics = tuple(_nic(seg) for seg in self.network.existing_port_segments(s, port_ids))
         devices = tuple(self.placement.claims(s, server.id, server.host or None))
         return ServerView(server, nics, devices)
 
