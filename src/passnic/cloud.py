@@ -23,6 +23,7 @@ class Cloud:
         self.image = ImageService(self.db, settings)
         self.placement = PlacementService(self.db, self.inventory)
         self.compute = ComputeService(self.db, self.image, self.network, self.placement)
+        self.inventory.consult(self.placement.nics_in_use, self.network.data_network_users)
         self.fabric = self.compute.fabric = FabricService(self.db)
 
     def close(self) -> None:

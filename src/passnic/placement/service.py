@@ -30,7 +30,12 @@ from sqlalchemy.orm import Session
 
 from passnic.db import Database
 from passnic.errors import ServiceUnavailable
-from passnic.inventory.service import ComputeHost, InventoryService, PassthroughDevice
+from passnic.inventory.service import (
+    ComputeHost,
+    InventoryService,
+    NicInUse,
+    PassthroughDevice,
+)
 from passnic.placement.model import (
     Device,
     FleetView,
@@ -265,6 +270,14 @@ class PlacementService:
             if hostname is not None:
                 stmt = stmt.where(DeviceClaim.hostname == hostname)
             return list(s.scalars(stmt))
+
+    def nics_in_use(self, hostname: str) -> list[NicInUse]:
+        """The NICs servers hold on a host, for the inventory's refusals (lock, interface
+        changes)."""
+        return [
+            NicInUse(c.hostname, c.pci_address, c.consumer_name or c.consumer_id)
+            for c in self.list_claims(hostname)
+        ]
 
     def _serialize(self, s: Session) -> None:
         """One placement at a time across every worker (see the module docstring)."""

@@ -1,11 +1,16 @@
-"""A port a server holds stays with the server: Neutron's API refuses to delete it or give it
-away (409 naming the server), and reading the server never fails for a port gone missing."""
+"""What a server uses stays with it: Neutron's API refuses to delete its port or give it away
+(409 naming the server), reading the server never fails for a port gone missing, and the
+inventory refuses to lock its host (unless forced) or change its NIC's interface; a data network
+that networks use is not deleted. These go through the wiring of the whole cloud."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from tests.compute.conftest import API, Scene
+import pytest
+
+from passnic.errors import BadRequest
+from tests.compute.conftest import ADMIN, API, Scene
 
 PORTS = "/networking/v2.0/ports"
 
@@ -55,3 +60,35 @@ def test_reading_a_server_survives_a_missing_port(scene: Scene) -> None:
         resp = scene.api.get(url, headers=headers)
         assert resp.status_code == 200, resp.text
         assert [s["id"] for s in resp.json()["servers"]] == [server["id"]]
+
+
+def test_the_inventory_asks_placement_and_networking_what_is_in_use(scene: Scene) -> None:
+    inv = scene.cloud.inventory
+    port = scene.port("port0")
+    scene.boot("vm1", networks=[{"port": port["id"]}])
+    pci = scene.nics["compute-0"]["pciaddr"]
+    with pytest.raises(BadRequest) as info:
+        inv.lock_host(ADMIN, "compute-0")
+    assert info.value.message.startswith(
+        f"Rejected: Can not lock compute-0: server vm1 holds pci-passthrough NIC {pci} on it"
+    )
+    inv.lock_host(ADMIN, "compute-1")  # nothing runs there
+    inv.lock_host(ADMIN, "compute-0", force=True)
+    enp0s3 = inv.get_interface(ADMIN, "enp0s3", "compute-0")
+    with pytest.raises(BadRequest, match="Interface 'enp0s3' cannot be modified: server vm1"):
+        inv.modify_interface(ADMIN, enp0s3.uuid, {"ifclass": "none"})
+    with pytest.raises(BadRequest, match="cannot be removed from its data network: server vm1"):
+        inv.remove_interface_datanetwork(ADMIN, enp0s3.datanetworks[0].uuid)
+    spare = inv.create_datanetwork(ADMIN, {"name": "spare", "network_type": "vlan"})
+    scene.cloud.network.create_network(
+        ADMIN,
+        name="net9",
+        project_id="p",
+        network_type="vlan",
+        physical_network="spare",
+        segmentation_id=9,
+    )
+    with pytest.raises(BadRequest) as info:
+        inv.delete_datanetwork(ADMIN, spare.uuid)
+    used = f"DataNetwork '{spare.uuid}' is still used by network net9"
+    assert info.value.message.startswith(used)
