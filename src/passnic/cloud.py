@@ -36,6 +36,7 @@ class Cloud:
             settings.step_timeout,
         )
         self.conductor = Conductor(self.compute, self.hosts)
+        self.inventory.consult(self.placement.nics_in_use, self.network.data_network_users)
 
     def close(self) -> None:
         self.conductor.stop()

@@ -436,7 +436,7 @@ def test_delete_network_refused_while_a_server_uses_a_port(net: NetworkService) 
         n.id,
     )
     assert (error.status, error.kind) == (409, "NetworkInUse")
-    net.update_port(USER1, used.id, {"device_id": "", "device_owner": ""})
+    net.update_port(ADMIN, used.id, {"device_id": "", "device_owner": ""})  # an admin repairs
     net.delete_network(USER1, n.id)
     for call, ident in ((net.get_subnet, subnet.id), (net.get_port, loose.id)):
         with pytest.raises(NotFound):

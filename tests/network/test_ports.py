@@ -535,8 +535,8 @@ def test_bind_and_unbind_a_passthrough_port(
     )
     assert (bound.device_id, bound.device_owner) == ("vm1", "compute:nova")
     refused(
-        f"Port {port.id} is attached to server vm1 on host compute-0: delete the server, or "
-        "detach the port, first",
+        f"Port {port.id} cannot be deleted directly via the port API: it is in use by server "
+        "vm1 on host compute-0; delete the server first",
         net.delete_port,
         USER1,
         port.id,
@@ -617,6 +617,118 @@ def test_bind_checks(net: NetworkService, db: Database, net0: Network) -> None:
         )
     with pytest.raises(NotFound), db.transaction() as s:
         net.port_segment(s, "nosuch")
+
+
+# ---- ports that servers hold ------------------------------------------------------------
+
+
+def reserve(net: NetworkService, db: Database, port_id: str, server: str) -> None:
+    """What compute does when a boot names the port: before any NIC is bound to it."""
+    with db.transaction() as s:
+        net.set_device(s, port_id, server, "compute:nova")
+
+
+@pytest.mark.parametrize("caller", [USER1, ADMIN], ids=["member", "admin"])
+def test_a_port_a_server_holds_cannot_be_deleted(
+    net: NetworkService, db: Database, net0: Network, caller: object
+) -> None:
+    """Not even while the server is in BUILD (reserved, not bound yet)."""
+    port = passthrough_port(net, net0)
+    reserve(net, db, port.id, "vm1")
+    error = refused(
+        f"Port {port.id} cannot be deleted directly via the port API: it is in use by server "
+        "vm1; delete the server first",
+        net.delete_port,
+        caller,
+        port.id,
+    )
+    assert (error.status, error.kind) == (409, "PortInUse")
+    assert net.get_port(USER1, port.id).device_id == "vm1"
+
+
+def test_a_member_cannot_take_a_port_away_from_its_server(
+    net: NetworkService, db: Database, net0: Network
+) -> None:
+    """The old way round the refusal: clear device_owner, then delete."""
+    port = passthrough_port(net, net0)
+    reserve(net, db, port.id, "vm1")
+    for changes, what in (
+        ({"device_owner": ""}, "device_owner"),
+        ({"device_id": "vm2"}, "device_id"),
+        ({"device_id": "", "device_owner": ""}, "device_id and device_owner"),
+    ):
+        error = refused(
+            f"Port {port.id} is in use by server vm1: its {what} cannot be changed; delete the "
+            "server to free the port",
+            net.update_port,
+            USER1,
+            port.id,
+            changes,
+        )
+        assert error.status == 409
+    # the same values, or other attributes, are fine
+    renamed = net.update_port(
+        USER1, port.id, {"name": "renamed", "device_id": "vm1", "device_owner": "compute:nova"}
+    )
+    assert (renamed.name, renamed.device_id, renamed.device_owner) == (
+        "renamed",
+        "vm1",
+        "compute:nova",
+    )
+    # an admin may repair a port whose server is gone; then it may be deleted
+    net.update_port(ADMIN, port.id, {"device_id": "", "device_owner": ""})
+    net.delete_port(USER1, port.id)
+
+
+def test_a_port_another_server_took_is_not_reserved_again(
+    net: NetworkService, db: Database, net0: Network
+) -> None:
+    port = passthrough_port(net, net0)
+    reserve(net, db, port.id, "vm1")
+    error = refused(
+        f"Port {port.id} is still in use by compute:nova vm1.", reserve, net, db, port.id, "vm2"
+    )
+    assert error.status == 409
+    reserve(net, db, port.id, "vm1")  # the same server again: nothing changes
+
+
+def test_reserving_a_port_deleted_meanwhile_is_a_404(
+    net: NetworkService, db: Database, net0: Network
+) -> None:
+    """A boot read the port, a delete committed, then the boot reserved it: the reservation
+    used to UPDATE a vanished row (StaleDataError, a 500)."""
+    port = passthrough_port(net, net0)
+    with pytest.raises(NotFound) as info, db.transaction() as s:
+        checked = net.port_segment(s, port.id).port  # the boot's check, kept in its session
+        net.delete_port(USER1, port.id)  # another request, committed
+        net.set_device(s, checked.id, "vm1", "compute:nova")
+    assert info.value.message == f"Port {port.id} could not be found."
+
+
+def test_a_delete_waiting_for_a_reservation_sees_it(
+    net: NetworkService, db: Database, net0: Network
+) -> None:
+    """The other order: the delete starts while a boot's reservation is not committed yet;
+    it waits for it, then refuses (it used to delete the port from under the server)."""
+    port = passthrough_port(net, net0)
+    outcome: list[BaseException | None] = []
+
+    def delete() -> None:
+        try:
+            net.delete_port(USER1, port.id)
+            outcome.append(None)
+        except BaseException as exc:
+            outcome.append(exc)
+
+    with db.transaction() as s:
+        net.set_device(s, port.id, "vm1", "compute:nova")
+        thread = threading.Thread(target=delete)
+        thread.start()
+        thread.join(0.5)
+        assert thread.is_alive()  # the delete waits for the reservation's transaction
+    thread.join()
+    assert len(outcome) == 1 and getattr(outcome[0], "kind", None) == "PortInUse"
+    assert net.get_port(USER1, port.id).device_id == "vm1"
 
 
 def _concurrently(

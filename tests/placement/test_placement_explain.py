@@ -8,6 +8,7 @@ from passnic.placement import (
     NoValidHost,
     PlacementRequest,
 )
+from passnic.placement.model import hidden_holder
 from tests.placement.fleet_fakes import E1000, X710, host, index, nic
 
 PORT0 = DeviceRequest.port("group0-data0", label="port port0")
@@ -104,6 +105,24 @@ def test_in_use_singular_plural_and_partly() -> None:
     assert partly.message == (
         "No valid host: 1 host has 2 pci-passthrough NICs on group0-data0;"
         " compute-0 has too few of them free; the rest are in use by vm1"
+    )
+
+
+def test_other_projects_servers_are_counted_not_named() -> None:
+    """A member reads the fault of their server: the servers of other projects holding the
+    NICs are not named (they used to be: "... in use by vm1, vm-normal and vmN")."""
+    one = fail(
+        [host("compute-0")], [nic("compute-0", 0, holder=hidden_holder("a"))], port_request()
+    )
+    assert one.stages[-1].text == "compute-0 has its NIC in use by another project's server"
+    devices = [
+        nic("compute-0", 0, holder="vm1"),
+        nic("compute-0", 1, holder=hidden_holder("a")),
+        nic("compute-1", 0, holder=hidden_holder("b")),
+    ]
+    result = fail([host("compute-0"), host("compute-1")], devices, port_request())
+    assert result.stages[-1].text == (
+        "compute-0 and compute-1 have theirs in use by vm1 and 2 servers of other projects"
     )
 
 

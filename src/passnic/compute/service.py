@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import ipaddress
 import logging
-import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, timedelta
@@ -50,6 +49,7 @@ from passnic.compute.flavors import NUMA_POLICY_SPEC, AliasRequest, FlavorServic
 from passnic.compute.hosts import HostService, NodeView
 from passnic.compute.metadata import network_data
 from passnic.compute.models import Guest, InstanceAction, Migration, Server, ServerPort
+from passnic.compute.names import name_matches
 from passnic.compute.protocol import GuestDevice, GuestSpec, Power
 from passnic.context import RequestContext
 from passnic.db import Database, new_uuid, on_commit, utcnow
@@ -398,7 +398,7 @@ class ComputeService:
                 stmt = stmt.where(Server.host == host)
             if status is not None:
                 stmt = stmt.where(Server.status == status.upper())
-            servers = [sv for sv in s.scalars(stmt) if _name_matches(name, sv.name)]
+            servers = [sv for sv in s.scalars(stmt) if name_matches(name, sv.name)]
             return [self._view(s, sv) for sv in servers]
 
     def network_data(self, ctx: RequestContext, server_id: str) -> dict[str, Any]:
@@ -419,7 +419,8 @@ class ComputeService:
         return server
 
     def _view(self, s: Session, server: Server) -> ServerView:
-        nics = tuple(_nic(self.network.port_segment(s, sp.port_id)) for sp in server.ports)
+        port_ids = [sp.port_id for sp in server.ports]  # a port gone missing is not shown
+        nics = tuple(_nic(seg) for seg in self.network.existing_port_segments(s, port_ids))
         devices = tuple(self.placement.claims(s, server.id, server.host or None))
         host_up = self.hosts.host_up(s, server.host) if server.host else None
         return ServerView(server, nics, devices, host_up)
@@ -640,8 +641,14 @@ class ComputeService:
                 return  # deleted meanwhile, or another worker took this step
             actions.start(s, server, "schedule")
             request, sources = self._placement_request(s, server)
-            found = self.placement.place(s, inventory, server.id, server.name, request, sources)
+            # the reason may name the servers of the requester's own project only
+            own = set(s.scalars(select(Server.id).where(Server.project_id == server.project_id)))
+            found = self.placement.place(
+                s, inventory, server.id, server.name, request, sources, shown=own
+            )
             if isinstance(found, NoValidHost):
+                if found.details:  # the whole story, for the operator's log
+                    log.info("no valid host for server %s: %s", server.id, found.details)
                 actions.finish(s, server, "schedule", error=found.message)
                 actions.end_action(s, server)
                 self._fail(s, server, found.message)
@@ -1337,16 +1344,6 @@ def _nic(seg: PortSegment) -> Nic:
         segmentation_id=seg.segmentation_id,
         fixed_ips=tuple((ip.ip_address, ip.subnet_id) for ip in port.fixed_ips),
     )
-
-
-def _name_matches(pattern: str | None, name: str) -> bool:
-    """Nova's name filter is a regular expression searched in the name."""
-    if not pattern:
-        return True
-    try:
-        return re.search(pattern, name) is not None
-    except re.error:
-        return pattern in name
 
 
 def _numa_policy(value: str | None) -> NumaPolicy | None:

@@ -210,11 +210,12 @@ def _patch(body: Any) -> dict[str, object]:
 
 
 #: /action values of a host PATCH (cgtsclient host-lock/-unlock). Passnic has none of the
-#: controller and storage checks that force and unsafe bypass, so the forced locks are locks.
+#: controller and storage checks that unsafe bypasses; force locks a host whose servers hold
+#: pci-passthrough NICs (they stay).
 HOST_ACTIONS: dict[str, Callable[[InventoryService, RequestContext, str], Host]] = {
     "lock": lambda svc, ctx, host: svc.lock_host(ctx, host),
-    "force-lock": lambda svc, ctx, host: svc.lock_host(ctx, host),
-    "force-unsafe-lock": lambda svc, ctx, host: svc.lock_host(ctx, host),
+    "force-lock": lambda svc, ctx, host: svc.lock_host(ctx, host, force=True),
+    "force-unsafe-lock": lambda svc, ctx, host: svc.lock_host(ctx, host, force=True),
     "unlock": lambda svc, ctx, host: svc.unlock_host(ctx, host),
     "force-unlock": lambda svc, ctx, host: svc.unlock_host(ctx, host, force=True),
 }

@@ -128,6 +128,21 @@ UNLOCKED = HostState("unlocked", "enabled", "available")
 
 
 @dataclass(frozen=True)
+class NicInUse:
+    """A host's NIC that a server holds (placement's claim, in the inventory's words)."""
+
+    hostname: str
+    pci_address: str
+    server: str
+
+
+#: hostname -> the NICs servers hold on it
+NicsInUse = Callable[[str], Sequence[NicInUse]]
+#: data network name -> what uses it ("network net0", ...)
+DataNetworkUsers = Callable[[str], Sequence[str]]
+
+
+@dataclass(frozen=True)
 class PassthroughDevice:
     """One pci-passthrough interface, with what placing a VM on it needs to know."""
 
@@ -797,6 +812,20 @@ class InventoryService:
 
     def __init__(self, db: Database) -> None:
         self.db = db
+        self._nics_in_use: NicsInUse = lambda _hostname: ()
+        self._datanetwork_users: DataNetworkUsers = lambda _name: ()
+
+    def consult(self, nics_in_use: NicsInUse, datanetwork_users: DataNetworkUsers) -> None:
+        """Where to read what is in use: placement's claims and the networking domain's
+        networks (the cloud wires them; the inventory never reads their tables). Until then
+        nothing is in use."""
+        self._nics_in_use = nics_in_use
+        self._datanetwork_users = datanetwork_users
+
+    def _held(self, host: Host, interfaces: Iterable[Interface]) -> list[NicInUse]:
+        """The NICs of these interfaces that servers hold."""
+        addresses = {p.pciaddr for i in interfaces for p in i.ports}
+        return [n for n in self._nics_in_use(host.hostname) if n.pci_address in addresses]
 
     @contextmanager
     def _writing(self) -> Iterator[Session]:
@@ -904,13 +933,25 @@ class InventoryService:
         with self.db.transaction() as s:
             return _host(s, host)
 
-    def lock_host(self, ctx: RequestContext, host: str) -> Host:
-        """Lock a host (research §1.3); its interfaces and assignments may then change."""
+    def lock_host(self, ctx: RequestContext, host: str, *, force: bool = False) -> Host:
+        """Lock a host (research §1.3); its interfaces and assignments may then change.
+
+        StarlingX moves a host's instances away on lock, live; a guest that holds a
+        pci-passthrough NIC cannot move live, so the lock is refused while servers hold NICs
+        on the host, unless forced (the servers then stay where they are)."""
         policy.enforce(ctx, "inventory:write")
         with self._writing() as s:
             h = _host(s, host)
             if h.administrative == "locked":
                 raise BadRequest(f"Avoiding lock action on already 'locked' host {h.hostname}")
+            held = self._nics_in_use(h.hostname)
+            if held and not force:
+                raise BadRequest(
+                    f"Rejected: Can not lock {h.hostname}: {_holders(held)} on it, and a guest "
+                    "with a pci-passthrough NIC cannot be live-migrated. Cold-migrate "
+                    f"(openstack server migrate) or delete the {_them(held)} first, or use "
+                    "host-lock --force."
+                )
             h.administrative, h.operational = LOCKED.administrative, LOCKED.operational
             h.action = "none"
             if h.availability == UNLOCKED.availability:  # a host that is up stays up: online
@@ -1043,6 +1084,7 @@ class InventoryService:
             iface = _interface(s, interface_uuid)
             host = iface.host
             _require_locked(host)
+            self._refuse_held(host, iface, "modified")
             others = [o for o in _host_interfaces(s, host) if o.uuid != iface.uuid]
             before = _Before(ifclass=iface.ifclass, monitoring=iface.monitoring)
             for column in INTERFACE_COLUMNS:
@@ -1156,6 +1198,12 @@ class InventoryService:
                     f"DataNetwork '{dn.uuid}' is still assigned to interfaces. Check "
                     "interface-datanetwork."
                 )
+            users = self._datanetwork_users(dn.name)
+            if users:
+                raise BadRequest(
+                    f"DataNetwork '{dn.uuid}' is still used by {', '.join(users)}. Check "
+                    "openstack network list and openstack network segment range list."
+                )
             s.delete(dn)
 
     # -- interface data networks --
@@ -1192,8 +1240,20 @@ class InventoryService:
         policy.enforce(ctx, "inventory:write")
         with self._writing() as s:
             assignment = _assignment(s, assignment_uuid)
-            _require_locked_for_assignment(assignment.interface.host)
+            iface = assignment.interface
+            _require_locked_for_assignment(iface.host)
+            self._refuse_held(iface.host, iface, "removed from its data network")
             s.delete(assignment)
+
+    def _refuse_held(self, host: Host, iface: Interface, change: str) -> None:
+        """A NIC a server holds keeps its configuration: the guest still uses it (a host
+        locked with --force keeps its servers)."""
+        held = self._held(host, [iface])
+        if held:
+            raise BadRequest(
+                f"Operation Rejected: Interface '{iface.ifname}' cannot be {change}: "
+                f"{_holders(held)}. Migrate or delete the {_them(held)} first."
+            )
 
     def get_interface_datanetwork(
         self, ctx: RequestContext, assignment_uuid: str
@@ -1273,6 +1333,18 @@ class InventoryService:
 def _next_id(s: Session, model: type[Host] | type[DataNetwork] | type[InterfaceDataNetwork]) -> int:
     """sysinv's small integer id for a new row (unique because writers hold the write lock)."""
     return (s.scalar(select(func.max(model.id))) or 0) + 1
+
+
+def _holders(held: Sequence[NicInUse]) -> str:
+    """``server vm1 holds pci-passthrough NIC 0000:00:03.0``, or several, in the plural."""
+    servers = list(dict.fromkeys(n.server for n in held))
+    who = f"servers {', '.join(servers)} hold" if len(servers) > 1 else f"server {servers[0]} holds"
+    nics = "NICs" if len(held) > 1 else "NIC"
+    return f"{who} pci-passthrough {nics} {', '.join(n.pci_address for n in held)}"
+
+
+def _them(held: Sequence[NicInUse]) -> str:
+    return "servers" if len({n.server for n in held}) > 1 else "server"
 
 
 def _require_locked(host: Host) -> None:
@@ -1444,6 +1516,7 @@ __all__ = [
     "ComputeHost",
     "HostState",
     "InventoryService",
+    "NicInUse",
     "PassthroughDevice",
     "pci_id",
 ]

@@ -34,7 +34,7 @@ from passnic.network import segments
 from passnic.network.common import Filters, retrying, serialize
 from passnic.network.kinds import NETWORKS, SEGMENT_RANGES
 from passnic.network.models import FLAT, VLAN, Network, NetworkSegmentRange, Port
-from passnic.network.ports import release_ports
+from passnic.network.ports import lock_port, release_ports
 
 MIN_MTU = 68
 IPV6_MIN_MTU = 1280
@@ -355,7 +355,10 @@ class NetworkRules:
     def _delete_network(self, s: Session, ctx: RequestContext, network_id: str) -> None:
         network = NETWORKS.get(s, ctx, network_id, lock=True)
         policy.enforce(ctx, "network:delete_network", network.project_id)
-        ports = list(s.scalars(select(Port).where(Port.network_id == network.id).order_by(Port.id)))
+        on_network = select(Port).where(Port.network_id == network.id).order_by(Port.id)
+        for port in list(s.scalars(on_network)):
+            lock_port(s, port.id)  # a server reserving one of them now comes first, or after
+        ports = list(s.scalars(on_network.execution_options(populate_existing=True)))
         busy = [p for p in ports if p.device_owner and not p.device_owner.startswith("network:")]
         if busy:
             users = ", ".join(f"port {p.id} ({p.device_owner} {p.device_id})" for p in busy)

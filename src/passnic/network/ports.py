@@ -39,6 +39,8 @@ VNIC_TYPES = ("normal", "direct", "direct-physical", "macvtap", "baremetal")
 MAC_PREFIX = "fa:16:3e"
 MAC_RE = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
 HOSTDEV_PHYSICAL = "hostdev_physical"
+#: the device_owner prefix of ports that servers hold (compute sets ``compute:nova``)
+COMPUTE_OWNER = "compute:"
 UNBOUND = "unbound"
 RESTRICTION = "PassthroughPortRestriction"
 
@@ -294,10 +296,66 @@ def _port(s: Session, port_id: str) -> Port:
     return port
 
 
+def lock_port(s: Session, port_id: str) -> None:
+    """No other writer of this port until this transaction ends.
+
+    Every change of a port (delete, update, a server reserving or binding it) takes this lock
+    before it reads the port, so a delete and a reservation of one port run one after the
+    other and the second sees what the first did: a 404 or a 409, never an UPDATE of a row
+    that vanished under it.
+    """
+    serialize(s, f"port:{port_id}")
+
+
+def _current(s: Session, port_id: str) -> Port:
+    """The port as last committed, locked (``lock_port``)."""
+    lock_port(s, port_id)
+    port = s.get(Port, port_id, populate_existing=True)
+    if port is None:
+        raise PORTS.not_found(port_id)
+    return port
+
+
+def server_holding(port: Port) -> str | None:
+    """The server that holds the port (compute marks it with ``set_device``), if any."""
+    if port.device_id and port.device_owner.startswith(COMPUTE_OWNER):
+        return port.device_id
+    return None
+
+
+def _check_device_change(ctx: RequestContext, port: Port, changes: Mapping[str, Any]) -> None:
+    """Only compute moves a port between servers (``set_device``): a member who could change
+    ``device_id`` or ``device_owner`` could take the port away from a server, then delete it."""
+    server = server_holding(port)
+    if server is None or policy.allowed(ctx, "network:update_port:device_of_server"):
+        return
+    changed = [
+        k for k in ("device_id", "device_owner") if k in changes and changes[k] != getattr(port, k)
+    ]
+    if changed:
+        raise Conflict(
+            f"Port {port.id} is in use by server {server}: its {' and '.join(changed)} cannot be "
+            "changed; delete the server to free the port",
+            kind="PortInUse",
+        )
+
+
 def _network_of(s: Session, port: Port) -> Network:
     network = s.get(Network, port.network_id)
     assert network is not None
     return network
+
+
+def _segment(s: Session, port: Port) -> PortSegment:
+    network = _network_of(s, port)
+    return PortSegment(
+        port=port,
+        network_name=network.name,
+        network_type=network.network_type,
+        physical_network=network.physical_network,
+        segmentation_id=network.segmentation_id,
+        mtu=network.mtu,
+    )
 
 
 class PortRules:
@@ -425,8 +483,9 @@ class PortRules:
             policy.enforce(ctx, "network:update_port:binding")
 
         def work(s: Session) -> Port:
-            port = PORTS.get(s, ctx, port_id, lock=True)
+            port = _current(s, PORTS.get(s, ctx, port_id).id)
             policy.enforce(ctx, "network:update_port", port.project_id)
+            _check_device_change(ctx, port, changes)
             network = _network_of(s, port)
             if "vnic_type" in changes and changes["vnic_type"] != port.vnic_type:
                 raise BadRequest(
@@ -488,13 +547,17 @@ class PortRules:
         return retrying(self.db, work)
 
     def delete_port(self, ctx: RequestContext, port_id: str) -> None:
+        """Refused while a server holds the port: the server would lose its NIC's port and
+        could never give the NIC back (as Neutron refuses deleting a router's port)."""
         with self.db.transaction() as s:
-            port = PORTS.get(s, ctx, port_id)
+            port = _current(s, PORTS.get(s, ctx, port_id).id)
             policy.enforce(ctx, "network:delete_port", port.project_id)
-            if port.device_owner.startswith("compute:") and port.binding_host_id:
+            server = server_holding(port)
+            if server is not None:
+                where = f" on host {port.binding_host_id}" if port.binding_host_id else ""
                 raise Conflict(
-                    f"Port {port.id} is attached to server {port.device_id} on host "
-                    f"{port.binding_host_id}: delete the server, or detach the port, first",
+                    f"Port {port.id} cannot be deleted directly via the port API: it is in use "
+                    f"by server {server}{where}; delete the server first",
                     kind="PortInUse",
                 )
             release_ports(s, [port])
@@ -552,16 +615,15 @@ class PortRules:
 
     def port_segment(self, session: Session, port_id: str) -> PortSegment:
         """A port with its network's segment, read in the caller's transaction."""
-        port = _port(session, port_id)
-        network = _network_of(session, port)
-        return PortSegment(
-            port=port,
-            network_name=network.name,
-            network_type=network.network_type,
-            physical_network=network.physical_network,
-            segmentation_id=network.segmentation_id,
-            mtu=network.mtu,
-        )
+        return _segment(session, _port(session, port_id))
+
+    def existing_port_segments(
+        self, session: Session, port_ids: Sequence[str]
+    ) -> list[PortSegment]:
+        """The ports of ``port_ids`` that exist, in that order, with their segments: for views
+        of a server, which must read even when a port went missing under it."""
+        found = {p.id: p for p in session.scalars(select(Port).where(Port.id.in_(port_ids)))}
+        return [_segment(session, found[i]) for i in port_ids if i in found]
 
     def bind_port(
         self,
@@ -577,7 +639,7 @@ class PortRules:
         """Bind a direct-physical port to the NIC compute claimed for it (as Neutron's SR-IOV
         driver binds ``hostdev_physical``): the port takes the NIC's MAC and is ACTIVE. Runs in
         the caller's transaction so a claim and its binding commit together."""
-        port = _port(session, port_id)
+        port = _current(session, port_id)
         network = _network_of(session, port)
         if port.vnic_type != DIRECT_PHYSICAL:
             raise BadRequest(
@@ -617,7 +679,7 @@ class PortRules:
         """Undo a binding: the port goes DOWN and gets a fresh random MAC, so the NIC's MAC is
         free for the next port that binds it (a cold-migrated server's port gets the new NIC's
         MAC and keeps its addresses)."""
-        port = _port(session, port_id)
+        port = _current(session, port_id)
         port.binding_host_id = ""
         port.binding_profile = {}
         port.binding_vif_type = UNBOUND
@@ -629,8 +691,15 @@ class PortRules:
         return port
 
     def set_device(self, session: Session, port_id: str, device_id: str, device_owner: str) -> Port:
-        """Mark which device (server) uses the port; empty strings detach it."""
-        port = _port(session, port_id)
+        """Mark which device (server) uses the port; empty strings detach it. A port another
+        device took meanwhile is refused (409), one deleted meanwhile is not found (404)."""
+        port = _current(session, port_id)
+        if device_id and port.device_id not in ("", device_id):
+            raise Conflict(
+                f"Port {port.id} is still in use by {port.device_owner or 'device'} "
+                f"{port.device_id}.",
+                kind="PortInUse",
+            )
         port.device_id = device_id
         port.device_owner = device_owner
         port.bump()
@@ -639,7 +708,7 @@ class PortRules:
 
     def delete_port_in(self, session: Session, port_id: str) -> None:
         """Delete a port compute created for a server (``--nic net-id=``) with the server."""
-        release_ports(session, [_port(session, port_id)])
+        release_ports(session, [_current(session, port_id)])
 
 
 def _segment_label(physical_network: str, vlan: int | None) -> str:

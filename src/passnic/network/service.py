@@ -6,10 +6,13 @@ What other domains call (compute, for placing a server; all without a caller, in
 compute transaction, so a device claim and the port binding commit together):
 
 * ``port_with_segment(ctx, port_id)`` / ``port_segment(session, port_id)``: the port and its
-  network's ``network_type``, ``physical_network`` and ``segmentation_id``.
+  network's ``network_type``, ``physical_network`` and ``segmentation_id``;
+  ``existing_port_segments(session, port_ids)``: those of the ports that exist (for views).
 * ``bind_port(session, port_id, host, pci_slot, pci_vendor_info, physical_network, mac, vlan)``
 * ``unbind_port(session, port_id)``
-* ``set_device(session, port_id, device_id, device_owner)``
+* ``set_device(session, port_id, device_id, device_owner)``: 409 if another device took the
+  port, 404 if it was deleted meanwhile (a port a server holds cannot be deleted or given away
+  through the API)
 * ``delete_port_in(session, port_id)``
 """
 
@@ -50,6 +53,9 @@ policy.register(
         "network:update_port": "owner",
         "network:update_port:binding": "admin",
         "network:update_port:mac_address": "admin",
+        # device_id/device_owner of a port a server holds: compute sets them; an admin may
+        # repair them
+        "network:update_port:device_of_server": "admin",
         "network:delete_port": "owner",
         "network:create_security_group": "member",
         "network:create_security_group:project_id": "admin",

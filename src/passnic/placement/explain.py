@@ -3,9 +3,10 @@
 The funnel: the hosts that have the NICs asked for (free or not; hosts without them are only
 counted, since in a large fleet they are most hosts) → excluded → not schedulable (locked,
 disabled, offline) → capacity (vCPUs, RAM, disk) → NICs in use (naming the servers holding
-them) → not enough free NICs for all requests together → NUMA policy. Each host is named at
-the first stage it fails, e.g. ``No valid host: 3 hosts have a pci-passthrough NIC on
-group0-data0; compute-2 is locked; compute-0 and compute-1 have theirs in use by vm2 and vm3``.
+them, except other projects' servers, which are only counted) → not enough free NICs for all
+requests together → NUMA policy. Each host is named at the first stage it fails, e.g.
+``No valid host: 3 hosts have a pci-passthrough NIC on group0-data0; compute-2 is locked;
+compute-0 and compute-1 have theirs in use by vm2 and vm3``.
 
 This is the failure path: it scans the hosts it is given.
 """
@@ -24,6 +25,7 @@ from passnic.placement.model import (
     PlacementRequest,
     Stage,
     StageName,
+    is_hidden,
 )
 
 #: At most this many names per list; the rest are counted ("and 12 more").
@@ -80,6 +82,16 @@ def names(items: Sequence[str]) -> str:
     if len(items) > MAX_NAMES:
         return ", ".join(items[:MAX_NAMES]) + f" and {len(items) - MAX_NAMES:,} more"
     return _and(items)
+
+
+def _holders(held: Sequence[str]) -> str:
+    """The servers holding NICs: named when the reader may see them, else only counted."""
+    shown = [h for h in held if not is_hidden(h)]
+    hidden = len(held) - len(shown)
+    if hidden:
+        others = f"{hidden} servers of other projects" if hidden > 1 else "another project's server"
+        shown.append(others)
+    return names(shown)
 
 
 def _and(items: Sequence[str]) -> str:
@@ -200,7 +212,7 @@ def _render(
         }[detail]
         return f"{who} {'does' if one else 'do'} not have {amount} free"
     if stage == "in_use":
-        holders = names(held)
+        holders = _holders(held)
         if detail == "some":
             have = "has" if one else "have"
             return f"{who} {have} too few of them free; the rest are in use by {holders}"

@@ -30,6 +30,20 @@ NUMA_POLICIES: tuple[NumaPolicy, ...] = get_args(NumaPolicy)
 WEIGHERS: tuple[Weigher, ...] = get_args(Weigher)
 
 
+#: the start of a ``Device.holder`` that the explanation's reader may not see: a server of
+#: another project is counted ("another project's server"), never named
+_HIDDEN = "\x00another project:"
+
+
+def hidden_holder(consumer_id: str) -> str:
+    """A holder that stays a holder (the NIC is not free) but whose name is not shown."""
+    return _HIDDEN + consumer_id
+
+
+def is_hidden(holder: str) -> bool:
+    return holder.startswith(_HIDDEN)
+
+
 def pci_id(value: str) -> str:
     """``0x8086``, ``8086`` and ``8086 `` all name the same vendor; compare one spelling."""
     value = value.strip().lower()
@@ -252,6 +266,9 @@ class NoValidHost:
     """Why nothing fits, stage by stage; ``message`` is the server's fault text."""
 
     stages: tuple[Stage, ...]
+    #: the whole story, other projects' servers named, when ``message`` hides them (for
+    #: admins); empty otherwise
+    details: str = ""
 
     @property
     def message(self) -> str:

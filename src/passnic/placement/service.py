@@ -20,8 +20,8 @@ same lock but, unlike NICs, not guarded by a constraint.
 from __future__ import annotations
 
 import zlib
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass, replace
 from typing import TypeVar
 
 from sqlalchemy import delete, select, text
@@ -30,7 +30,12 @@ from sqlalchemy.orm import Session
 
 from passnic.db import Database
 from passnic.errors import ServiceUnavailable
-from passnic.inventory.service import ComputeHost, InventoryService, PassthroughDevice
+from passnic.inventory.service import (
+    ComputeHost,
+    InventoryService,
+    NicInUse,
+    PassthroughDevice,
+)
 from passnic.placement.model import (
     Device,
     FleetView,
@@ -38,6 +43,7 @@ from passnic.placement.model import (
     NoValidHost,
     NumaNode,
     PlacementRequest,
+    hidden_holder,
 )
 from passnic.placement.models import DeviceClaim, ResourceAllocation
 from passnic.placement.scheduler import FleetIndex
@@ -155,10 +161,17 @@ class PlacementService:
             "requests kept taking the same ones; try again"
         )
 
-    def fleet(self, s: Session, inventory: Inventory) -> FleetView:
-        """The fleet with every NIC's holder and every host's used capacity, as of now."""
+    def fleet(
+        self, s: Session, inventory: Inventory, shown: Collection[str] | None = None
+    ) -> FleetView:
+        """The fleet with every NIC's holder and every host's used capacity, as of now.
+        Holders not in ``shown`` (consumer ids; None: all) hold their NICs unnamed."""
         holders = {
-            (c.hostname, c.pci_address): c.consumer_name or c.consumer_id
+            (c.hostname, c.pci_address): (
+                c.consumer_name or c.consumer_id
+                if shown is None or c.consumer_id in shown
+                else hidden_holder(c.consumer_id)
+            )
             for c in s.scalars(select(DeviceClaim))
         }
         used: dict[str, ResourceAllocation] = {}
@@ -187,13 +200,22 @@ class PlacementService:
         consumer_name: str,
         request: PlacementRequest,
         sources: Sequence[DeviceSource],
+        shown: Collection[str] | None = None,
     ) -> Allocation | NoValidHost:
         """Choose a host for ``request`` and claim its NICs and capacity in ``s``; or say why
-        no host can take it (nothing is written then)."""
+        no host can take it (nothing is written then).
+
+        ``shown``: the servers (consumer ids) whose names the reason may give, i.e. those of
+        the project that will read it; the others are "another project's server". None names
+        every server (an admin's view). When names are hidden, ``details`` has them all."""
         self._serialize(s)
-        decision = FleetIndex(self.fleet(s, inventory)).choose(request)
+        decision = FleetIndex(self.fleet(s, inventory, shown)).choose(request)
         if isinstance(decision, NoValidHost):
-            return decision
+            if shown is None:
+                return decision
+            full = FleetIndex(self.fleet(s, inventory)).choose(request)
+            details = full.message if isinstance(full, NoValidHost) else ""
+            return replace(decision, details=details)
         claims = tuple(
             tuple(
                 DeviceClaim(
@@ -265,6 +287,14 @@ class PlacementService:
             if hostname is not None:
                 stmt = stmt.where(DeviceClaim.hostname == hostname)
             return list(s.scalars(stmt))
+
+    def nics_in_use(self, hostname: str) -> list[NicInUse]:
+        """The NICs servers hold on a host, for the inventory's refusals (lock, interface
+        changes)."""
+        return [
+            NicInUse(c.hostname, c.pci_address, c.consumer_name or c.consumer_id)
+            for c in self.list_claims(hostname)
+        ]
 
     def _serialize(self, s: Session) -> None:
         """One placement at a time across every worker (see the module docstring)."""
