@@ -196,3 +196,21 @@ def test_passthrough_procedure(live: LiveCloud, inventory: Inventory) -> None:
         "No valid host: 1 host has a pci-passthrough NIC 8086:10d3; compute-2 has its NIC in use "
         "by vm2"
     )
+
+    # What the agents did, as the CLI shows it: instance actions, console, services.
+    events = live.openstack_json(USER1, "server", "event", "list", "vm1")
+    assert [e["Action"] for e in events][-1] == "create"
+    create = next(e for e in events if e["Action"] == "create")
+    shown = live.openstack_json(ADMIN, "server", "event", "show", vm1["id"], create["Request ID"])
+    assert [e["event"] for e in shown["events"]] == ["schedule", "switch_port", "spawn"]
+    assert all(e["result"] == "Success" for e in shown["events"])
+    console = live.openstack(USER1, "console", "log", "show", "vm1").stdout
+    assert f"{after['mac_address']} {ip}" in console
+    services = live.openstack_json(ADMIN, "compute", "service", "list")
+    assert {s["Host"]: (s["Binary"], s["State"]) for s in services} == {
+        h: ("nova-compute", "up") for h in ("compute-0", "compute-1", "compute-2")
+    }
+    hypervisors = live.openstack_json(ADMIN, "hypervisor", "list")
+    assert {h["Hypervisor Hostname"]: h["State"] for h in hypervisors} == {
+        h: "up" for h in ("compute-0", "compute-1", "compute-2")
+    }

@@ -4,7 +4,8 @@ It is what the sample cloud runs where the lab cannot (not root, no namespaces) 
 run. Its guests live in the agent's state directory, so like real guests they outlive an agent
 that is killed. Tests make it fail on purpose with ``fail_next("spawn", "no hugepages left")``:
 the next call of that operation raises ``HypervisorError`` with the message, once (a file
-``fail-next.json`` in the state directory does the same for an agent in another process).
+``fail-next.json`` in the state directory does the same for an agent in another process), and
+the option ``delay`` makes every operation take that many seconds.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+import time
 from pathlib import Path
 from typing import Any, cast
 
@@ -30,6 +32,8 @@ class FakeDriver:
         #: every call, in order: (operation, server id)
         self.calls: list[tuple[str, str]] = []
         self._failures: dict[str, list[str]] = {}
+        #: seconds each operation takes (option ``delay``): a crash test's window
+        self.delay = float((options or {}).get("delay", 0))
         self._lock = threading.Lock()
         self._guests: dict[str, dict[str, Any]] = self._load()
 
@@ -73,6 +77,8 @@ class FakeDriver:
             pending = self._failures.get(operation)
             if pending:
                 raise HypervisorError(pending.pop(0))
+        if self.delay:
+            time.sleep(self.delay)
 
     # ---- the driver ----
 
