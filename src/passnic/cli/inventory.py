@@ -434,6 +434,21 @@ def host_action(ctx: typer.Context, host: str, action: str) -> Obj:
 ForceOption = Annotated[bool, typer.Option("-f", "--force", help="Force the operation.")]
 
 
+def _no_stray_value(ctx: typer.Context, force: bool) -> None:
+    """Extra words after the host (the command accepts them only to explain them): with -f
+    given, the operator most likely meant an output format, as `openstack ... -f value`."""
+    stray = list(ctx.args)
+    if not stray:
+        return
+    words = " ".join(stray)
+    if force:
+        raise typer.BadParameter(
+            f"unexpected {words!r}: in {ctx.command.name} -f means --force (as in StarlingX's "
+            f"system CLI) and takes no value; for the output format use --format {stray[0]}"
+        )
+    raise typer.BadParameter(f"unexpected extra argument(s): {words}")
+
+
 def host_lock(
     ctx: typer.Context,
     host: HostArg,
@@ -448,6 +463,7 @@ def host_lock(
 
     As in StarlingX, -f means --force here; the output format is --format (long form only).
     """
+    _no_stray_value(ctx, force)
     if unsafe and not force:
         raise CliError("--unsafe is only valid together with --force")
     action = "force-unsafe-lock" if unsafe else "force-lock" if force else "lock"
@@ -466,6 +482,7 @@ def host_unlock(
 
     As in StarlingX, -f means --force here; the output format is --format (long form only).
     """
+    _no_stray_value(ctx, force)
     obj = host_action(ctx, host, "force-unlock" if force else "unlock")
     print_show(obj, host_rows(obj), fmt, column)
 
@@ -949,6 +966,12 @@ COMMANDS: tuple[tuple[str, Callable[..., None]], ...] = (
 )
 
 
+#: Commands whose -f means --force: they take stray words to explain `-f value` (see
+#: _no_stray_value) instead of click's bare "unexpected extra argument".
+FORCE_COMMANDS = (host_lock, host_unlock)
+
+
 def register(app: typer.Typer) -> None:
     for name, function in COMMANDS:
-        app.command(name)(function)
+        extra = {"allow_extra_args": True} if function in FORCE_COMMANDS else None
+        app.command(name, context_settings=extra)(function)
