@@ -13,6 +13,7 @@ says); values are checked here, so every caller gets the same messages.
 from __future__ import annotations
 
 import ipaddress
+import logging
 import re
 import uuid as uuidlib
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -36,6 +37,9 @@ from passnic.inventory.models import (
     NumaNode,
 )
 from passnic.inventory.report import INT32_MAX, HostReport, PortReport
+from passnic.logs import log_event
+
+log = logging.getLogger("passnic.inventory")
 
 policy.register(
     {
@@ -915,7 +919,8 @@ class InventoryService:
             h.action = "none"
             if h.availability == UNLOCKED.availability:  # a host that is up stays up: online
                 h.availability = LOCKED.availability
-            return h
+        log_event(log, "host_locked", host=h.hostname, user=ctx.user_name)
+        return h
 
     def unlock_host(self, ctx: RequestContext, host: str, *, force: bool = False) -> Host:
         """Unlock a host: it must be online (unless forced) and its pci-sriov interfaces must
@@ -936,7 +941,8 @@ class InventoryService:
                 _check_sriov_at_unlock(iface)
             h.administrative, h.operational = UNLOCKED.administrative, UNLOCKED.operational
             h.availability, h.action = UNLOCKED.availability, "none"
-            return h
+        log_event(log, "host_unlocked", host=h.hostname, force=force, user=ctx.user_name)
+        return h
 
     # -- ports --
 

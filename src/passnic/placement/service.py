@@ -19,6 +19,7 @@ same lock but, unlike NICs, not guarded by a constraint.
 
 from __future__ import annotations
 
+import logging
 import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -31,6 +32,7 @@ from sqlalchemy.orm import Session
 from passnic.db import Database
 from passnic.errors import ServiceUnavailable
 from passnic.inventory.service import ComputeHost, InventoryService, PassthroughDevice
+from passnic.logs import log_event
 from passnic.placement.model import (
     Device,
     FleetView,
@@ -45,6 +47,8 @@ from passnic.placement.scheduler import FleetIndex
 T = TypeVar("T")
 
 _LOCK_KEY = zlib.crc32(b"passnic-placement")
+
+log = logging.getLogger("passnic.placement")
 
 
 @dataclass(frozen=True)
@@ -193,7 +197,24 @@ class PlacementService:
         self._serialize(s)
         decision = FleetIndex(self.fleet(s, inventory)).choose(request)
         if isinstance(decision, NoValidHost):
+            log_event(
+                log,
+                "no_valid_host",
+                logging.WARNING,
+                server=consumer_name,
+                server_id=consumer_id,
+                reason=decision.message,
+            )
             return decision
+        log_event(
+            log,
+            "host_chosen",
+            server=consumer_name,
+            server_id=consumer_id,
+            host=decision.host,
+            numa_node=decision.numa_node,
+            nics=",".join(d.pci_address for d in decision.all_devices) or None,
+        )
         claims = tuple(
             tuple(
                 DeviceClaim(
