@@ -21,6 +21,7 @@ from passnic.bootstrap import (
 )
 from passnic.cloud import Cloud
 from passnic.config import Settings
+from passnic.logs import logging_options
 
 if TYPE_CHECKING:
     from passnic.lab.topology import Lab
@@ -55,7 +56,7 @@ def _exit_cleanly(_signum: int, _frame: object) -> None:
 
 
 LAB_LINE = "Data plane: lab (namespaces pn-*, switch tor-1 over SSH at {address})"
-FAKE_LINE = "Data plane: fake hypervisor and in-process switch (not root / no namespaces)"
+FAKE_LINE = "Data plane: fake hypervisor and in-process switch ({reason})"
 
 
 def lab_possible() -> str | None:
@@ -75,6 +76,8 @@ def serve(
     *,
     lab: bool = False,
     say: Callable[[str], None] = print,
+    fake_reason: str = "not root / no namespaces",
+    log_level: str = "info",
 ) -> None:
     """Serve until SIGINT/SIGTERM. uvicorn shuts down gracefully, then re-raises the signal it
     caught; our handlers make that final signal a clean exit (status 0).
@@ -86,7 +89,7 @@ def serve(
     if lab and workers > 1:
         raise ValueError("the lab data plane needs a single worker")
     if workers > 1:
-        say(FAKE_LINE)
+        say(FAKE_LINE.format(reason=fake_reason))
         # Worker processes re-import the app; the environment carries the settings.
         os.environ.update(settings.export())
         uvicorn.run(
@@ -95,7 +98,7 @@ def serve(
             host=host,
             port=port,
             workers=workers,
-            log_level="warning",
+            **logging_options(log_level),
         )
         return
     lab_dir = settings.home / "lab"
@@ -112,8 +115,8 @@ def serve(
 
                 say(LAB_LINE.format(address=attach_lab(cloud, started)))
             else:
-                say(FAKE_LINE)
-            uvicorn.run(create_app(cloud), host=host, port=port, log_level="warning")
+                say(FAKE_LINE.format(reason=fake_reason))
+            uvicorn.run(create_app(cloud), host=host, port=port, **logging_options(log_level))
         finally:
             cloud.close()
     finally:
