@@ -22,6 +22,7 @@ class Cloud:
         self.network = NetworkService(self.db, self.inventory)
         self.image = ImageService(self.db, settings)
         self.placement = PlacementService(self.db, self.inventory)
+        self.inventory.servers_on = self.placement.servers_on
         self.compute = ComputeService(self.db, self.image, self.network, self.placement)
         self.fabric = self.compute.fabric = FabricService(self.db)
 

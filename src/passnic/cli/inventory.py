@@ -487,6 +487,67 @@ def host_unlock(
     print_show(obj, host_rows(obj), fmt, column)
 
 
+PersonalityChoice = Literal["controller", "worker", "storage"]
+
+
+def host_add(
+    ctx: typer.Context,
+    hostname: Annotated[str, typer.Option("-n", "--hostname", help="Hostname of the host.")],
+    personality: Annotated[
+        PersonalityChoice, typer.Option("-p", "--personality", help="Personality of the host.")
+    ],
+    mgmt_mac: Annotated[
+        str | None,
+        typer.Option("-m", "--mgmt_mac", "--mgmt-mac", help="MAC address of the management NIC."),
+    ] = None,
+    fmt: FormatOption = OutputFormat.table,
+    column: ColumnOption = None,
+) -> None:
+    """Add a new host (locked and offline until its agent reports)."""
+    body = {"hostname": hostname, "personality": personality, "mgmt_mac": mgmt_mac}
+    obj = get_client(ctx).post(SERVICE, "/v1/ihosts", {k: v for k, v in body.items() if v})
+    print_show(obj, host_rows(obj), fmt, column)
+
+
+def host_update(
+    ctx: typer.Context,
+    host: HostArg,
+    attributes: Annotated[
+        list[str],
+        typer.Argument(
+            metavar="<attribute=value>...",
+            help="Attributes to update: hostname, personality, mgmt_mac.",
+        ),
+    ],
+    fmt: FormatOption = OutputFormat.table,
+    column: ColumnOption = None,
+) -> None:
+    """Update host attributes (the host must be locked)."""
+    values: dict[str, Any] = {}
+    for pair in attributes:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise CliError(f"Attributes must be attribute=value: {pair!r}")
+        values[key] = value
+    client = get_client(ctx)
+    target = find_host(client, host)
+    obj = dict(client.patch(SERVICE, f"/v1/ihosts/{target['uuid']}", replace_ops(values)))
+    print_show(obj, host_rows(obj), fmt, column)
+
+
+def host_delete(
+    ctx: typer.Context,
+    hosts: Annotated[
+        list[str], typer.Argument(metavar="<hostname or id>...", help="Name or ID of host")
+    ],
+) -> None:
+    """Delete host(s): each must be locked and hold no servers."""
+    client = get_client(ctx)
+    for host in hosts:
+        client.delete(SERVICE, f"/v1/ihosts/{find_host(client, host)['uuid']}")
+        typer.echo(f"Deleted host {host}")
+
+
 # ---- interfaces --------------------------------------------------------------------------
 
 
@@ -939,6 +1000,9 @@ def interface_datanetwork_remove(ctx: typer.Context, assignment: IfdnArg) -> Non
 COMMANDS: tuple[tuple[str, Callable[..., None]], ...] = (
     ("host-list", host_list),
     ("host-show", host_show),
+    ("host-add", host_add),
+    ("host-update", host_update),
+    ("host-delete", host_delete),
     ("host-lock", host_lock),
     ("host-unlock", host_unlock),
     *(

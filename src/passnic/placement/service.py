@@ -279,6 +279,19 @@ class PlacementService:
                 stmt = stmt.where(model.hostname == hostname)
             s.execute(stmt)
 
+    def servers_on(self, hostname: str) -> list[str]:
+        """The servers (consumer ids) holding capacity or a NIC on ``hostname``."""
+        with self.db.transaction() as s:
+            allocated = s.scalars(
+                select(ResourceAllocation.consumer_id).where(
+                    ResourceAllocation.hostname == hostname
+                )
+            )
+            claimed = s.scalars(
+                select(DeviceClaim.consumer_id).where(DeviceClaim.hostname == hostname)
+            )
+            return sorted({*allocated, *claimed})
+
     def list_claims(self, hostname: str | None = None) -> list[DeviceClaim]:
         """Every claimed NIC (of one host, or all): for operators and consistency checks."""
         with self.db.transaction() as s:
