@@ -10,10 +10,16 @@ import socket
 import subprocess
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
+import pytest
 import yaml
+from typer.testing import CliRunner
 
+from passnic.cli.main import app
+from passnic.cli.state import State
+from passnic.server import Prepared
 from tests.conftest import BIN, free_port
 
 
@@ -109,3 +115,25 @@ def test_up_with_an_unusable_home_fails_before_writing_anything(tmp_path: Path) 
     proc = run_up("--port", str(free_port()), "--home", str(home))
     assert proc.returncode == 2
     assert "is unusable: it is not a directory." in proc.stderr
+
+
+@pytest.mark.parametrize(
+    ("flags", "level"),
+    [
+        ([], "info"),
+        (["-v"], "debug"),
+        (["--log-level", "error"], "error"),
+        (["--verbose"], "debug"),
+    ],
+)
+def test_log_level_and_verbose_reach_the_server(
+    flags: list[str], level: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    served: dict[str, Any] = {}
+    prepared = Prepared(tmp_path / "clouds.yaml", "", [], False)
+    monkeypatch.setattr("passnic.server.prepare", lambda *_args: prepared)
+    monkeypatch.setattr("passnic.server.serve", lambda *_args, **kw: served.update(kw))
+    argv = ["up", "--no-lab", "--home", str(tmp_path), "--port", str(free_port()), *flags]
+    result = CliRunner().invoke(app, argv, obj=State())
+    assert result.exit_code == 0, result.output
+    assert (served["log_level"], served["fake_reason"], served["lab"]) == (level, "--no-lab", False)
