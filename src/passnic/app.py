@@ -12,6 +12,7 @@ from fastapi import FastAPI, Request
 from passnic import __version__
 from passnic.cloud import Cloud
 from passnic.config import Settings
+from passnic.logs import RequestLog
 from passnic.web import base_url, install_error_handlers
 
 # Each API's routes module; each exposes `router` and registers its own fault format.
@@ -54,6 +55,7 @@ def create_app(cloud: Cloud | None = None) -> FastAPI:
         lifespan=lifespan(cloud),
     )
     app.state.cloud = cloud
+    app.add_middleware(RequestLog)
     install_error_handlers(app)
     for module in API_MODULES:
         app.include_router(import_module(module).router)

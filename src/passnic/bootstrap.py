@@ -70,9 +70,11 @@ def bootstrap_sample_cloud(cloud: Cloud) -> list[Credential]:
     from passnic.fabric.sample import seed_fabric
     from passnic.image.sample import seed_cirros
     from passnic.inventory.sample import bootstrap_inventory
+    from passnic.network.sample import seed_segment_ranges
 
     creds = bootstrap_identity(cloud)
     bootstrap_inventory(cloud)
+    seed_segment_ranges(cloud)
     seed_cirros(cloud)
     seed_flavors(cloud)
     seed_fabric(cloud)

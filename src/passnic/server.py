@@ -22,6 +22,7 @@ from passnic.bootstrap import (
 )
 from passnic.cloud import Cloud
 from passnic.config import Settings
+from passnic.logs import logging_options
 from passnic.supervisor import AgentSupervisor
 
 if TYPE_CHECKING:
@@ -61,7 +62,7 @@ def _exit_cleanly(_signum: int, _frame: object) -> None:
 
 
 LAB_LINE = "Data plane: lab (namespaces pn-*, switch tor-1 over SSH at {address})"
-FAKE_LINE = "Data plane: fake hypervisor and in-process switch (not root / no namespaces)"
+FAKE_LINE = "Data plane: fake hypervisor and in-process switch ({reason})"
 
 
 def lab_possible() -> str | None:
@@ -82,6 +83,8 @@ def serve(
     lab: bool = False,
     agents: list[Path] | None = None,
     say: Callable[[str], None] = print,
+    fake_reason: str = "not root / no namespaces",
+    log_level: str = "info",
 ) -> None:
     """Serve until SIGINT/SIGTERM. uvicorn shuts down gracefully, then re-raises the signal it
     caught; our handlers make that final signal a clean exit (status 0).
@@ -109,7 +112,7 @@ def serve(
 
                 say(LAB_LINE.format(address=attach_lab(cloud, started, agents or [])))
             else:
-                say(FAKE_LINE)
+                say(FAKE_LINE.format(reason=fake_reason))
             supervisor.start()
             if workers > 1:
                 # Worker processes re-import the app; the environment carries the settings.
@@ -120,10 +123,10 @@ def serve(
                     host=host,
                     port=port,
                     workers=workers,
-                    log_level="warning",
+                    **logging_options(log_level),
                 )
             else:
-                uvicorn.run(create_app(cloud), host=host, port=port, log_level="warning")
+                uvicorn.run(create_app(cloud), host=host, port=port, **logging_options(log_level))
         finally:
             supervisor.stop()
             cloud.close()

@@ -98,7 +98,9 @@ def get_context(request: Request) -> RequestContext:
     token = request.headers.get("X-Auth-Token")
     if not token:
         raise NotAuthenticated("The request you have made requires authentication.")
-    return get_cloud(request).identity.validate_token(token)
+    ctx = get_cloud(request).identity.validate_token(token)
+    request.state.context = ctx  # the request log names the caller (passnic.logs)
+    return ctx
 
 
 CloudDep = Annotated["Cloud", Depends(get_cloud)]

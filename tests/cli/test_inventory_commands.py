@@ -74,6 +74,18 @@ def test_host_lock_f_means_force_and_format_is_long_only(run: Run, fake: FakeClo
     assert run("host-lock", "-u", "compute-0").exit_code == 1
 
 
+def test_host_unlock_f_value_explains_that_f_means_force(run: Run, fake: FakeCloud) -> None:
+    """`-f value` is an `openstack` habit; here -f is --force, and the error says so."""
+    result = run("host-unlock", "compute-0", "-f", "value")
+    assert result.exit_code == 2
+    said = " ".join(result.output.replace("│", " ").split())  # unwrap rich's error box
+    assert "in host-unlock -f means --force" in said
+    assert "for the output format use --format value" in said
+    other = run("host-lock", "compute-0", "extra")
+    assert other.exit_code == 2 and "unexpected extra argument(s): extra" in other.output
+    assert fake.sent("PATCH") == []
+
+
 def test_host_if_modify_sends_only_the_given_fields(run: Run, fake: FakeCloud) -> None:
     lock(fake)
     result = run("host-if-modify", "-m", "1500", "-c", "pci-passthrough", "compute-0", "enp0s3")

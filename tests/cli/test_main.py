@@ -128,3 +128,13 @@ def test_a_broken_import_inside_a_present_module_is_not_hidden(
     monkeypatch.syspath_prepend(str(tmp_path))
     with pytest.raises(ModuleNotFoundError):
         load_commands(typer.Typer(), (Source("half_broken"),))
+
+
+@pytest.mark.parametrize("command", [["host-if-list"], ["up"], []])
+def test_flags_read_as_flags_in_help(command: list[str]) -> None:
+    """Typer's help prints ``<bool>`` next to a flag, as if it took a value; ours prints none."""
+    result = runner.invoke(app, [*command, "--help"], obj=State(), terminal_width=100)
+    assert result.exit_code == 0, result.output
+    assert "--help" in result.output
+    assert "<bool>" not in result.output
+    assert "<int>" in runner.invoke(app, ["up", "--help"], obj=State()).output

@@ -126,9 +126,14 @@ def test_lock_and_unlock_by_patching_action(client: TestClient, host: dict[str, 
             "force-unsafe-lock, unlock, force-unlock.",
         ),
         (
+            replace(action="lock", hostname="x"),
+            "Host attribute(s) 'hostname' cannot change with an action: patch /action alone, "
+            "then the attributes.",
+        ),
+        (
             replace(hostname="x"),
-            "Host attribute(s) 'hostname' may not be modified; patch /action "
-            "with one of lock, force-lock, force-unsafe-lock, unlock, force-unlock.",
+            "The hostname of host compute-0 cannot change: its agent has reported it (delete "
+            "the host and add it again).",
         ),
         ({"action": "lock"}, "The request body must be a JSON patch: a list of operations."),
         (

@@ -20,7 +20,7 @@ from passnic.lab import netns
 from tests.conftest import BIN, free_port
 
 LAB_LINE = re.compile(r"Data plane: lab \(namespaces pn-\*, switch tor-1 over SSH at (\S+)\)")
-FAKE_LINE = "Data plane: fake hypervisor and in-process switch (not root / no namespaces)"
+FAKE_LINE = "Data plane: fake hypervisor and in-process switch (--no-lab)"
 
 
 @dataclass
@@ -144,21 +144,22 @@ def test_up_lab_needs_root(tmp_path: Path) -> None:  # pragma: no cover - root h
 @pytest.mark.parametrize(
     ("flag", "workers", "reason", "expected"),
     [
-        (None, 1, None, True),
-        (None, 1, "not root", False),
-        (None, 3, None, False),
-        (False, 1, None, False),
-        (True, 1, None, True),
+        (None, 1, None, None),
+        (None, 1, "not root", "not root"),
+        (None, 3, None, "--workers 3"),
+        (False, 1, None, "--no-lab"),
+        (True, 1, None, None),
     ],
 )
 def test_choosing_the_data_plane(
-    flag: bool | None, workers: int, reason: str | None, expected: bool
+    flag: bool | None, workers: int, reason: str | None, expected: str | None
 ) -> None:
+    """None is the lab; otherwise the reason `passnic up` prints for the fake data plane."""
     from rich.console import Console
 
     from passnic.cli.up import _choose_lab
 
     console = Console(record=True, width=200)
-    assert _choose_lab(console, flag, workers, lambda: reason) is expected
+    assert _choose_lab(console, flag, workers, lambda: reason) == expected
     if workers > 1:
         assert "the lab needs a single worker" in console.export_text()

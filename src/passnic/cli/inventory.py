@@ -434,6 +434,21 @@ def host_action(ctx: typer.Context, host: str, action: str) -> Obj:
 ForceOption = Annotated[bool, typer.Option("-f", "--force", help="Force the operation.")]
 
 
+def _no_stray_value(ctx: typer.Context, force: bool) -> None:
+    """Extra words after the host (the command accepts them only to explain them): with -f
+    given, the operator most likely meant an output format, as `openstack ... -f value`."""
+    stray = list(ctx.args)
+    if not stray:
+        return
+    words = " ".join(stray)
+    if force:
+        raise typer.BadParameter(
+            f"unexpected {words!r}: in {ctx.command.name} -f means --force (as in StarlingX's "
+            f"system CLI) and takes no value; for the output format use --format {stray[0]}"
+        )
+    raise typer.BadParameter(f"unexpected extra argument(s): {words}")
+
+
 def host_lock(
     ctx: typer.Context,
     host: HostArg,
@@ -448,6 +463,7 @@ def host_lock(
 
     As in StarlingX, -f means --force here; the output format is --format (long form only).
     """
+    _no_stray_value(ctx, force)
     if unsafe and not force:
         raise CliError("--unsafe is only valid together with --force")
     action = "force-unsafe-lock" if unsafe else "force-lock" if force else "lock"
@@ -466,8 +482,70 @@ def host_unlock(
 
     As in StarlingX, -f means --force here; the output format is --format (long form only).
     """
+    _no_stray_value(ctx, force)
     obj = host_action(ctx, host, "force-unlock" if force else "unlock")
     print_show(obj, host_rows(obj), fmt, column)
+
+
+PersonalityChoice = Literal["controller", "worker", "storage"]
+
+
+def host_add(
+    ctx: typer.Context,
+    hostname: Annotated[str, typer.Option("-n", "--hostname", help="Hostname of the host.")],
+    personality: Annotated[
+        PersonalityChoice, typer.Option("-p", "--personality", help="Personality of the host.")
+    ],
+    mgmt_mac: Annotated[
+        str | None,
+        typer.Option("-m", "--mgmt_mac", "--mgmt-mac", help="MAC address of the management NIC."),
+    ] = None,
+    fmt: FormatOption = OutputFormat.table,
+    column: ColumnOption = None,
+) -> None:
+    """Add a new host (locked and offline until its agent reports)."""
+    body = {"hostname": hostname, "personality": personality, "mgmt_mac": mgmt_mac}
+    obj = get_client(ctx).post(SERVICE, "/v1/ihosts", {k: v for k, v in body.items() if v})
+    print_show(obj, host_rows(obj), fmt, column)
+
+
+def host_update(
+    ctx: typer.Context,
+    host: HostArg,
+    attributes: Annotated[
+        list[str],
+        typer.Argument(
+            metavar="<attribute=value>...",
+            help="Attributes to update: hostname, personality, mgmt_mac.",
+        ),
+    ],
+    fmt: FormatOption = OutputFormat.table,
+    column: ColumnOption = None,
+) -> None:
+    """Update host attributes (the host must be locked)."""
+    values: dict[str, Any] = {}
+    for pair in attributes:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise CliError(f"Attributes must be attribute=value: {pair!r}")
+        values[key] = value
+    client = get_client(ctx)
+    target = find_host(client, host)
+    obj = dict(client.patch(SERVICE, f"/v1/ihosts/{target['uuid']}", replace_ops(values)))
+    print_show(obj, host_rows(obj), fmt, column)
+
+
+def host_delete(
+    ctx: typer.Context,
+    hosts: Annotated[
+        list[str], typer.Argument(metavar="<hostname or id>...", help="Name or ID of host")
+    ],
+) -> None:
+    """Delete host(s): each must be locked and hold no servers."""
+    client = get_client(ctx)
+    for host in hosts:
+        client.delete(SERVICE, f"/v1/ihosts/{find_host(client, host)['uuid']}")
+        typer.echo(f"Deleted host {host}")
 
 
 # ---- interfaces --------------------------------------------------------------------------
@@ -922,6 +1000,9 @@ def interface_datanetwork_remove(ctx: typer.Context, assignment: IfdnArg) -> Non
 COMMANDS: tuple[tuple[str, Callable[..., None]], ...] = (
     ("host-list", host_list),
     ("host-show", host_show),
+    ("host-add", host_add),
+    ("host-update", host_update),
+    ("host-delete", host_delete),
     ("host-lock", host_lock),
     ("host-unlock", host_unlock),
     *(
@@ -949,6 +1030,12 @@ COMMANDS: tuple[tuple[str, Callable[..., None]], ...] = (
 )
 
 
+#: Commands whose -f means --force: they take stray words to explain `-f value` (see
+#: _no_stray_value) instead of click's bare "unexpected extra argument".
+FORCE_COMMANDS = (host_lock, host_unlock)
+
+
 def register(app: typer.Typer) -> None:
     for name, function in COMMANDS:
-        app.command(name)(function)
+        extra = {"allow_extra_args": True} if function in FORCE_COMMANDS else None
+        app.command(name, context_settings=extra)(function)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 import typer
-from typer.core import TyperGroup
+from typer.core import TyperGroup, TyperOption
 
 from passnic.cli.client import CliError
 from passnic.cli.state import State, get_state
@@ -49,6 +49,15 @@ class PassnicGroup(TyperGroup):
             typer.echo(exc.message, err=True)
             raise typer.Exit(1) from None
 
+
+def _flag_type(self: TyperOption, ctx: Any) -> str | None:
+    """A flag takes no value: its help shows no type (Typer's own shows ``<bool>``, which
+    reads as if ``--all`` wanted an argument)."""
+    return None if self.is_flag else _option_type(self, ctx)
+
+
+_option_type = TyperOption.display_type_rich
+TyperOption.display_type_rich = _flag_type  # type: ignore[method-assign]
 
 app = typer.Typer(
     name="passnic",

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from passnic.compute.models import InstanceAction, InstanceActionEvent, Server
 from passnic.context import RequestContext
 from passnic.db import new_uuid, utcnow
+from passnic.logs import current_request_id
 
 SUCCESS, ERROR = "Success", "Error"
 
@@ -21,7 +22,8 @@ SUCCESS, ERROR = "Success", "Error"
 def begin_action(s: Session, ctx: RequestContext, server: Server, action: str) -> InstanceAction:
     """Record a user's request on ``server`` and make it the server's current action."""
     row = InstanceAction(
-        request_id=f"req-{new_uuid()}",
+        # the API request's own id (x-openstack-request-id), as Nova records it
+        request_id=current_request_id.get() or f"req-{new_uuid()}",
         server_id=server.id,
         action=action,
         project_id=ctx.project_id or server.project_id,

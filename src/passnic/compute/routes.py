@@ -622,7 +622,14 @@ def _hard(args: Any) -> bool:
 # ---- migrations --------------------------------------------------------------------------
 
 
-def _migration(request: Request, m: Migration) -> dict[str, Any]:
+def _flavor_names(cloud: CloudDep, ctx: ContextDep) -> dict[str, str]:
+    """Flavor names by id: migration lists show the name, as `server show` does (a deleted
+    flavor shows its id)."""
+    return {f.id: f.name for f in cloud.compute.flavors.list_flavors(ctx, None)}
+
+
+def _migration(request: Request, m: Migration, flavor_names: dict[str, str]) -> dict[str, Any]:
+    flavor = flavor_names.get(m.flavor_id, m.flavor_id)
     return {
         "id": m.id,
         "uuid": m.uuid,
@@ -635,8 +642,8 @@ def _migration(request: Request, m: Migration) -> dict[str, Any]:
         "dest_compute": m.dest_compute,
         "dest_node": m.dest_compute,
         "dest_host": "",
-        "old_instance_type_id": m.flavor_id,
-        "new_instance_type_id": m.flavor_id,
+        "old_instance_type_id": flavor,
+        "new_instance_type_id": flavor,
         "project_id": m.project_id,
         "user_id": m.user_id,
         "created_at": isotime(m.created_at),
@@ -655,7 +662,8 @@ def list_migrations(request: Request, cloud: CloudDep, ctx: ContextDep) -> Any:
         status=q.get("status"),
         migration_type=q.get("migration_type"),
     )
-    return {"migrations": [_migration(request, m) for m in migrations]}
+    names = _flavor_names(cloud, ctx)
+    return {"migrations": [_migration(request, m, names) for m in migrations]}
 
 
 @router.get("/v2.1/servers/{server_id}/migrations")
@@ -663,7 +671,8 @@ def list_server_migrations(
     request: Request, server_id: str, cloud: CloudDep, ctx: ContextDep
 ) -> Any:
     migrations = cloud.compute.list_migrations(ctx, server_id=server_id)
-    return {"migrations": [_migration(request, m) for m in migrations]}
+    names = _flavor_names(cloud, ctx)
+    return {"migrations": [_migration(request, m, names) for m in migrations]}
 
 
 # ---- instance actions ----------------------------------------------------------------------

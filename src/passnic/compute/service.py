@@ -56,6 +56,7 @@ from passnic.db import Database, new_uuid, on_commit, utcnow
 from passnic.errors import BadRequest, Conflict, NotFound, PassnicError
 from passnic.image.service import ImageService
 from passnic.inventory.service import ComputeHost
+from passnic.logs import current_request_id
 from passnic.network.models import Subnet
 from passnic.network.ports import DIRECT_PHYSICAL, FixedIp, PortSegment
 from passnic.network.service import NetworkService
@@ -584,16 +585,23 @@ class ComputeService:
         """Take the next step of whatever the server is doing, if it can be taken now. Any
         failure ends the operation in ERROR with a fault: never a server stuck mid-way."""
         with self.db.transaction() as s:
-            task = s.scalar(select(Server.task_state).where(Server.id == server_id))
+            task, request_id = s.execute(
+                select(Server.task_state, InstanceAction.request_id)
+                .outerjoin(InstanceAction, InstanceAction.id == Server.action_id)
+                .where(Server.id == server_id)
+            ).one_or_none() or (None, None)
         step = self._steps().get(task or "")
         if step is None:
             return
+        token = current_request_id.set(request_id)  # its log lines name the user's request
         try:
             step(server_id)
         except Exception as exc:  # the step's own failures are handled inside it
             log.exception("step %s of server %s failed", task, server_id)
             message = _words(exc) if isinstance(exc, PassnicError) else type(exc).__name__
             self._abandon(server_id, task or "", f"Unexpected error during {task}: {message}")
+        finally:
+            current_request_id.reset(token)
 
     def _steps(self) -> dict[str, Callable[[str], Any]]:
         return {

@@ -39,6 +39,7 @@ from passnic.fabric.frames import MacTable, SoftSwitch, classify_ingress
 from passnic.fabric.models import FabricAlarm, FabricLink, FabricSwitch, FabricSwitchPort
 from passnic.fabric.portconfig import PortConfig, diff, format_vlan_list, parse_vlan_list
 from passnic.identity.models import Project
+from passnic.logs import log_event
 from passnic.network.models import Network, Port
 from passnic.placement.models import DeviceClaim
 
@@ -489,9 +490,22 @@ class FabricService:
             ]
             pending = {r.managed.port: r.managed.desired.config for r in rows if r.drifts}
             if pending or not only_drifted:
-                driver.apply(pending)
+                try:
+                    driver.apply(pending)
+                except SwitchError as exc:
+                    log_event(
+                        log,
+                        "switch_push_failed",
+                        logging.ERROR,
+                        switch=sw.name,
+                        ports=",".join(pending),
+                        error=str(exc),
+                    )
+                    raise
                 for r in rows:
                     r.fixed = bool(r.drifts)
+                    if r.fixed:
+                        _log_push(r)
             return rows
 
     # ==== audit ===================================================================================
@@ -821,6 +835,22 @@ class FabricService:
         assert sw is not None
         _ = list(sw.ports)
         return sw
+
+
+def _log_push(row: AuditRow) -> None:
+    m, desired = row.managed, row.managed.desired
+    log_event(
+        log,
+        "switch_push",
+        switch=m.switch,
+        port=m.port,
+        host=m.hostname,
+        nic=m.ifname,
+        status=desired.status,
+        vlan=desired.vlan,
+        server_id=desired.server_id,
+        changes="; ".join(row.drifts),
+    )
 
 
 def _pci_of(s: Session, hostname: str, ifname: str) -> str:

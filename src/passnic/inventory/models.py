@@ -61,6 +61,8 @@ class Host(Timestamps, Base):
     vcpus: Mapped[int] = mapped_column(Integer, default=0)
     memory_mb: Mapped[int] = mapped_column(Integer, default=0)
     disk_gb: Mapped[int] = mapped_column(Integer, default=0)
+    #: the management NIC's MAC an operator gives at host-add (sysinv boots the host by it)
+    mgmt_mac: Mapped[str | None] = mapped_column(String(17), unique=True, default=None)
 
 
 class NumaNode(Timestamps, Base):

@@ -70,6 +70,7 @@ def host_json(request: Request, h: Host) -> dict[str, Any]:
         "vcpus": h.vcpus,
         "memory_mb": h.memory_mb,
         "disk_gb": h.disk_gb,
+        "mgmt_mac": h.mgmt_mac,
         "created_at": isotime(h.created_at),
         "updated_at": isotime(h.updated_at),
         "links": _links(request, "ihosts", h.uuid),
@@ -281,21 +282,35 @@ def get_host(host: str, request: Request, ctx: ContextDep, cloud: CloudDep) -> d
     return host_json(request, cloud.inventory.get_host(ctx, host))
 
 
+@router.post("/v1/ihosts")
+def add_host(body: Body, request: Request, ctx: ContextDep, cloud: CloudDep) -> dict[str, Any]:
+    return host_json(request, cloud.inventory.add_host(ctx, _object(body)))
+
+
 @router.patch("/v1/ihosts/{host}")
 def patch_host(
     host: str, body: Body, request: Request, ctx: ContextDep, cloud: CloudDep
 ) -> dict[str, Any]:
+    """Either an action (/action: lock, unlock...) or attributes (host-update), not both."""
     changes = _patch(body)
+    if "action" not in changes:
+        return host_json(request, cloud.inventory.update_host(ctx, host, changes))
     other = sorted(set(changes) - {"action"})
-    if other or "action" not in changes:
+    if other:
         raise BadRequest(
-            f"Host attribute(s) '{', '.join(other)}' may not be modified; patch /action with one "
-            f"of {', '.join(HOST_ACTIONS)}."
+            f"Host attribute(s) '{', '.join(other)}' cannot change with an action: patch /action "
+            "alone, then the attributes."
         )
     action = changes["action"]
     if not isinstance(action, str) or action not in HOST_ACTIONS:
         raise BadRequest(f"Invalid host action '{action}'; use one of {', '.join(HOST_ACTIONS)}.")
     return host_json(request, HOST_ACTIONS[action](cloud.inventory, ctx, host))
+
+
+@router.delete("/v1/ihosts/{host}", status_code=204)
+def delete_host(host: str, ctx: ContextDep, cloud: CloudDep) -> Response:
+    cloud.inventory.delete_host(ctx, host)
+    return Response(status_code=204)
 
 
 @router.get("/v1/ihosts/{host}/iinterfaces")

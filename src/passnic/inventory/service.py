@@ -13,12 +13,13 @@ says); values are checked here, so every caller gets the same messages.
 from __future__ import annotations
 
 import ipaddress
+import logging
 import re
 import uuid as uuidlib
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, get_args
 
 from sqlalchemy import func, or_, select, text
 from sqlalchemy.orm import Session
@@ -35,7 +36,10 @@ from passnic.inventory.models import (
     InterfaceDataNetwork,
     NumaNode,
 )
-from passnic.inventory.report import INT32_MAX, HostReport, PortReport
+from passnic.inventory.report import INT32_MAX, HostReport, Personality, PortReport
+from passnic.logs import log_event
+
+log = logging.getLogger("passnic.inventory")
 
 policy.register(
     {
@@ -125,6 +129,15 @@ class HostState:
 #: sysinv's typical states (research §1.3): a locked host, and an unlocked one after its reboot.
 LOCKED = HostState("locked", "disabled", "online")
 UNLOCKED = HostState("unlocked", "enabled", "available")
+#: A host an operator added (host-add) whose agent has not reported yet.
+ADDED = HostState("locked", "disabled", "offline")
+
+PERSONALITIES = get_args(Personality)
+HOSTNAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+MAC = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
+#: What host-update may change; hostname and personality only before the agent's first report
+#: (sysinv: while unprovisioned), when nothing (ports, cabling, servers) refers to them yet.
+HOST_UPDATES = ("hostname", "personality", "mgmt_mac")
 
 
 @dataclass(frozen=True)
@@ -812,6 +825,9 @@ class InventoryService:
 
     def __init__(self, db: Database) -> None:
         self.db = db
+        #: The servers placed on a host (names or ids), for host-delete. The cloud wires it to
+        #: placement: the inventory does not read compute's tables.
+        self.servers_on: Callable[[str], list[str]] = lambda _hostname: []
         self._nics_in_use: NicsInUse = lambda _hostname: ()
         self._datanetwork_users: DataNetworkUsers = lambda _name: ()
 
@@ -880,6 +896,8 @@ class InventoryService:
                 f"Host {host.hostname} is a {host.personality}; a report cannot make it a "
                 f"{report.personality}."
             )
+        elif host.availability == ADDED.availability:  # its agent answers: it is up
+            host.availability = LOCKED.availability
         host.vcpus, host.memory_mb, host.disk_gb = report.vcpus, report.memory_mb, report.disk_gb
         s.flush()
         nodes = {n.numa_node: n for n in s.scalars(select(NumaNode).filter_by(host_uuid=host.uuid))}
@@ -956,7 +974,8 @@ class InventoryService:
             h.action = "none"
             if h.availability == UNLOCKED.availability:  # a host that is up stays up: online
                 h.availability = LOCKED.availability
-            return h
+        log_event(log, "host_locked", host=h.hostname, user=ctx.user_name)
+        return h
 
     def unlock_host(self, ctx: RequestContext, host: str, *, force: bool = False) -> Host:
         """Unlock a host: it must be online (unless forced) and its pci-sriov interfaces must
@@ -977,7 +996,96 @@ class InventoryService:
                 _check_sriov_at_unlock(iface)
             h.administrative, h.operational = UNLOCKED.administrative, UNLOCKED.operational
             h.availability, h.action = UNLOCKED.availability, "none"
-            return h
+        log_event(log, "host_unlocked", host=h.hostname, force=force, user=ctx.user_name)
+        return h
+
+    def add_host(self, ctx: RequestContext, values: Mapping[str, Any]) -> Host:
+        """``system host-add``: a host known before its agent reports, locked and offline
+        until then; its agent's first report (same hostname) brings its ports."""
+        policy.enforce(ctx, "inventory:write")
+        hostname = _hostname(values.get("hostname"))
+        personality = _personality(values.get("personality"))
+        mgmt_mac = _mgmt_mac(values.get("mgmt_mac"))
+        unknown = sorted(set(values) - {"hostname", "personality", "mgmt_mac"})
+        if unknown:
+            raise BadRequest(f"Host attribute(s) '{', '.join(unknown)}' are not supported.")
+        with self._writing() as s:
+            if s.scalar(select(Host).where(Host.hostname == hostname)) is not None:
+                raise Conflict(f"Host-add Rejected: Hostname {hostname} already exists")
+            _check_mgmt_mac_free(s, mgmt_mac, None)
+            host = Host(
+                id=_next_id(s, Host),
+                hostname=hostname,
+                personality=personality,
+                subfunctions=personality,
+                administrative=ADDED.administrative,
+                operational=ADDED.operational,
+                availability=ADDED.availability,
+                mgmt_mac=mgmt_mac,
+            )
+            s.add(host)
+            s.flush()
+        log_event(log, "host_added", host=hostname, personality=personality, user=ctx.user_name)
+        return host
+
+    def update_host(self, ctx: RequestContext, host: str, changes: Mapping[str, Any]) -> Host:
+        """``system host-update``: mgmt_mac on a locked host; hostname and personality also
+        only before the agent's first report."""
+        policy.enforce(ctx, "inventory:write")
+        unknown = sorted(set(changes) - set(HOST_UPDATES))
+        if unknown or not changes:
+            raise BadRequest(
+                f"Host attribute(s) '{', '.join(unknown)}' may not be modified; host-update "
+                f"changes {', '.join(HOST_UPDATES)} (lock and unlock are host actions)."
+            )
+        with self._writing() as s:
+            h = _host(s, host)
+            if h.administrative != "locked":
+                raise BadRequest(f"Host {h.hostname} must be locked to be updated.")
+            renames = sorted(
+                k
+                for k in ("hostname", "personality")
+                if k in changes and changes[k] != getattr(h, k)
+            )
+            if renames and _host_ports(s, h):
+                raise BadRequest(
+                    f"The {' and '.join(renames)} of host {h.hostname} cannot change: its agent "
+                    "has reported it (delete the host and add it again)."
+                )
+            if "hostname" in changes:
+                hostname = _hostname(changes["hostname"])
+                other = s.scalar(select(Host).where(Host.hostname == hostname))
+                if other is not None and other.uuid != h.uuid:
+                    raise Conflict(f"Hostname {hostname} already exists")
+                h.hostname = hostname
+            if "personality" in changes:
+                h.personality = h.subfunctions = _personality(changes["personality"])
+            if "mgmt_mac" in changes:
+                mgmt_mac = _mgmt_mac(changes["mgmt_mac"])
+                _check_mgmt_mac_free(s, mgmt_mac, h.uuid)
+                h.mgmt_mac = mgmt_mac
+            s.flush()
+        log_event(log, "host_updated", host=h.hostname, changed=",".join(sorted(changes)))
+        return h
+
+    def delete_host(self, ctx: RequestContext, host: str) -> None:
+        """``system host-delete``: only a locked host that holds no servers; its ports,
+        interfaces and data network assignments go with it. A locked host takes no new
+        servers, so the check cannot race a placement."""
+        policy.enforce(ctx, "inventory:write")
+        with self._writing() as s:
+            h = _host(s, host)
+            if h.administrative != "locked":
+                raise BadRequest(f"Host {h.hostname} must be locked before it is deleted.")
+            servers = self.servers_on(h.hostname)
+            if servers:
+                raise Conflict(
+                    f"Host {h.hostname} cannot be deleted: it holds server(s) "
+                    f"{', '.join(servers)}; migrate or delete them first."
+                )
+            hostname = h.hostname
+            s.delete(h)
+        log_event(log, "host_deleted", host=hostname, user=ctx.user_name)
 
     def set_reachable(self, hostname: str, reachable: bool) -> None:
         """What the host's agent heartbeats say (sysinv's maintenance does this): a host whose
@@ -1345,6 +1453,38 @@ def _holders(held: Sequence[NicInUse]) -> str:
 
 def _them(held: Sequence[NicInUse]) -> str:
     return "servers" if len({n.server for n in held}) > 1 else "server"
+
+
+def _hostname(value: Any) -> str:
+    if not isinstance(value, str) or not HOSTNAME.match(value):
+        raise BadRequest(
+            f"Invalid hostname {value!r}: lowercase letters, digits and '-', at most 63, not "
+            "starting or ending with '-'."
+        )
+    return value
+
+
+def _personality(value: Any) -> str:
+    if value not in PERSONALITIES:
+        raise BadRequest(f"Invalid personality {value!r}: one of {', '.join(PERSONALITIES)}.")
+    return str(value)
+
+
+def _mgmt_mac(value: Any) -> str | None:
+    if value is None:
+        return None
+    mac = value.lower() if isinstance(value, str) else value
+    if not isinstance(mac, str) or not MAC.match(mac):
+        raise BadRequest(f"Invalid mgmt_mac {value!r}: six hex pairs, e.g. 08:00:27:aa:bb:cc.")
+    return mac
+
+
+def _check_mgmt_mac_free(s: Session, mac: str | None, host_uuid: str | None) -> None:
+    if mac is None:
+        return
+    other = s.scalar(select(Host).where(Host.mgmt_mac == mac))
+    if other is not None and other.uuid != host_uuid:
+        raise Conflict(f"mgmt_mac {mac} is already that of host {other.hostname}")
 
 
 def _require_locked(host: Host) -> None:

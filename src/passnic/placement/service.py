@@ -19,6 +19,7 @@ same lock but, unlike NICs, not guarded by a constraint.
 
 from __future__ import annotations
 
+import logging
 import zlib
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, replace
@@ -36,6 +37,7 @@ from passnic.inventory.service import (
     NicInUse,
     PassthroughDevice,
 )
+from passnic.logs import log_event
 from passnic.placement.model import (
     Device,
     FleetView,
@@ -51,6 +53,8 @@ from passnic.placement.scheduler import FleetIndex
 T = TypeVar("T")
 
 _LOCK_KEY = zlib.crc32(b"passnic-placement")
+
+log = logging.getLogger("passnic.placement")
 
 
 @dataclass(frozen=True)
@@ -211,11 +215,28 @@ class PlacementService:
         self._serialize(s)
         decision = FleetIndex(self.fleet(s, inventory, shown)).choose(request)
         if isinstance(decision, NoValidHost):
+            log_event(
+                log,
+                "no_valid_host",
+                logging.WARNING,
+                server=consumer_name,
+                server_id=consumer_id,
+                reason=decision.message,
+            )
             if shown is None:
                 return decision
             full = FleetIndex(self.fleet(s, inventory)).choose(request)
             details = full.message if isinstance(full, NoValidHost) else ""
             return replace(decision, details=details)
+        log_event(
+            log,
+            "host_chosen",
+            server=consumer_name,
+            server_id=consumer_id,
+            host=decision.host,
+            numa_node=decision.numa_node,
+            nics=",".join(d.pci_address for d in decision.all_devices) or None,
+        )
         claims = tuple(
             tuple(
                 DeviceClaim(
@@ -279,6 +300,19 @@ class PlacementService:
             if hostname is not None:
                 stmt = stmt.where(model.hostname == hostname)
             s.execute(stmt)
+
+    def servers_on(self, hostname: str) -> list[str]:
+        """The servers (consumer ids) holding capacity or a NIC on ``hostname``."""
+        with self.db.transaction() as s:
+            allocated = s.scalars(
+                select(ResourceAllocation.consumer_id).where(
+                    ResourceAllocation.hostname == hostname
+                )
+            )
+            claimed = s.scalars(
+                select(DeviceClaim.consumer_id).where(DeviceClaim.hostname == hostname)
+            )
+            return sorted({*allocated, *claimed})
 
     def list_claims(self, hostname: str | None = None) -> list[DeviceClaim]:
         """Every claimed NIC (of one host, or all): for operators and consistency checks."""
