@@ -151,8 +151,17 @@ def run(
     cfg.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     hypervisor = load_driver(cfg.driver, cfg.hostname, cfg.state_dir, cfg.driver_options)
     stop = threading.Event()
+    agent: HostAgent | None = None
+
+    def on_signal(_signum: int, _frame: object) -> None:
+        """Stop after the current round; at once when only waiting for work (the
+        hypervisor is never left half-changed, and the guests live on either way)."""
+        stop.set()
+        if agent is not None and agent.waiting:
+            raise SystemExit(0)
+
     for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda _s, _f: stop.set())
+        signal.signal(sig, on_signal)
     with httpx.Client(timeout=HTTP_TIMEOUT_SECONDS) as http:
         login = password_login(
             cfg.auth_url, cfg.username, cfg.password, cfg.project_name, cfg.user_domain_name
