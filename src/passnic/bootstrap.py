@@ -124,6 +124,8 @@ def ensure_sample_agents(cloud: Cloud, auth_url: str) -> list[Path]:
         path = agents_dir(home) / f"{hostname}.yaml"
         if path.exists():
             config = AgentConfig.load(path).model_copy(update={"auth_url": auth_url})
+            if config.driver != "fake":  # a lab's driver: only a lab run takes it over again
+                config = config.model_copy(update={"driver": "fake", "driver_options": {}})
         else:
             cred = cloud.hosts.create_agent_credential(BOOTSTRAP, hostname, auth_url)
             config = AgentConfig(

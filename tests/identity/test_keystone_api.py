@@ -11,7 +11,7 @@ from passnic.bootstrap import Credential
 from passnic.cloud import Cloud
 from tests.conftest import login
 
-SERVICES = {"identity", "compute", "network", "image", "platform", "fabric"}
+SERVICES = {"identity", "compute", "network", "image", "platform", "fabric", "host-agent"}
 
 
 def _auth(user: str, password: str, project: str | None, by_id: bool = False) -> dict:

@@ -1,20 +1,19 @@
-"""Passnic itself drives the lab: servers booted through the compute API land on lab
-"VMs" (the lab hypervisor behind each host's agent), the guests configure themselves from
-Passnic's network_data.json, and real packets cross the lab switch that Passnic's netmiko
-driver configured."""
+"""Passnic itself drives the lab: servers booted through the compute API land on lab "VMs"
+(each host's agent runs the lab driver), the guests configure themselves from Passnic's
+network_data.json, Passnic's fabric configures the lab switch over SSH, and real packets cross
+it."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from passnic.compute.agents import LocalAgent
-from passnic.compute.hypervisor.lab import lab_driver_factory, vm_netns
 from passnic.fabric.drivers.netmiko_driver import NetmikoSwitch
-from passnic.fabric.portconfig import PortConfig
 from passnic.lab import netns
+from passnic.lab.attach import lab_agent_options, point_switch_at_lab
+from passnic.lab.driver import LabDriver, guest_interfaces, vm_netns
 from passnic.lab.ping import ping_from
 from passnic.lab.topology import Lab
-from tests.compute.conftest import ADMIN, API, Scene, scene  # noqa: F401 (fixture)
+from tests.compute.conftest import Scene, scene  # noqa: F401 (fixture)
 
 HOSTS = ("compute-0", "compute-1")
 
@@ -25,31 +24,38 @@ def test_servers_booted_through_the_api_ping_each_other_on_the_lab(
     tmp_path: Path,
 ) -> None:
     with Lab(tmp_path / "lab") as lab:
-        factory = lab_driver_factory(
-            lab, lambda server_id: scene.cloud.compute.network_data(ADMIN, server_id)
-        )
         for host in HOSTS:
-            scene.cloud.compute.agents.register(host, LocalAgent(host, factory(host)))
-        # what the fabric service will do for net0 (VLAN 10): access ports on VLAN 10
+            # the host's agent runs the lab driver, as `passnic up` configures it on the lab
+            options = lab_agent_options(lab, host)
+            scene.hosts.agent(host).driver = LabDriver(host, tmp_path / "agents" / host, options)
+        point_switch_at_lab(scene.cloud, lab)
         switch = NetmikoSwitch("cisco_ios", lab.netmiko_params(), name="tor-1")
-        switch.apply({lab.nic(h, "enp0s3").switch_port: PortConfig.access(10) for h in HOSTS})
 
         ports = [scene.port(f"port{i}") for i in range(2)]
         servers = [scene.boot(f"vm{i}", networks=[{"port": p["id"]}]) for i, p in enumerate(ports)]
         for server in servers:
             assert server["status"] == "ACTIVE", server.get("fault")
-        hosts = {scene.show(s["id"])["OS-EXT-SRV-ATTR:host"] for s in servers}
+        hosts = {s["OS-EXT-SRV-ATTR:host"] for s in servers}
         assert hosts == set(HOSTS)  # one passthrough NIC per host: one VM each
+        # Passnic's fabric put both NICs' switch ports on net0's VLAN, over SSH
+        nic_ports = [lab.nic(h, "enp0s3").switch_port for h in HOSTS]
+        assert {p: c.access_vlan for p, c in switch.read(nic_ports).items()} == dict.fromkeys(
+            nic_ports, 10
+        )
 
         ip1 = ports[1]["fixed_ips"][0]["ip_address"]
         assert ping_from(vm_netns(servers[0]["id"]), ip1, count=2, timeout=1)
-        # the guest's eth0 carries the NIC's MAC and the port's address
+        # the guest's eth0 is the NIC of its host, with the port's MAC and address
+        host0 = servers[0]["OS-EXT-SRV-ATTR:host"]
+        assert guest_interfaces(servers[0]["id"]) == {lab.nic(host0, "enp0s3").mac: "eth0"}
         out = netns.ip("-br", "addr", "show", "eth0", ns=vm_netns(servers[0]["id"]))
         assert ports[0]["fixed_ips"][0]["ip_address"] in out
 
         for server in servers:
-            resp = scene.api.delete(f"{API}/servers/{server['id']}", headers=scene.user1)
+            resp = scene.delete(server["id"], headers=scene.user1)
             assert resp.status_code == 204, resp.text
         assert netns.namespaces("pn-vm-") == []
         for host in HOSTS:
             assert netns.link_exists("enp0s3", f"pn-{host}")
+        # and shut their ports down again once the servers are gone
+        assert not any(c.admin_up for c in switch.read(nic_ports).values())

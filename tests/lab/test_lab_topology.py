@@ -1,5 +1,6 @@
 """The lab end to end: Passnic's netmiko driver configures the lab switch over SSH, the lab
-hypervisor hands NICs to "VMs", and real frames prove who reaches whom."""
+driver (what a lab host's agent runs) hands NICs to "VMs", and real frames prove who reaches
+whom."""
 
 from __future__ import annotations
 
@@ -12,12 +13,14 @@ from typing import Any
 
 import pytest
 
+from passnic.agent.drivers import HypervisorError
 from passnic.agent.fakesysfs import sample_mac
-from passnic.compute.hypervisor import GuestDevice, GuestSpec, HypervisorError
-from passnic.compute.hypervisor.lab import LabDriver, lab_driver_factory, vm_netns
+from passnic.compute.protocol import GuestDevice, GuestSpec
 from passnic.fabric.drivers.netmiko_driver import NetmikoSwitch
 from passnic.fabric.portconfig import PortConfig
 from passnic.lab import netns
+from passnic.lab.attach import lab_agent_options
+from passnic.lab.driver import LabDriver, guest_interfaces, vm_netns
 from passnic.lab.ping import ping_from
 from passnic.lab.topology import Lab
 
@@ -43,10 +46,29 @@ def _network_data(mac: str, ip: str) -> dict[str, Any]:
     }
 
 
-def _guest(server_id: str, lab: Lab, hostname: str, ifname: str) -> GuestSpec:
+def _guest(
+    server_id: str, lab: Lab, hostname: str, ifname: str, ip: str | None = None
+) -> GuestSpec:
+    """The spec the controller sends a host for a server on `hostname`'s NIC `ifname` (with
+    its network_data.json when it has an address)."""
     nic = lab.nic(hostname, ifname)
-    device = GuestDevice(nic.pci_address, "0x8086", "0x10d3", nic.mac)
-    return GuestSpec(server_id, server_id[:8], 1, 512, 1, None, (device,))
+    device = GuestDevice(
+        pci_address=nic.pci_address, vendor_id="0x8086", product_id="0x10d3", mac=nic.mac
+    )
+    return GuestSpec(
+        server_id=server_id,
+        name=server_id[:8],
+        vcpus=1,
+        ram_mb=512,
+        disk_gb=1,
+        devices=(device,),
+        network_data=_network_data(nic.mac, ip) if ip else None,
+    )
+
+
+def _driver(lab: Lab, hostname: str, state: Path) -> LabDriver:
+    """The driver as the host's agent builds it (`passnic.agent.drivers.load_driver`)."""
+    return LabDriver(hostname, state / hostname, lab_agent_options(lab, hostname))
 
 
 @pytest.fixture
@@ -71,16 +93,10 @@ def test_lab_layout(lab: Lab) -> None:
     }
 
 
-def test_vms_on_the_same_vlan_talk_other_vlans_are_isolated(lab: Lab) -> None:
+def test_vms_on_the_same_vlan_talk_other_vlans_are_isolated(lab: Lab, tmp_path: Path) -> None:
     assert lab.switch is not None
     switch = lab.switch
-    data = {
-        SERVER_A: _network_data(lab.nic("compute-0", "enp0s4").mac, "10.0.10.5"),
-        SERVER_B: _network_data(lab.nic("compute-1", "enp0s4").mac, "10.0.10.6"),
-        SERVER_C: _network_data(lab.nic("compute-0", "enp0s3").mac, "10.0.10.7"),
-    }
-    factory = lab_driver_factory(lab, data.get)
-    compute0, compute1 = factory("compute-0"), factory("compute-1")
+    compute0, compute1 = (_driver(lab, h, tmp_path) for h in ("compute-0", "compute-1"))
 
     # the switch side, exactly as Passnic would configure a real Catalyst
     driver = NetmikoSwitch("cisco_ios", lab.netmiko_params(), name="tor-1")
@@ -98,10 +114,10 @@ def test_vms_on_the_same_vlan_talk_other_vlans_are_isolated(lab: Lab) -> None:
     apply_s = time.perf_counter() - started
     assert switch.port_config(port_a) == PortConfig.access(10, "compute-0 enp0s4")
 
-    compute0.spawn(_guest(SERVER_A, lab, "compute-0", "enp0s4"))
-    compute1.spawn(_guest(SERVER_B, lab, "compute-1", "enp0s4"))
-    compute0.spawn(_guest(SERVER_C, lab, "compute-0", "enp0s3"))
-    assert compute0.guest_interfaces(SERVER_A) == {lab.nic("compute-0", "enp0s4").mac: "eth0"}
+    compute0.spawn(_guest(SERVER_A, lab, "compute-0", "enp0s4", "10.0.10.5"))
+    compute1.spawn(_guest(SERVER_B, lab, "compute-1", "enp0s4", "10.0.10.6"))
+    compute0.spawn(_guest(SERVER_C, lab, "compute-0", "enp0s3", "10.0.10.7"))
+    assert guest_interfaces(SERVER_A) == {lab.nic("compute-0", "enp0s4").mac: "eth0"}
     assert not netns.link_exists("enp0s4", "pn-compute-0")
 
     rtts = ping_from(vm_netns(SERVER_A), "10.0.10.6", count=3, timeout=1)
@@ -126,18 +142,24 @@ def test_vms_on_the_same_vlan_talk_other_vlans_are_isolated(lab: Lab) -> None:
     # cold migration: A lands on compute-1's enp0s3, a new MAC and ethX, the same IP
     driver.apply({lab.nic("compute-1", "enp0s3").switch_port: PortConfig.access(10)})
     compute0.migrate_out(SERVER_A)
+    assert compute0.guests() == {SERVER_A: "parked", SERVER_C: "running"}
     assert netns.link_exists("enp0s4", "pn-compute-0")  # back to its host
     new_mac = lab.nic("compute-1", "enp0s3").mac
-    data[SERVER_A] = _network_data(new_mac, "10.0.10.5")
-    compute1.migrate_in(_guest(SERVER_A, lab, "compute-1", "enp0s3"), power_on=True)
-    assert compute1.guest_interfaces(SERVER_A) == {new_mac: "eth1"}  # a new ethX
+    compute1.migrate_in(_guest(SERVER_A, lab, "compute-1", "enp0s3", "10.0.10.5"), power_on=True)
+    assert guest_interfaces(SERVER_A) == {new_mac: "eth1"}  # a new ethX
     assert ping_from(vm_netns(SERVER_A), "10.0.10.6", count=1, timeout=1)
 
     # power off takes the link down; destroy gives the NICs back
     compute1.power_off(SERVER_B)
     assert ping_from(vm_netns(SERVER_A), "10.0.10.6", count=1, timeout=0.5) == []
-    for drv, server in ((compute1, SERVER_A), (compute1, SERVER_B), (compute0, SERVER_C)):
+    for drv, server in (
+        (compute0, SERVER_A),  # the parked source side: confirm
+        (compute1, SERVER_A),
+        (compute1, SERVER_B),
+        (compute0, SERVER_C),
+    ):
         drv.destroy(server)
+    assert compute0.guests() == {} and compute1.guests() == {}
     assert netns.namespaces("pn-vm-") == []
     assert {link.name for link in netns.links("pn-compute-1", "enp")} == {"enp0s3", "enp0s4"}
 
@@ -151,43 +173,56 @@ sock.close()
 """
 
 
-def test_confirming_a_migration_leaves_the_moved_guest_alone(lab: Lab) -> None:
+def test_confirming_a_migration_leaves_the_moved_guest_alone(lab: Lab, tmp_path: Path) -> None:
     """Confirm destroys the guest on the source host: the record there holds no NIC any more,
     and the namespace of that name is now the destination's guest, which must survive."""
-    data = {SERVER_A: _network_data(lab.nic("compute-0", "enp0s3").mac, "10.0.10.5")}
-    factory = lab_driver_factory(lab, data.get)
-    compute0, compute1 = factory("compute-0"), factory("compute-1")
-    compute0.spawn(_guest(SERVER_A, lab, "compute-0", "enp0s3"))
+    compute0, compute1 = (_driver(lab, h, tmp_path) for h in ("compute-0", "compute-1"))
+    compute0.spawn(_guest(SERVER_A, lab, "compute-0", "enp0s3", "10.0.10.5"))
     compute0.migrate_out(SERVER_A)
-    data[SERVER_A] = _network_data(lab.nic("compute-1", "enp0s3").mac, "10.0.10.5")
-    compute1.migrate_in(_guest(SERVER_A, lab, "compute-1", "enp0s3"), power_on=True)
+    compute1.migrate_in(_guest(SERVER_A, lab, "compute-1", "enp0s3", "10.0.10.5"), power_on=True)
     compute0.destroy(SERVER_A)  # what confirm_resize does on the source
-    assert SERVER_A not in compute0.guests
+    assert SERVER_A not in compute0.guests()
     new_mac = lab.nic("compute-1", "enp0s3").mac
-    assert compute1.guest_interfaces(SERVER_A) == {new_mac: "eth1"}
+    assert guest_interfaces(SERVER_A) == {new_mac: "eth1"}
     assert "10.0.10.5" in netns.ip("-br", "addr", "show", "eth1", ns=vm_netns(SERVER_A))
     assert netns.link_exists("enp0s3", "pn-compute-0")
     compute1.destroy(SERVER_A)
     assert netns.namespaces("pn-vm-") == []
 
 
-def test_unknown_nic_is_a_clear_fault(lab: Lab) -> None:
-    driver = LabDriver("compute-0", "pn-compute-0", lab.host_nics("compute-0"))
-    bad = GuestSpec(SERVER_A, "a", 1, 512, 1, None, (GuestDevice("0000:00:09.0", "", "", ""),))
+def test_the_agent_finds_its_guests_again_after_a_restart(lab: Lab, tmp_path: Path) -> None:
+    """Guests outlive their agent: a new driver on the same state directory knows them."""
+    _driver(lab, "compute-0", tmp_path).spawn(
+        _guest(SERVER_A, lab, "compute-0", "enp0s3", "10.0.10.5")
+    )
+    again = _driver(lab, "compute-0", tmp_path)
+    assert again.guests() == {SERVER_A: "running"}
+    assert "eth0: " + lab.nic("compute-0", "enp0s3").mac in again.console(SERVER_A)
+    again.destroy(SERVER_A)
+    assert netns.namespaces("pn-vm-") == []
+    assert netns.link_exists("enp0s3", "pn-compute-0")
+
+
+def test_unknown_nic_is_a_clear_fault(lab: Lab, tmp_path: Path) -> None:
+    driver = _driver(lab, "compute-0", tmp_path)
+    device = GuestDevice(pci_address="0000:00:09.0", vendor_id="", product_id="", mac="")
+    bad = _guest(SERVER_A, lab, "compute-0", "enp0s3").model_copy(update={"devices": (device,)})
     with pytest.raises(HypervisorError, match=r"no lab NIC at PCI 0000:00:09\.0"):
         driver.spawn(bad)
     assert netns.namespaces("pn-vm-") == []
+    assert driver.guests() == {}
 
 
-def test_a_failed_spawn_gives_the_nic_back(lab: Lab) -> None:
-    def broken(server_id: str) -> dict[str, Any]:
-        raise RuntimeError("metadata service unavailable")
-
-    driver = LabDriver("compute-0", "pn-compute-0", lab.host_nics("compute-0"), broken)
-    with pytest.raises(HypervisorError, match="metadata service unavailable"):
-        driver.spawn(_guest(SERVER_A, lab, "compute-0", "enp0s4"))
+def test_a_failed_spawn_gives_the_nic_back(lab: Lab, tmp_path: Path) -> None:
+    driver = _driver(lab, "compute-0", tmp_path)
+    good = _guest(SERVER_A, lab, "compute-0", "enp0s4", "10.0.10.5")
+    assert good.network_data is not None
+    broken = dict(good.network_data)
+    broken["networks"] = [{**broken["networks"][0], "netmask": "not-a-mask"}]
+    with pytest.raises(HypervisorError, match="could not attach the NICs on compute-0"):
+        driver.spawn(good.model_copy(update={"network_data": broken}))
     assert netns.namespaces("pn-vm-") == []
     assert netns.links("pn-compute-0", "enp0s4")[0].mac == lab.nic("compute-0", "enp0s4").mac
-    driver.network_data = None
-    driver.spawn(_guest(SERVER_A, lab, "compute-0", "enp0s4"))  # the NIC is usable again
+    assert driver.guests() == {}
+    driver.spawn(good)  # the NIC is usable again
     driver.destroy(SERVER_A)

@@ -20,6 +20,7 @@ from passnic.lab import netns
 from tests.conftest import BIN, free_port
 
 LAB_LINE = re.compile(r"Data plane: lab \(namespaces pn-\*, switch tor-1 over SSH at (\S+)\)")
+SAMPLE_HOSTS = ("compute-0", "compute-1", "compute-2")
 FAKE_LINE = "Data plane: fake hypervisor and in-process switch (--no-lab)"
 
 
@@ -28,6 +29,10 @@ class Stopped:
     returncode: int
     output: str
     switch: dict[str, Any] | None
+    #: the compute hosts whose agent reported in (nova-compute up)
+    hosts_up: set[str]
+    #: each agent's hypervisor driver, from its config file
+    drivers: dict[str, str]
 
 
 def _admin_token(base: str, home: Path) -> str:
@@ -52,8 +57,21 @@ def _admin_token(base: str, home: Path) -> str:
     return resp.headers["X-Subject-Token"]
 
 
+def _hosts_up(base: str, headers: dict[str, str], hostnames: set[str]) -> set[str]:
+    """The hosts whose agents reported in, once all of `hostnames` have or after 30 s."""
+    deadline = time.monotonic() + 30
+    while True:
+        resp = httpx.get(f"{base}/compute/v2.1/os-services", headers=headers, timeout=10)
+        assert resp.status_code == 200, resp.text
+        up = {s["host"] for s in resp.json()["services"] if s["state"] == "up"}
+        if hostnames <= up or time.monotonic() > deadline:
+            return up
+        time.sleep(0.2)
+
+
 def run_up(home: Path, *flags: str) -> Stopped:
-    """Start `passnic up`, wait until it answers, read tor-1 through the API, SIGTERM it."""
+    """Start `passnic up`, wait until it answers and its agents reported in, read tor-1
+    through the API, SIGTERM it."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k != "PASSNIC_DATABASE_URL"}
     proc = subprocess.Popen(
@@ -65,6 +83,7 @@ def run_up(home: Path, *flags: str) -> Stopped:
     )
     base = f"http://127.0.0.1:{port}"
     switch = None
+    hosts_up: set[str] = set()
     try:
         deadline = time.monotonic() + 60
         while True:
@@ -79,10 +98,15 @@ def run_up(home: Path, *flags: str) -> Stopped:
         resp = httpx.get(f"{base}/fabric/v1/switches/tor-1", headers=headers, timeout=10)
         assert resp.status_code == 200, resp.text
         switch = resp.json()["switch"]
+        hosts_up = _hosts_up(base, headers, set(SAMPLE_HOSTS))
     finally:
         proc.send_signal(signal.SIGTERM)
-        output = proc.communicate(timeout=30)[0]
-    return Stopped(proc.returncode, output, switch)
+        output = proc.communicate(timeout=60)[0]
+    drivers = {
+        path.stem: yaml.safe_load(path.read_text())["driver"]
+        for path in (home / "agents").glob("*.yaml")
+    }
+    return Stopped(proc.returncode, output, switch, hosts_up, drivers)
 
 
 def test_up_runs_on_the_lab_and_removes_it_on_sigterm(lab_prefix: str, tmp_path: Path) -> None:
@@ -94,6 +118,9 @@ def test_up_runs_on_the_lab_and_removes_it_on_sigterm(lab_prefix: str, tmp_path:
     assert first.switch is not None
     assert first.switch["driver"] == "cisco_ios"
     assert first.switch["address"] == found.group(1)
+    # each host's agent is a process running the lab driver, and it reported in
+    assert first.drivers == dict.fromkeys(SAMPLE_HOSTS, "lab")
+    assert first.hosts_up == set(SAMPLE_HOSTS)
     assert netns.leftovers(lab_prefix) == []
     assert not (home / "lab" / "lab.pid").exists()
 
@@ -106,6 +133,7 @@ def test_up_runs_on_the_lab_and_removes_it_on_sigterm(lab_prefix: str, tmp_path:
     assert second.switch["driver"] == "cisco_ios"
     assert second.switch["address"] == again.group(1)
     assert [p["name"] for p in second.switch["ports"]] == [p["name"] for p in first.switch["ports"]]
+    assert second.hosts_up == set(SAMPLE_HOSTS)
     assert netns.leftovers(lab_prefix) == []
 
 
@@ -115,6 +143,8 @@ def test_up_no_lab_uses_the_fake_data_plane(lab_prefix: str, tmp_path: Path) -> 
     assert FAKE_LINE in stopped.output
     assert stopped.switch is not None
     assert stopped.switch["driver"] == "lab"  # the in-process switch
+    assert stopped.drivers == dict.fromkeys(SAMPLE_HOSTS, "fake")
+    assert stopped.hosts_up == set(SAMPLE_HOSTS)
     assert netns.leftovers(lab_prefix) == []
 
 

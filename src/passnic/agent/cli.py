@@ -59,14 +59,71 @@ def _agent() -> None:
     """Host agent: discover this host's NICs and report them to the controller."""
 
 
+@agent_app.command("config")
+def write_config(
+    ctx: typer.Context,
+    hostname: Annotated[str, typer.Argument(help="The compute host the agent runs on")],
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="Where to write the config (created 0600)")
+    ],
+    driver: Annotated[str, typer.Option(help="Hypervisor driver: fake, lab, libvirt")] = "fake",
+    state_dir: Annotated[
+        Path, typer.Option("--state-dir", help="The agent's state directory on the host")
+    ] = Path("/var/lib/passnic-agent"),
+    sysfs_root: Annotated[
+        Path, typer.Option("--sysfs-root", help="sysfs to report (a fake tree for test hosts)")
+    ] = REAL_SYSFS,
+    os_cloud: Annotated[
+        str | None,
+        typer.Option("--os-cloud", envvar="OS_CLOUD", help="The admin's clouds.yaml entry"),
+    ] = None,
+) -> None:
+    """(admin) Create HOSTNAME's agent credential and write the agent's config file: copy it
+    to the host and run `passnic agent run --config FILE` there. A new credential replaces
+    the host's old one."""
+    from passnic.agent.config import AgentConfig
+    from passnic.cli.client import CliError, CloudClient
+    from passnic.cli.state import State
+
+    # `passnic --os-cloud X agent config ...` names the cloud before the sub-command
+    root = ctx.find_object(State)
+    cloud = os_cloud or (root.cloud_name if root is not None else None)
+    try:
+        with CloudClient.from_environment(cloud) as client:
+            cred = client.post("host-agent", f"/v1/hosts/{hostname}/credential")
+    except CliError as exc:
+        typer.echo(f"error: {exc.message}", err=True)
+        raise typer.Exit(1) from None
+    AgentConfig(
+        hostname=hostname,
+        auth_url=cred["auth_url"],
+        username=cred["username"],
+        password=cred["password"],
+        project_name=cred["project_name"],
+        driver=driver,
+        state_dir=state_dir,
+        sysfs_root=sysfs_root,
+    ).write(output)
+    typer.echo(f"wrote {output} for the agent of {hostname} (user {cred['username']})", err=True)
+
+
 @agent_app.command()
 def run(
     config: Annotated[
         Path, typer.Option("--config", "-c", help="The agent's configuration file (YAML)")
     ],
+    hostname: Annotated[str | None, typer.Option(help="Overrides the config's hostname")] = None,
+    controller_url: Annotated[
+        str | None, typer.Option("--controller-url", help="Overrides the controller's URL")
+    ] = None,
+    driver: Annotated[str | None, typer.Option(help="Overrides the config's driver")] = None,
+    state_dir: Annotated[
+        Path | None, typer.Option("--state-dir", help="Overrides the state directory")
+    ] = None,
 ) -> None:
     """Run this host's agent until SIGTERM/SIGINT: report the inventory, then keep the
-    hypervisor converged to what the controller wants, heartbeating all along."""
+    hypervisor converged to what the controller wants, heartbeating all along. It connects
+    out to the controller; the host needs no listening port."""
     import logging
     import signal
     import threading
@@ -82,19 +139,36 @@ def run(
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s agent %(levelname)s %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per long-poll is noise
-    cfg = AgentConfig.load(config)
+    overrides = {
+        "hostname": hostname,
+        "controller_url": controller_url,
+        "driver": driver,
+        "state_dir": state_dir,
+    }
+    cfg = AgentConfig.load(config).model_copy(
+        update={k: v for k, v in overrides.items() if v is not None}
+    )
     cfg.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    driver = load_driver(cfg.driver, cfg.hostname, cfg.state_dir, cfg.driver_options)
+    hypervisor = load_driver(cfg.driver, cfg.hostname, cfg.state_dir, cfg.driver_options)
     stop = threading.Event()
+    agent: HostAgent | None = None
+
+    def on_signal(_signum: int, _frame: object) -> None:
+        """Stop after the current round; at once when only waiting for work (the
+        hypervisor is never left half-changed, and the guests live on either way)."""
+        stop.set()
+        if agent is not None and agent.waiting:
+            raise SystemExit(0)
+
     for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda _s, _f: stop.set())
+        signal.signal(sig, on_signal)
     with httpx.Client(timeout=HTTP_TIMEOUT_SECONDS) as http:
         login = password_login(
             cfg.auth_url, cfg.username, cfg.password, cfg.project_name, cfg.user_domain_name
         )
         agent = HostAgent(
             cfg.hostname,
-            driver,
+            hypervisor,
             ControllerClient(http, cfg.controller, login),
             state_dir=cfg.state_dir,
             inventory=lambda: discover_host(cfg.hostname, sysfs_root=cfg.sysfs_root),

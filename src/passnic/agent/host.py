@@ -158,6 +158,8 @@ class HostAgent:
         self._desired: list[DesiredGuest] | None = None
         self._inventory_sent = False
         self.heartbeat_timeout = 30.0
+        #: in a long-poll, touching nothing: the moment a stop may cut short
+        self.waiting = False
 
     # ---- one round ----
 
@@ -173,9 +175,13 @@ class HostAgent:
         request = SyncRequest(
             generation=self._generation, guests=self._actual(), wait=wait
         ).model_dump(mode="json")
-        answer = SyncAnswer.model_validate(
-            self.client.post(f"/agent/v1/hosts/{self.hostname}/sync", request)
-        )
+        self.waiting = wait > 0
+        try:
+            answer = SyncAnswer.model_validate(
+                self.client.post(f"/agent/v1/hosts/{self.hostname}/sync", request)
+            )
+        finally:
+            self.waiting = False
         self._generation = answer.generation
         self._desired = answer.guests
         self.heartbeat_timeout = answer.heartbeat_timeout

@@ -15,8 +15,9 @@ def demo(
         bool, typer.Option(help="Keep the temporary PASSNIC_HOME (database, lab files).")
     ] = False,
 ) -> None:
-    """Run the PCI-passthrough procedure end to end on a fresh embedded cloud and the lab;
-    exit 0 only when all five checks hold. Needs root (network namespaces)."""
+    """Run the PCI-passthrough procedure end to end on a fresh cloud (a controller on a free
+    loopback port, one agent process per compute host) and the lab; exit 0 only when all five
+    checks hold. Needs root (network namespaces)."""
     from passnic.lab.demo import run_demo
 
     result = run_demo(Console(soft_wrap=True), keep_home=keep_home)

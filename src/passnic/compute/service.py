@@ -766,6 +766,14 @@ class ComputeService:
             hosts.update(h for h in (held.host,) if h)
             gone = [g.hostname for g in guests if g.actual_state == "absent"]
             left = sorted(set(hosts) - set(gone))
+            self.placement.release(s, server_id)
+            self._detach_ports(s, held)
+        # the freed NICs' switch ports are quarantined before the server is gone
+        self._provision_quietly(hosts)
+        with self.db.transaction() as s:
+            held = self._take(s, server_id, None, ("deleting",), "deleting")
+            if held is None:
+                return
             actions.finish(
                 s,
                 held,
@@ -774,8 +782,6 @@ class ComputeService:
                 + (f"; {', '.join(left)} will remove it when its agent returns" if left else ""),
             )
             actions.end_action(s, held)
-            self.placement.release(s, server_id)
-            self._detach_ports(s, held)
             for migration in s.scalars(
                 select(Migration).where(
                     Migration.server_id == server_id, Migration.status.in_(OPEN_MIGRATIONS)
@@ -783,7 +789,6 @@ class ComputeService:
             ):
                 migration.status = "confirmed" if migration.status == "finished" else "error"
             s.delete(held)
-        self._provision_quietly(hosts)  # freed NICs: their switch ports are quarantined
 
     # ---- power ----
 
@@ -970,15 +975,18 @@ class ComputeService:
             gone = guest is None or guest.actual_state == "absent"
             if not gone and self.hosts.host_up(s, source) and not self._timed_out(server):
                 return
-            held = self._take(s, server_id, None, ("resize_confirming",), None)
-            if held is None:
-                return
             self.placement.release(s, server_id, source)
+        # the freed NICs' switch ports are quarantined before the server says it is done
+        self._provision_quietly([source])
+        with self.db.transaction() as s:
+            held = self._take(s, server_id, None, ("resize_confirming",), None)
+            m = self._migration(s, server_id, ("confirming",))
+            if held is None or m is None:
+                return
             m.status = "confirmed"
             actions.finish(s, held, "confirm", details=f"NICs of {source} released")
             actions.end_action(s, held)
             self._settle(held, _resting(m.old_vm_state))
-        self._provision_quietly([source])
 
     def _step_revert(self, server_id: str) -> None:
         """Two waits: the destination removes its guest (then its NICs are freed and the

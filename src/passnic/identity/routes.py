@@ -30,6 +30,7 @@ SERVICES = (
     ("image", "glance", "/image"),
     ("platform", "sysinv", "/inventory"),
     ("fabric", "passnic-fabric", "/fabric"),
+    ("host-agent", "passnic-agent", "/agent"),
 )
 
 

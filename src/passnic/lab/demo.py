@@ -1,23 +1,26 @@
 """``passnic demo``: the StarlingX PCI-passthrough procedure, end to end, on the lab.
 
-A fresh embedded cloud (a temporary PASSNIC_HOME, SQLite, the sample cloud of ``passnic up``)
-is driven through its HTTP API in this process (no server): the admin makes NICs
-pci-passthrough, points switch tor-1's driver at the lab switch's SSH CLI (netmiko
-``cisco_ios``), the projects create VLAN networks and boot servers, and each server lands on a
-lab "VM" (a namespace holding its NIC, `passnic.compute.hypervisor.lab`). Real frames then
-prove five things:
+A fresh cloud runs as ``passnic up`` runs it (a temporary PASSNIC_HOME, SQLite, the sample
+cloud): the controller serves HTTP on a free loopback port (in a thread of this process, its
+conductor on) and each compute host's agent is a process of its own running the lab driver
+(`passnic.lab.driver`: a VM = a namespace holding its NIC). The demo is a client of the API
+over HTTP: the admin makes NICs pci-passthrough, points switch tor-1's driver at the lab
+switch's SSH CLI (netmiko ``cisco_ios``), the projects create VLAN networks and boot servers,
+and the demo polls each asynchronous operation to its end, as `openstack --wait` does. Real
+frames then prove five things:
 
 1. vm1 and vm3 (project1, VLAN 10) reach each other and their external endpoint; vm2
    (project2, VLAN 20) reaches neither and only its own endpoint;
-2. a frame vm1's guest tags for VLAN 20 is dropped at its access port (switch counters);
+2. a frame vm1's guest tags for VLAN 20 is dropped at its access port (that very frame is
+   seen arriving at the port and nowhere past it: other traffic cannot sway the check);
 3. with an admin's trunk exception on vm1's port the same frame reaches VLAN 20; the access
    port is restored afterwards;
 4. cold migration gives vm1 a new NIC (new MAC) with the same IP, ping works again, and the
    old switch port is quarantined;
 5. live migration is refused with Passnic's message.
 
-`run_demo` returns the checks; everything it created (namespaces, switch, temp home) is gone
-when it returns. `lab_clean` is ``passnic lab-clean``.
+`run_demo` returns the checks; everything it started (agents, server, namespaces, switch, temp
+home) is gone when it returns, however it ends. `lab_clean` is ``passnic lab-clean``.
 """
 
 from __future__ import annotations
@@ -26,8 +29,8 @@ import contextlib
 import shutil
 import socket
 import tempfile
+import threading
 import time
-import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,6 +46,12 @@ DATANET = "group0-data0"
 COMPUTE = "/compute/v2.1"
 NETWORKING = "/networking/v2.0"
 FABRIC = "/fabric/v1"
+#: longest an asynchronous operation (boot, migrate, confirm) may take before the demo gives up
+OPERATION_SECONDS = 60.0
+#: longest the controller may take to quarantine a freed NIC's switch port after an operation
+QUARANTINE_SECONDS = 10.0
+#: longest the controller and the hosts' agents may take to come up
+START_SECONDS = 30.0
 ETH_P_DEMO = 0x88B5  # IEEE "local experimental" EtherType: no stack on the way reacts to it
 DEMO_ADMIN = RequestContext(
     user_id="passnic-demo",
@@ -170,6 +179,13 @@ def _message(resp: Any) -> str:
     return find(body) or str(resp.text)
 
 
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
 class Demo:
     def __init__(self, console: Console, home: Path) -> None:
         self.console = console
@@ -178,9 +194,12 @@ class Demo:
         self.result = DemoResult()
         self.lab: Any = None
         self.cloud: Any = None
-        self.api: Any = None
+        self.server: Any = None  # uvicorn.Server
+        self.server_thread: threading.Thread | None = None
+        self.agents: Any = None  # AgentSupervisor
+        self.api: Any = None  # httpx.Client
+        self.url = ""
         self.headers: dict[str, dict[str, str]] = {}
-        self.drivers: dict[str, Any] = {}
         self.markers = 0
 
     # -- output --
@@ -212,11 +231,31 @@ class Demo:
             raise DemoError(f"{method} {path} answered {resp.status_code}: {_message(resp)}")
         return resp
 
-    def server(self, server_id: str) -> dict[str, Any]:
+    def server_show(self, server_id: str) -> dict[str, Any]:
         body: dict[str, Any] = self.call(
             "GET", f"{COMPUTE}/servers/{server_id}", "admin", None, 200
         ).json()
         return dict(body["server"])
+
+    def wait_for(self, server_id: str, status: str) -> dict[str, Any]:
+        """Poll the server until its operation is over (no task) in `status`; an ERROR, or
+        no end within `OPERATION_SECONDS`, stops the demo."""
+        deadline = time.monotonic() + OPERATION_SECONDS
+        while True:
+            server = self.server_show(server_id)
+            done = server.get("OS-EXT-STS:task_state") is None
+            if server["status"] == "ERROR":
+                fault = (server.get("fault") or {}).get("message", "no fault recorded")
+                raise DemoError(f"{server['name']} went to ERROR: {fault}")
+            if done and server["status"] == status:
+                return server
+            if time.monotonic() > deadline:
+                raise DemoError(
+                    f"{server['name']} is still {server['status']} "
+                    f"({server.get('OS-EXT-STS:task_state')}) after {OPERATION_SECONDS:.0f}s, "
+                    f"expected {status}"
+                )
+            time.sleep(0.1)
 
     def port(self, port_id: str) -> dict[str, Any]:
         body = self.call("GET", f"{NETWORKING}/ports/{port_id}", "admin", None, 200).json()
@@ -239,22 +278,23 @@ class Demo:
             }
         }
         created = self.call("POST", f"{COMPUTE}/servers", who, body, 202).json()["server"]
-        server = self.server(created["id"])
-        if server["status"] != "ACTIVE":
-            raise DemoError(f"{name} is {server['status']}: {server.get('fault')}")
-        return server
+        return self.wait_for(created["id"], "ACTIVE")
+
+    def action(self, server_id: str, who: str, body: dict[str, Any], expect: int) -> None:
+        self.call("POST", f"{COMPUTE}/servers/{server_id}/action", who, body, expect)
 
     # -- lab helpers --
 
     def vm_ns(self, server_id: str) -> str:
-        from passnic.compute.hypervisor.lab import vm_netns
+        from passnic.lab.driver import vm_netns
 
         return vm_netns(server_id)
 
     def guest_ifs(self, server: dict[str, Any]) -> dict[str, str]:
-        """MAC -> ethX inside the guest, as its host's lab hypervisor sees it."""
-        driver = self.drivers[server["OS-EXT-SRV-ATTR:host"]]
-        return dict(driver.guest_interfaces(server["id"]))
+        """MAC -> ethX inside the guest, as the guest itself sees it."""
+        from passnic.lab.driver import guest_interfaces
+
+        return guest_interfaces(server["id"])
 
     def ping(self, server_id: str, address: str, timeout: float = 1.0) -> bool:
         from passnic.lab.ping import ping_from
@@ -311,57 +351,98 @@ class Demo:
         self.check5(vm1)
 
     def setup_cloud(self) -> None:
-        with warnings.catch_warnings():  # starlette's notice about httpx, not ours to act on
-            warnings.simplefilter("ignore")
-            from fastapi.testclient import TestClient
+        import httpx
 
-        from passnic.app import create_app
-        from passnic.bootstrap import bootstrap_sample_cloud
         from passnic.cloud import Cloud
         from passnic.config import Settings
-        from passnic.lab.attach import point_switch_at_lab, register_lab_hypervisors, start_lab
+        from passnic.lab.attach import attach_lab, start_lab
+        from passnic.server import prepare
+        from passnic.supervisor import AgentSupervisor
 
-        self.step(f"Fresh embedded cloud in {self.home} (SQLite, the sample cloud)")
-        settings = Settings(home=self.home, database_url=f"sqlite:///{self.home / 'passnic.db'}")
-        self.cloud = Cloud(settings)
-        self.cloud.db.migrate()
-        creds = bootstrap_sample_cloud(self.cloud)
-        self.api = TestClient(create_app(self.cloud))  # no lifespan: no background audit
-        for cred in creds:
-            body = {
-                "auth": {
-                    "identity": {
-                        "methods": ["password"],
-                        "password": {
-                            "user": {
-                                "name": cred.username,
-                                "password": cred.password,
-                                "domain": {"id": "default"},
-                            }
-                        },
-                    },
-                    "scope": {"project": {"name": cred.project, "domain": {"id": "default"}}},
-                }
-            }
-            resp = self.api.post("/identity/v3/auth/tokens", json=body)
-            if resp.status_code != 201:
-                raise DemoError(f"login of {cred.username} failed: {_message(resp)}")
-            self.headers[cred.username] = {"X-Auth-Token": resp.headers["X-Subject-Token"]}
-        flavors = self.call("GET", f"{COMPUTE}/flavors/detail?is_public=None", "admin", None, 200)
-        self.flavor_id = next(f["id"] for f in flavors.json()["flavors"] if f["name"] == "small")
-        images = self.call("GET", "/image/v2/images", "admin", None, 200).json()["images"]
-        self.image_id = next(i["id"] for i in images if i["name"].startswith("cirros"))
+        self.step(f"Fresh cloud in {self.home} (SQLite, the sample cloud, as passnic up makes it)")
+        settings = Settings(
+            home=self.home,
+            database_url=f"sqlite:///{self.home / 'passnic.db'}",
+            conductor=True,
+        )
+        port = _free_port()
+        prepared = prepare(settings, "127.0.0.1", port)
 
         self.step("Lab: switch tor-1 (IOS-like SSH CLI), hosts compute-0..2, endpoints")
         self.lab = start_lab(self.lab_dir)
         for ep in self.lab.endpoints.values():
             self.note(f"VLAN {ep.vlan} endpoint {ep.address} in {ep.netns} on {ep.switch_port}")
-        self.drivers = register_lab_hypervisors(self.cloud, self.lab)
-        self.note("each compute host's agent runs the lab hypervisor (a VM = a namespace)")
+        self.cloud = Cloud(settings)
+        address = attach_lab(self.cloud, self.lab, prepared.agents)
+
+        self.url = self.start_server(port)
+        self.note(f"controller at {self.url} (its conductor runs the operations)")
+        self.agents = AgentSupervisor(prepared.agents)
+        self.agents.start()
+        self.note(
+            f"{len(prepared.agents)} host agents, one process each, run the lab driver "
+            f"(a VM = a namespace); logs in {self.home / 'agents'}"
+        )
+        self.api = httpx.Client(base_url=self.url, timeout=30)
+        for cred in prepared.credentials:
+            self.headers[cred.username] = {"X-Auth-Token": self.login(cred)}
+        self.wait_for_hosts()
 
         self.step("Fabric: tor-1 driven by netmiko cisco_ios over SSH (was the in-process lab)")
-        address = point_switch_at_lab(self.cloud, self.lab)
         self.note(f"tor-1 = cisco_ios at {address}; {len(self.lab.cabling())} host ports cabled")
+        flavors = self.call("GET", f"{COMPUTE}/flavors/detail?is_public=None", "admin", None, 200)
+        self.flavor_id = next(f["id"] for f in flavors.json()["flavors"] if f["name"] == "small")
+        images = self.call("GET", "/image/v2/images", "admin", None, 200).json()["images"]
+        self.image_id = next(i["id"] for i in images if i["name"].startswith("cirros"))
+
+    def start_server(self, port: int) -> str:
+        """The controller's HTTP server in a thread, as ``passnic up`` serves it; its URL."""
+        import uvicorn
+
+        from passnic.app import create_app
+
+        config = uvicorn.Config(
+            create_app(self.cloud), host="127.0.0.1", port=port, log_level="warning"
+        )
+        self.server = uvicorn.Server(config)
+        self.server_thread = threading.Thread(
+            target=self.server.run, name="demo-controller", daemon=True
+        )
+        self.server_thread.start()
+        deadline = time.monotonic() + START_SECONDS
+        while not self.server.started:
+            if not self.server_thread.is_alive() or time.monotonic() > deadline:
+                raise DemoError(f"the controller did not start on 127.0.0.1:{port}")
+            time.sleep(0.05)
+        return f"http://127.0.0.1:{port}"
+
+    def login(self, cred: Any) -> str:
+        """A token for one of the sample users (Keystone password authentication, as the
+        hosts' agents log in)."""
+        from passnic.agent.host import AgentError, password_login
+
+        login = password_login(f"{self.url}/identity", cred.username, cred.password, cred.project)
+        try:
+            return login(self.api)
+        except AgentError as exc:
+            raise DemoError(f"login of {cred.username} failed: {exc}") from exc
+
+    def wait_for_hosts(self) -> None:
+        """Until every lab host's agent has reported in (its nova-compute service is up)."""
+        wanted = set(self.lab.spec.hostnames)
+        deadline = time.monotonic() + START_SECONDS
+        while True:
+            body = self.call("GET", f"{COMPUTE}/os-services", "admin", None, 200).json()
+            up = {s["host"] for s in body["services"] if s["state"] == "up"}
+            if wanted <= up:
+                self.note(f"agents reported in: {', '.join(sorted(wanted))} up")
+                return
+            if time.monotonic() > deadline:
+                raise DemoError(
+                    f"host agents not up after {START_SECONDS:.0f}s: {sorted(wanted - up)} "
+                    f"(see {self.home / 'agents'}/*.log)"
+                )
+            time.sleep(0.2)
 
     def make_passthrough(self, host: str, ifname: str) -> str:
         inv = self.cloud.inventory
@@ -462,38 +543,53 @@ class Demo:
         return str(body["server"]["ports"][0]["port"])
 
     def check2(self, vm1: dict[str, Any]) -> None:
+        """Only the demo's own frame counts (found by its marker): whatever else crosses the
+        switch meanwhile (vm2's traffic on VLAN 20, say) cannot sway the check."""
         from passnic.lab.ios_cli import short_name
+        from passnic.lab.topology import UPLINK_NS
 
-        vm1 = self.server(vm1["id"])
+        vm1 = self.server_show(vm1["id"])
         sport = self.vm_switch_port(vm1)
-        ep_port = self.lab.endpoints[20].switch_port
+        switch = self.lab.switch
         self.step(f"Check 2: vm1's guest tags a frame for VLAN 20 (raw socket), port {sport}")
+        (mac, ifname), *_ = self.guest_ifs(vm1).items()
+        mark = self.marker()
         before = self.counters()
-        reached = self.send_tagged(vm1, 20)
-        time.sleep(0.1)
+        reasons_before = switch.counters(sport).drop_reasons
+        with (
+            sniffer(switch.netns, switch.port_specs[sport].ifname) as at_port,
+            sniffer(self.lab.endpoints[20].netns) as at_endpoint,
+            sniffer(UPLINK_NS) as on_uplink,
+        ):
+            send_frame(self.vm_ns(vm1["id"]), ifname, tagged_frame(mac, 20, mark))
+            arrived = at_port(mark, 1.0)
+            reached = at_endpoint(mark, 0.5)
+            carried = on_uplink(mark, 0.1)  # after the endpoint's wait: time enough
         after = self.counters()
-        s, e = short_name(sport), short_name(ep_port)
+        reasons = switch.counters(sport).drop_reasons - reasons_before
+        ours = {r: n for r, n in reasons.items() if r.startswith("tagged VLAN 20 ")}
+        s = short_name(sport)
         dropped = after[s][2] - before[s][2]
-        out20 = after[e][1] - before[e][1]
-        reasons = self.lab.switch.counters(sport).drop_reasons
         self.check(
             2,
             "a VLAN-20 tagged frame from vm1 is dropped at its access port",
             [
-                (not reached, "VLAN 20 endpoint captured nothing"),
-                (dropped >= 1, f"show interfaces counters: {s} Dropped +{dropped} (over SSH)"),
-                (out20 == 0, f"{e} (VLAN 20 endpoint) OutPkts +{out20}"),
+                (arrived, f"the frame ({mark.decode()}) arrived at {sport}"),
+                (not reached, "VLAN 20 endpoint did not receive it"),
+                (not carried, "the uplink trunk (every VLAN) did not carry it"),
                 (
-                    any("VLAN 20" in r for r in reasons),
-                    "drop reason: " + "; ".join(f"{r} (x{n})" for r, n in reasons.items()),
+                    sum(ours.values()) == 1,
+                    "dropped once, reason: "
+                    + ("; ".join(f"{r} (x{n})" for r, n in ours.items()) or "none"),
                 ),
+                (dropped >= 1, f"show interfaces counters: {s} Dropped +{dropped} (over SSH)"),
             ],
         )
 
     def check3(self, vm1: dict[str, Any]) -> None:
         from passnic.lab.ios_cli import short_name
 
-        vm1 = self.server(vm1["id"])
+        vm1 = self.server_show(vm1["id"])
         sport = self.vm_switch_port(vm1)
         ep_port = self.lab.endpoints[20].switch_port
         self.step("Check 3: an admin-allowed trunk on vm1's port (VLANs 10, 20)")
@@ -541,24 +637,23 @@ class Demo:
         )
 
     def check4(self, vm1: dict[str, Any], vm3: dict[str, Any]) -> None:
-        vm1 = self.server(vm1["id"])
+        vm1 = self.server_show(vm1["id"])
         src_host = vm1["OS-EXT-SRV-ATTR:host"]
         old_port = self.vm_switch_port(vm1)
         before = self.server_port(vm1["id"])
         old_ifs = self.guest_ifs(vm1)
         self.step(f"Check 4: cold migration of vm1 (from {src_host}) and confirm")
-        self.call("POST", f"{COMPUTE}/servers/{vm1['id']}/action", "admin", {"migrate": None}, 202)
-        moved = self.server(vm1["id"])
+        self.action(vm1["id"], "admin", {"migrate": None}, 202)
+        moved = self.wait_for(vm1["id"], "VERIFY_RESIZE")
         self.note(f"vm1 {moved['status']} on {moved['OS-EXT-SRV-ATTR:host']}")
-        body = {"confirmResize": None}
-        self.call("POST", f"{COMPUTE}/servers/{vm1['id']}/action", "user1", body, 204)
-        vm1 = self.server(vm1["id"])
+        self.action(vm1["id"], "user1", {"confirmResize": None}, 204)
+        vm1 = self.wait_for(vm1["id"], "ACTIVE")
         after = self.server_port(vm1["id"])
         new_ifs = self.guest_ifs(vm1)
         ip = after["fixed_ips"][0]["ip_address"]
         old_ip = before["fixed_ips"][0]["ip_address"]
         self.note(f"guest interfaces before {old_ifs}, after {new_ifs}")
-        quarantined = self.read_port(old_port)
+        quarantined = self.wait_for_quarantine(old_port)
         new_port = self.vm_switch_port(vm1)
         self.check(
             4,
@@ -598,6 +693,17 @@ class Demo:
             ],
         )
 
+    def wait_for_quarantine(self, port: str) -> Any:
+        """The freed port, read over SSH until it is shut down (or `QUARANTINE_SECONDS` have
+        passed): the controller quarantines a freed NIC's port just after the operation
+        ends, so a client that saw ACTIVE may still find it as it was."""
+        deadline = time.monotonic() + QUARANTINE_SECONDS
+        while True:
+            config = self.read_port(port)
+            if config is None or not config.admin_up or time.monotonic() > deadline:
+                return config
+            time.sleep(0.2)
+
     def check5(self, vm1: dict[str, Any]) -> None:
         self.step("Check 5: live migration of vm1")
         body = {"os-migrateLive": {"host": None, "block_migration": "auto"}}
@@ -613,12 +719,20 @@ class Demo:
         )
 
     def close(self) -> None:
-        if self.lab is not None:
-            self.lab.stop()
-        if self.api is not None:
-            self.api.close()
-        if self.cloud is not None:
-            self.cloud.close()
+        """Stop all that was started, each step whatever the others did: the agents first
+        (nothing then acts on the lab), the controller, then the lab."""
+        with contextlib.ExitStack() as stack:
+            if self.lab is not None:  # what it leaves behind, run_demo's cleanup reports
+                stack.callback(self.lab.stop)
+            if self.cloud is not None:
+                stack.callback(self.cloud.close)
+            if self.server_thread is not None:
+                stack.callback(self.server_thread.join, 10)
+                stack.callback(setattr, self.server, "should_exit", True)
+            if self.api is not None:
+                stack.callback(self.api.close)
+            if self.agents is not None:
+                stack.callback(self.agents.stop)
 
 
 def run_demo(console: Console | None = None, keep_home: bool = False) -> DemoResult:
