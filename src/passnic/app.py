@@ -10,7 +10,7 @@ from fastapi import FastAPI, Request
 from passnic import __version__
 from passnic.cloud import Cloud
 from passnic.config import Settings
-from passnic.web import base_url, install_error_handlers
+from passnic.web import InputGuard, base_url, install_error_handlers
 
 # Each API's routes module; each exposes `router` and registers its own fault format.
 API_MODULES = (
@@ -36,6 +36,7 @@ def create_app(cloud: Cloud | None = None) -> FastAPI:
     )
     app.state.cloud = cloud
     install_error_handlers(app)
+    app.add_middleware(InputGuard, max_body=cloud.settings.max_request_body)
     for module in API_MODULES:
         app.include_router(import_module(module).router)
 

@@ -21,6 +21,8 @@ class Settings:
     database_url: str = ""
     token_ttl: timedelta = timedelta(hours=1)
     region: str = "RegionOne"
+    #: the largest request body an API reads into memory (image data streams and is exempt)
+    max_request_body: int = 1024 * 1024
     password_hashing: str = field(
         default_factory=lambda: os.environ.get("PASSNIC_PASSWORD_HASHING", "rfc9106-low-memory")
     )
@@ -40,6 +42,7 @@ class Settings:
             home=default_home(),
             database_url=os.environ.get("PASSNIC_DATABASE_URL", ""),
             token_ttl=timedelta(seconds=ttl),
+            max_request_body=int(os.environ.get("PASSNIC_MAX_REQUEST_BODY", str(1024 * 1024))),
         )
 
     def export(self) -> dict[str, str]:
@@ -49,4 +52,5 @@ class Settings:
             "PASSNIC_DATABASE_URL": self.database_url,
             "PASSNIC_TOKEN_TTL_SECONDS": str(int(self.token_ttl.total_seconds())),
             "PASSNIC_PASSWORD_HASHING": self.password_hashing,
+            "PASSNIC_MAX_REQUEST_BODY": str(self.max_request_body),
         }

@@ -75,7 +75,8 @@ class Database:
 
     def __init__(self, url: str) -> None:
         self.url = url
-        kwargs: dict[str, Any] = {"future": True}
+        # Parameters stay out of exception texts: they hold password hashes and switch passwords.
+        kwargs: dict[str, Any] = {"future": True, "hide_parameters": True}
         if url.startswith("sqlite"):
             path = url.split("///", 1)[-1]
             if path and path != ":memory:":
