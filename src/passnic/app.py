@@ -33,6 +33,8 @@ def create_app(cloud: Cloud | None = None) -> FastAPI:
         docs_url=None,
         redoc_url=None,
         lifespan=cloud.fabric.lifespan,
+        # A body without a Content-Type is read as JSON, as OpenStack services read it.
+        strict_content_type=False,
     )
     app.state.cloud = cloud
     install_error_handlers(app)

@@ -20,7 +20,7 @@ from passnic.bootstrap import (
     write_clouds_yaml,
 )
 from passnic.cloud import Cloud
-from passnic.config import Settings
+from passnic.config import Settings, private_dir
 
 if TYPE_CHECKING:
     from passnic.lab.topology import Lab
@@ -36,7 +36,7 @@ class Prepared:
 
 def prepare(settings: Settings, host: str, port: int) -> Prepared:
     """Migrate; on an empty database create the sample cloud; (re)write clouds.yaml."""
-    settings.home.mkdir(parents=True, exist_ok=True)
+    private_dir(settings.home)
     cloud = Cloud(settings)
     try:
         cloud.db.migrate()

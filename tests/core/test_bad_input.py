@@ -174,6 +174,16 @@ def test_out_of_range_numbers_are_400(api: TestClient, admin_headers: dict[str, 
         assert "at most" in resp.json()["error"]["message"]
 
 
+def test_strings_longer_than_their_column_are_400(
+    api: TestClient, admin_headers: dict[str, str]
+) -> None:
+    h = admin_headers
+    email = api.post(
+        "/identity/v3/users", json={"user": {"name": "long", "email": "e" * 300}}, headers=h
+    )
+    assert "email" in _keystone_400(email)
+
+
 def test_database_errors_never_show_their_parameters(cloud: Cloud) -> None:
     """A traceback logged on a 500 must not carry password hashes or switch passwords."""
     from passnic.identity.models import Domain

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
 
@@ -37,7 +38,11 @@ def up(
     from passnic.lab.netns import LabError
     from passnic.server import lab_possible, prepare, serve
 
-    settings = Settings(home=(home or default_home()).expanduser(), database_url=database_url)
+    # The environment's settings (token lifetime, lockout, body limit), with the options' home
+    # and database on top.
+    settings = replace(
+        Settings.from_env(), home=(home or default_home()).expanduser(), database_url=database_url
+    )
     console = Console(stderr=True, soft_wrap=True)
     use_lab = _choose_lab(console, lab, workers, lab_possible)
     with console.status("Preparing the database..."):
