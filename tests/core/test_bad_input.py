@@ -192,3 +192,59 @@ def test_database_errors_never_show_their_parameters(cloud: Cloud) -> None:
     with pytest.raises(IntegrityError) as caught, cloud.db.transaction() as s:
         s.add(Domain(id="default", name=secret))
     assert secret not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"native_vlan": " "},
+        {"native_vlan": True},
+        {"quarantine_vlan": "x"},
+        {"native_vlan": 99999999999999999999},
+        {"ports": True},
+        {"ports": [1, 2]},
+        {"name": "s" * 300},
+        {"password": 5},
+    ],
+)
+def test_switch_bodies_are_validated(
+    api: TestClient, admin_headers: dict[str, str], fields: dict[str, Any]
+) -> None:
+    body = {"switch": {"name": "tor-9", "driver": "lab", **fields}}
+    resp = api.post("/fabric/v1/switches", json=body, headers=admin_headers)
+    assert resp.status_code == 400, resp.text
+    assert resp.json()["fabricFault"]["code"] == 400
+
+
+def test_flavor_numbers_are_validated(api: TestClient, admin_headers: dict[str, str]) -> None:
+    for factor in (" ", "x", [1], True, -1, "inf"):
+        body = {"flavor": {"name": "f", "vcpus": 1, "ram": 64, "disk": 1, "rxtx_factor": factor}}
+        resp = api.post("/compute/v2.1/flavors", json=body, headers=admin_headers)
+        assert resp.status_code == 400, (factor, resp.text)
+    for vcpus in ("²", "٣", 10**30):
+        body = {"flavor": {"name": "g", "vcpus": vcpus, "ram": 64, "disk": 1}}
+        resp = api.post("/compute/v2.1/flavors", json=body, headers=admin_headers)
+        assert resp.status_code == 400, (vcpus, resp.text)
+
+
+def test_inventory_references_and_reports_are_validated(
+    api: TestClient, admin_headers: dict[str, str]
+) -> None:
+    h = admin_headers
+    for ref in ("²", "٣", "99999999999999999999", "9" * 5000):
+        for collection in ("ihosts", "datanetworks"):
+            resp = api.get(f"/inventory/v1/{collection}/{ref}", headers=h)
+            assert resp.status_code == 404, (collection, ref, resp.text)
+    port = {
+        "name": "enp1s0",
+        "pciaddr": "0000:01:00.0",
+        "pclass": "Ethernet controller [0200]",
+        "pvendor": "Intel Corporation [8086]",
+        "pdevice": "X710 [1572]",
+        "mac": "52:54:00:00:00:01",
+    }
+    for twin in ({**port, "mac": "52:54:00:00:00:02"}, {**port, "name": "enp1s1"}):
+        report = {"hostname": "compute-9", "ports": [port, twin]}
+        resp = api.post("/inventory/v1/agent/reports", json=report, headers=h)
+        assert resp.status_code == 400, resp.text
+        assert "listed twice" in resp.text
