@@ -13,7 +13,7 @@ from passnic import __version__
 from passnic.cloud import Cloud
 from passnic.config import Settings
 from passnic.logs import RequestLog
-from passnic.web import base_url, install_error_handlers
+from passnic.web import InputGuard, base_url, install_error_handlers
 
 # Each API's routes module; each exposes `router` and registers its own fault format.
 API_MODULES = (
@@ -53,10 +53,13 @@ def create_app(cloud: Cloud | None = None) -> FastAPI:
         docs_url=None,
         redoc_url=None,
         lifespan=lifespan(cloud),
+        # A body without a Content-Type is read as JSON, as OpenStack services read it.
+        strict_content_type=False,
     )
     app.state.cloud = cloud
-    app.add_middleware(RequestLog)
     install_error_handlers(app)
+    app.add_middleware(InputGuard, max_body=cloud.settings.max_request_body)
+    app.add_middleware(RequestLog)  # outermost: every answer, a refused one too, has its id
     for module in API_MODULES:
         app.include_router(import_module(module).router)
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import yaml
 
 from passnic.cloud import Cloud
+from passnic.config import private_dir
 
 SAMPLE_USERS = (
     # (user, project, role, cloud name in clouds.yaml)
@@ -42,7 +43,7 @@ def load_credentials(home: Path) -> list[Credential]:
 
 
 def _write_private(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(path.parent)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as handle:
         handle.write(text)

@@ -8,6 +8,13 @@ from datetime import timedelta
 from pathlib import Path
 
 
+def private_dir(path: Path) -> Path:
+    """Create a state directory only its owner may enter (0700); an existing one keeps its
+    mode, since it may be a directory the operator chose."""
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    return path
+
+
 def default_home() -> Path:
     return Path(os.environ.get("PASSNIC_HOME", "~/.local/share/passnic")).expanduser()
 
@@ -21,6 +28,12 @@ class Settings:
     database_url: str = ""
     token_ttl: timedelta = timedelta(hours=1)
     region: str = "RegionOne"
+    #: Keystone's lockout: this many failed sign-ins in a row lock a user out for the duration
+    #: (0 attempts: never)
+    lockout_failure_attempts: int = 6
+    lockout_duration: timedelta = timedelta(minutes=5)
+    #: the largest request body an API reads into memory (image data streams and is exempt)
+    max_request_body: int = 1024 * 1024
     password_hashing: str = field(
         default_factory=lambda: os.environ.get("PASSNIC_PASSWORD_HASHING", "rfc9106-low-memory")
     )
@@ -52,6 +65,11 @@ class Settings:
             home=default_home(),
             database_url=os.environ.get("PASSNIC_DATABASE_URL", ""),
             token_ttl=timedelta(seconds=ttl),
+            lockout_failure_attempts=int(os.environ.get("PASSNIC_LOCKOUT_FAILURE_ATTEMPTS", "6")),
+            lockout_duration=timedelta(
+                seconds=int(os.environ.get("PASSNIC_LOCKOUT_DURATION_SECONDS", "300"))
+            ),
+            max_request_body=int(os.environ.get("PASSNIC_MAX_REQUEST_BODY", str(1024 * 1024))),
         )
 
     def export(self) -> dict[str, str]:
@@ -64,6 +82,9 @@ class Settings:
             "PASSNIC_HEARTBEAT_TIMEOUT_SECONDS": str(self.heartbeat_timeout.total_seconds()),
             "PASSNIC_STEP_TIMEOUT_SECONDS": str(self.step_timeout.total_seconds()),
             "PASSNIC_CONDUCTOR": "1" if self.conductor else "0",
+            "PASSNIC_MAX_REQUEST_BODY": str(self.max_request_body),
+            "PASSNIC_LOCKOUT_FAILURE_ATTEMPTS": str(self.lockout_failure_attempts),
+            "PASSNIC_LOCKOUT_DURATION_SECONDS": str(int(self.lockout_duration.total_seconds())),
         }
 
 

@@ -3,6 +3,7 @@ migrations shipped in the package."""
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -13,6 +14,8 @@ from typing import Any
 from sqlalchemy import DateTime, MetaData, String, create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+
+from passnic.config import private_dir
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -80,6 +83,14 @@ def _run_on_commit(session: Session) -> None:
         action()
 
 
+def _private_file(path: Path) -> None:
+    """The SQLite file readable by its owner only: it holds password hashes and switch
+    passwords. SQLite gives its -wal and -shm files the database file's mode."""
+    private_dir(path.parent)
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+    os.chmod(path, 0o600)
+
+
 def load_models() -> None:
     """Import every domain's tables so Base.metadata knows them (Alembic, create_all)."""
     from passnic import models  # noqa: F401
@@ -90,11 +101,12 @@ class Database:
 
     def __init__(self, url: str) -> None:
         self.url = url
-        kwargs: dict[str, Any] = {"future": True}
+        # Parameters stay out of exception texts: they hold password hashes and switch passwords.
+        kwargs: dict[str, Any] = {"future": True, "hide_parameters": True}
         if url.startswith("sqlite"):
             path = url.split("///", 1)[-1]
-            if path and path != ":memory:":
-                Path(path).parent.mkdir(parents=True, exist_ok=True)
+            if "///" in url and path and path != ":memory:":
+                _private_file(Path(path.split("?", 1)[0]))
             kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
         else:
             kwargs["pool_pre_ping"] = True

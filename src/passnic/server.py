@@ -21,7 +21,7 @@ from passnic.bootstrap import (
     write_clouds_yaml,
 )
 from passnic.cloud import Cloud
-from passnic.config import Settings
+from passnic.config import Settings, private_dir
 from passnic.logs import logging_options
 from passnic.supervisor import AgentSupervisor
 
@@ -42,7 +42,7 @@ class Prepared:
 def prepare(settings: Settings, host: str, port: int) -> Prepared:
     """Migrate; on an empty database create the sample cloud; (re)write clouds.yaml and the
     sample hosts' agent configs."""
-    settings.home.mkdir(parents=True, exist_ok=True)
+    private_dir(settings.home)
     reach = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
     auth_url = f"http://{reach}:{port}/identity"
     cloud = Cloud(settings)

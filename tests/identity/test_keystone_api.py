@@ -178,11 +178,20 @@ def test_members_cannot_administer(api: TestClient, user1_headers: dict[str, str
     assert (
         api.post("/identity/v3/users", json={"user": {"name": "x"}}, headers=h).status_code == 403
     )
-    # A member sees only the project it is scoped to and itself.
-    projects = api.get("/identity/v3/projects", headers=h).json()["projects"]
-    assert [p["name"] for p in projects] == ["project1"]
+    # As Keystone: a member may not list projects, only its own (which the CLI asks for with
+    # /v3/auth/projects or /v3/users/{id}/projects), and sees only itself among users.
+    listing = api.get("/identity/v3/projects", headers=h)
+    assert listing.status_code == 403
+    assert listing.json()["error"]["title"] == "Forbidden"
+    mine = api.get("/identity/v3/auth/projects", headers=h).json()["projects"]
+    assert [p["name"] for p in mine] == ["project1"]
     users = api.get("/identity/v3/users", headers=h).json()["users"]
     assert [u["name"] for u in users] == ["user1"]
+    me = users[0]["id"]
+    held = api.get(f"/identity/v3/users/{me}/projects", headers=h).json()["projects"]
+    assert [p["name"] for p in held] == ["project1"]
+    other = api.get("/identity/v3/users?name=admin", headers=h).json()["users"]
+    assert other == []
 
 
 def test_lookup_by_name_follows_the_cli_pattern(

@@ -6,6 +6,7 @@ import errno
 import socket
 import tempfile
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -53,7 +54,11 @@ def up(
     from passnic.lab.netns import LabError
     from passnic.server import lab_possible, prepare, serve
 
-    settings = Settings(home=(home or default_home()).expanduser(), database_url=database_url)
+    # The environment's settings (token lifetime, lockout, body limit), with the options' home
+    # and database on top.
+    settings = replace(
+        Settings.from_env(), home=(home or default_home()).expanduser(), database_url=database_url
+    )
     console = Console(stderr=True, soft_wrap=True)
     # Before anything is written: a taken port or an unusable home must not leave a sample
     # cloud or a clouds.yaml pointing at someone else's server behind.

@@ -12,6 +12,7 @@ shapes: the embedded flavor of 2.47 and the extra specs of 2.61), plus two Passn
 from __future__ import annotations
 
 import hashlib
+import math
 import secrets
 import uuid
 from collections.abc import Callable
@@ -97,9 +98,20 @@ def _int(obj: dict[str, Any], key: str, default: int | None = None) -> int:
         raise BadRequest(f"Invalid input for field/attribute {key}: an integer is required.")
     if isinstance(value, int):
         return value
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+    if isinstance(value, str) and value.isascii() and value.strip().lstrip("-").isdecimal():
         return int(value)
     raise BadRequest(f"Invalid input for field/attribute {key}: {value!r} is not an integer.")
+
+
+def _factor(value: Any) -> float:
+    """rxtx_factor: a positive number, also as its decimal string."""
+    try:
+        number = float(value) if isinstance(value, int | float | str) else math.nan
+    except ValueError:
+        number = math.nan
+    if isinstance(value, bool) or not 0 < number < math.inf:
+        raise BadRequest(f"Invalid input for field/attribute rxtx_factor: {value!r}.")
+    return number
 
 
 def _str(value: Any, key: str, *, nullable: bool = False) -> str | None:
@@ -213,7 +225,7 @@ async def create_flavor(request: Request, cloud: CloudDep, ctx: ContextDep) -> A
         disk=_int(obj, "disk", 0),
         ephemeral=_int(obj, "OS-FLV-EXT-DATA:ephemeral", 0),
         swap=_int(obj, "swap", 0) if obj.get("swap") != "" else 0,
-        rxtx_factor=float(obj.get("rxtx_factor") or 1.0),
+        rxtx_factor=_factor(obj.get("rxtx_factor") or 1.0),
         is_public=_bool(obj.get("os-flavor-access:is_public", True), "is_public"),
         id=None if flavor_id in (None, "", "auto") else str(flavor_id),
         description=_str(obj.get("description"), "description", nullable=True),

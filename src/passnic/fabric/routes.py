@@ -3,19 +3,18 @@ per-server status, trunk exceptions, trace and the L2 report."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Response
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from passnic.db import isotime
 from passnic.errors import BadRequest
 from passnic.fabric.models import FabricAlarm, FabricLink, FabricSwitch
 from passnic.fabric.service import LLDP, MANUAL, AuditRow
-from passnic.web import CloudDep, ContextDep, json_body, register_fault_format
+from passnic.web import CloudDep, ContextDep, register_fault_format
 
 router = APIRouter(prefix="/fabric/v1", tags=["fabric"])
-
-Body = Annotated[Any, Depends(json_body)]
 
 
 def fabric_fault(status: int, kind: str, message: str) -> dict[str, Any]:
@@ -81,11 +80,54 @@ def alarm_json(a: FabricAlarm) -> dict[str, Any]:
     }
 
 
-def _obj(body: Any, key: str) -> dict[str, Any]:
-    inner = body.get(key, body) if isinstance(body, dict) else None
-    if not isinstance(inner, dict):
-        raise BadRequest(f"The request body must be a JSON object with {key!r}.")
-    return inner
+# ---- request bodies ---------------------------------------------------------------------------
+
+Text = Annotated[str, Field(max_length=255)]
+PortName = Annotated[str, Field(min_length=1, max_length=64)]
+Vlan = Annotated[int, Field(ge=1, le=4094)]
+
+
+class _Body(BaseModel):
+    """Strict JSON types; sent as ``{"<key>": {...}}`` or as the bare object."""
+
+    model_config = ConfigDict(strict=True, extra="ignore")
+    key: ClassVar[str] = ""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _unwrap(cls, data: Any) -> Any:
+        if cls.key and isinstance(data, dict) and isinstance(data.get(cls.key), dict):
+            return data[cls.key]
+        return data
+
+
+class SwitchBody(_Body):
+    key = "switch"
+    name: Annotated[str, Field(min_length=1, max_length=255)]
+    driver: Annotated[str, Field(max_length=64)]
+    address: Text | None = None
+    username: Text | None = None
+    password: Text | None = None
+    native_vlan: Vlan | None = None
+    quarantine_vlan: Vlan | None = None
+    ports: list[PortName] = []
+    uplinks: list[PortName] = []
+
+
+class LinkBody(_Body):
+    key = "link"
+    host: Text
+    nic: Text
+    switch: Text
+    switch_port: PortName
+
+
+class AuditBody(_Body):
+    fix: bool = False
+
+
+class TrunkBody(_Body):
+    allowed_vlans: list[Annotated[int, Field(ge=0, le=4095)]]
 
 
 @router.get("/switches")
@@ -94,8 +136,8 @@ def list_switches(cloud: CloudDep, ctx: ContextDep) -> dict[str, Any]:
 
 
 @router.post("/switches", status_code=201)
-def create_switch(cloud: CloudDep, ctx: ContextDep, body: Body) -> dict[str, Any]:
-    return {"switch": switch_json(cloud.fabric.create_switch(ctx, _obj(body, "switch")))}
+def create_switch(cloud: CloudDep, ctx: ContextDep, body: SwitchBody) -> dict[str, Any]:
+    return {"switch": switch_json(cloud.fabric.create_switch(ctx, body.model_dump()))}
 
 
 @router.get("/switches/{ref}")
@@ -119,31 +161,25 @@ def list_links(cloud: CloudDep, ctx: ContextDep) -> dict[str, Any]:
     return {"links": [link_json(link) for link in cloud.fabric.list_links(ctx)]}
 
 
-def _set_link(cloud: CloudDep, ctx: ContextDep, body: Any, source: str) -> dict[str, Any]:
-    b = _obj(body, "link")
-    try:
-        host, nic, switch, port = (str(b[k]) for k in ("host", "nic", "switch", "switch_port"))
-    except KeyError as exc:
-        raise BadRequest(f"A link needs host, nic, switch and switch_port: {exc} missing") from None
-    link = cloud.fabric.set_link(ctx, host, nic, switch, port, source=source)
+def _set_link(cloud: CloudDep, ctx: ContextDep, b: LinkBody, source: str) -> dict[str, Any]:
+    link = cloud.fabric.set_link(ctx, b.host, b.nic, b.switch, b.switch_port, source=source)
     return {"link": link_json(link)}
 
 
 @router.put("/links")
-def set_link(cloud: CloudDep, ctx: ContextDep, body: Body) -> dict[str, Any]:
+def set_link(cloud: CloudDep, ctx: ContextDep, body: LinkBody) -> dict[str, Any]:
     return _set_link(cloud, ctx, body, MANUAL)
 
 
 @router.post("/lldp")
-def learn_link(cloud: CloudDep, ctx: ContextDep, body: Body) -> dict[str, Any]:
+def learn_link(cloud: CloudDep, ctx: ContextDep, body: LinkBody) -> dict[str, Any]:
     """A neighbour the host agent saw over LLDP; a manual link for that NIC wins."""
     return _set_link(cloud, ctx, body, LLDP)
 
 
 @router.post("/audit")
-def audit(cloud: CloudDep, ctx: ContextDep, body: Body) -> dict[str, Any]:
-    fix = bool(body.get("fix")) if isinstance(body, dict) else False
-    result = cloud.fabric.audit(ctx, fix=fix)
+def audit(cloud: CloudDep, ctx: ContextDep, body: AuditBody | None = None) -> dict[str, Any]:
+    result = cloud.fabric.audit(ctx, fix=body is not None and body.fix)
     return {"ports": [audit_json(r) for r in result.rows], "errors": result.errors}
 
 
@@ -158,11 +194,8 @@ def server_fabric(cloud: CloudDep, ctx: ContextDep, server_id: str) -> dict[str,
 
 
 @router.put("/servers/{server_id}/trunk")
-def set_trunk(cloud: CloudDep, ctx: ContextDep, server_id: str, body: Body) -> dict[str, Any]:
-    vlans = body.get("allowed_vlans") if isinstance(body, dict) else None
-    if not isinstance(vlans, list) or not all(isinstance(v, int) for v in vlans):
-        raise BadRequest("allowed_vlans must be an explicit list of VLAN IDs.")
-    return {"server": cloud.fabric.set_trunk(ctx, server_id, vlans)}
+def set_trunk(cloud: CloudDep, ctx: ContextDep, server_id: str, body: TrunkBody) -> dict[str, Any]:
+    return {"server": cloud.fabric.set_trunk(ctx, server_id, body.allowed_vlans)}
 
 
 @router.delete("/servers/{server_id}/trunk")

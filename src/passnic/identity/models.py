@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Boolean, DateTime, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from passnic.db import Base, Timestamps
@@ -49,6 +49,9 @@ class User(Timestamps, Base):
     default_project_id: Mapped[str | None] = mapped_column(
         ForeignKey("identity_projects.id", ondelete="SET NULL"), default=None
     )
+    #: consecutive failed sign-ins and when the last one was, for Keystone's lockout
+    failed_auth_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    failed_auth_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
 
 
 class Role(Base):

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
 
 from passnic.errors import BadRequest, NotAuthenticated
 from passnic.identity.models import Domain, Project, Role, User
@@ -15,7 +16,6 @@ from passnic.web import (
     CloudDep,
     ContextDep,
     base_url,
-    json_body,
     register_fault_format,
 )
 
@@ -112,43 +112,93 @@ def _token_body(request: Request, info: TokenInfo, region: str) -> dict[str, Any
     }
 
 
-def _parse_auth(body: Any) -> PasswordAuth:
-    try:
-        auth = body["auth"]
-        methods = auth["identity"]["methods"]
-        if "password" not in methods:
-            raise BadRequest("Passnic supports the password authentication method only.")
-        user = auth["identity"]["password"]["user"]
-        password = user["password"]
-    except (KeyError, TypeError):
-        raise BadRequest("Expecting to find identity.password.user in auth request.") from None
-    if not isinstance(password, str):
-        raise BadRequest("Invalid password: a string is expected.")
-    scope = auth.get("scope") or {}
-    if not isinstance(scope, dict) or not isinstance(user, dict):
-        raise BadRequest("Invalid auth request.")
-    if scope and "project" not in scope:
+# ---- request bodies: types and lengths as Keystone's JSON schemas; a miss is a 400 ----------
+
+
+class _Body(BaseModel):
+    """Strict JSON types (no "yes" for a boolean, no 5 for a name); unknown keys are ignored,
+    as Keystone ignores them."""
+
+    model_config = ConfigDict(strict=True, extra="ignore")
+
+
+Id = Annotated[str, Field(max_length=64)]
+Name = Annotated[str, Field(max_length=255)]
+Password = Annotated[str, Field(max_length=4096)]
+"""Keystone's default ``max_password_length``."""
+
+
+class DomainRef(_Body):
+    id: Id | None = None
+    name: Name | None = None
+
+
+class AuthUser(_Body):
+    id: Id | None = None
+    name: Name | None = None
+    password: Password
+    domain: DomainRef | None = None
+
+
+class PasswordMethod(_Body):
+    user: AuthUser
+
+
+class AuthIdentity(_Body):
+    methods: list[str]
+    password: PasswordMethod | None = None
+
+
+class ProjectScope(_Body):
+    id: Id | None = None
+    name: Name | None = None
+    domain: DomainRef | None = None
+
+
+class AuthScope(_Body):
+    """Only a project scope: Passnic issues project tokens (any other key is refused)."""
+
+    model_config = ConfigDict(strict=True, extra="allow")
+    project: ProjectScope | None = None
+
+
+class Auth(_Body):
+    identity: AuthIdentity
+    scope: AuthScope | None = None
+
+
+class AuthRequest(_Body):
+    auth: Auth
+
+
+def _password_auth(auth: Auth) -> PasswordAuth:
+    if "password" not in auth.identity.methods:
+        raise BadRequest("Passnic supports the password authentication method only.")
+    if auth.identity.password is None:
+        raise BadRequest("Expecting to find identity.password.user in auth request.")
+    user = auth.identity.password.user
+    scope = auth.scope or AuthScope()
+    if scope.project is None and scope.model_extra:
         raise NotAuthenticated("Passnic issues project-scoped tokens: scope to a project.")
-    project = scope.get("project") or {}
-    user_domain = user.get("domain") or {}
-    project_domain = project.get("domain") or {}
+    project = scope.project or ProjectScope()
+    user_domain = user.domain or DomainRef()
+    project_domain = project.domain or DomainRef()
     return PasswordAuth(
-        password=password,
-        user_id=user.get("id"),
-        user_name=user.get("name"),
-        user_domain_id=user_domain.get("id"),
-        user_domain_name=user_domain.get("name"),
-        project_id=project.get("id"),
-        project_name=project.get("name"),
-        project_domain_id=project_domain.get("id"),
-        project_domain_name=project_domain.get("name"),
+        password=user.password,
+        user_id=user.id,
+        user_name=user.name,
+        user_domain_id=user_domain.id,
+        user_domain_name=user_domain.name,
+        project_id=project.id,
+        project_name=project.name,
+        project_domain_id=project_domain.id,
+        project_domain_name=project_domain.name,
     )
 
 
 @router.post("/v3/auth/tokens")
-async def issue_token(request: Request, cloud: CloudDep) -> JSONResponse:
-    auth = _parse_auth(await json_body(request))
-    token, info = cloud.identity.authenticate(auth)
+def issue_token(request: Request, cloud: CloudDep, body: AuthRequest) -> JSONResponse:
+    token, info = cloud.identity.authenticate(_password_auth(body.auth))
     return JSONResponse(
         _token_body(request, info, cloud.settings.region),
         status_code=201,
@@ -164,9 +214,9 @@ def _subject(request: Request) -> str:
 
 
 @router.get("/v3/auth/tokens")
-def validate_token(request: Request, cloud: CloudDep, _ctx: ContextDep) -> JSONResponse:
+def validate_token(request: Request, cloud: CloudDep, ctx: ContextDep) -> JSONResponse:
     subject = _subject(request)
-    info = cloud.identity.token_info(subject)
+    info = cloud.identity.check_token(ctx, subject)
     return JSONResponse(
         _token_body(request, info, cloud.settings.region), headers={"X-Subject-Token": subject}
     )
@@ -236,37 +286,65 @@ def _collection(request: Request, key: str, items: list[dict[str, Any]]) -> dict
     return {key: items, "links": {"self": str(request.url), "next": None, "previous": None}}
 
 
-def _obj(body: Any, key: str) -> dict[str, Any]:
-    if not isinstance(body, dict) or not isinstance(body.get(key), dict):
-        raise BadRequest(f"Expecting to find {key} in request body.")
-    obj: dict[str, Any] = body[key]
-    return obj
+class ProjectCreate(_Body):
+    name: Name
+    domain_id: Id | None = None
+    description: str | None = None
+    enabled: bool = True
 
 
-def _bool(value: Any, what: str) -> bool:
-    if not isinstance(value, bool):
-        raise BadRequest(f"Invalid input for field '{what}': a boolean is expected.")
-    return value
+class ProjectUpdate(_Body):
+    name: Name | None = None
+    description: str | None = None
+    enabled: bool | None = None
 
 
-def _str(value: Any, what: str) -> str:
-    if not isinstance(value, str):
-        raise BadRequest(f"Invalid input for field '{what}': a string is expected.")
-    return value
+class UserCreate(_Body):
+    name: Name
+    password: Password | None = None
+    domain_id: Id | None = None
+    default_project_id: Id | None = None
+    email: Name | None = None
+    description: str | None = None
+    enabled: bool = True
 
 
-_UPDATABLE = {
-    "name": _str,
-    "description": _str,
-    "enabled": _bool,
-    "email": _str,
-    "password": _str,
-    "default_project_id": _str,
-}
+class UserUpdate(_Body):
+    name: Name | None = None
+    password: Password | None = None
+    default_project_id: Id | None = None
+    email: Name | None = None
+    description: str | None = None
+    enabled: bool | None = None
 
 
-def _updates(obj: dict[str, Any], allowed: tuple[str, ...]) -> dict[str, Any]:
-    return {k: _UPDATABLE[k](v, k) for k, v in obj.items() if k in allowed}
+class RoleCreate(_Body):
+    name: Name
+
+
+class ProjectBody(_Body):
+    project: ProjectCreate
+
+
+class ProjectPatch(_Body):
+    project: ProjectUpdate
+
+
+class UserBody(_Body):
+    user: UserCreate
+
+
+class UserPatch(_Body):
+    user: UserUpdate
+
+
+class RoleBody(_Body):
+    role: RoleCreate
+
+
+def _changes(update: BaseModel) -> dict[str, Any]:
+    """The fields a PATCH sets; null leaves a field as it is."""
+    return {k: v for k, v in update.model_dump(exclude_unset=True).items() if v is not None}
 
 
 @router.get("/v3/domains")
@@ -294,30 +372,42 @@ def list_projects(
     return _collection(request, "projects", items)
 
 
+@router.get("/v3/auth/projects")
+def auth_projects(request: Request, cloud: CloudDep, ctx: ContextDep) -> dict[str, Any]:
+    """The projects the caller may scope a token to."""
+    items = [_project(request, p) for p in cloud.identity.user_projects(ctx, ctx.user_id)]
+    return _collection(request, "projects", items)
+
+
+@router.get("/v3/users/{user_id}/projects")
+def user_projects(request: Request, user_id: str, cloud: CloudDep, ctx: ContextDep) -> Any:
+    items = [_project(request, p) for p in cloud.identity.user_projects(ctx, user_id)]
+    return _collection(request, "projects", items)
+
+
 @router.get("/v3/projects/{project_id}")
 def get_project(request: Request, project_id: str, cloud: CloudDep, ctx: ContextDep) -> Any:
     return {"project": _project(request, cloud.identity.get_project(ctx, project_id))}
 
 
 @router.post("/v3/projects", status_code=201)
-async def create_project(request: Request, cloud: CloudDep, ctx: ContextDep) -> Any:
-    obj = _obj(await json_body(request), "project")
+def create_project(request: Request, cloud: CloudDep, ctx: ContextDep, body: ProjectBody) -> Any:
+    obj = body.project
     project = cloud.identity.create_project(
         ctx,
-        name=_str(obj.get("name"), "name"),
-        domain_id=_str(obj.get("domain_id") or "default", "domain_id"),
-        description=_str(obj.get("description") or "", "description"),
-        enabled=_bool(obj.get("enabled", True), "enabled"),
+        name=obj.name,
+        domain_id=obj.domain_id or "default",
+        description=obj.description or "",
+        enabled=obj.enabled,
     )
     return {"project": _project(request, project)}
 
 
 @router.patch("/v3/projects/{project_id}")
-async def update_project(
-    request: Request, project_id: str, cloud: CloudDep, ctx: ContextDep
+def update_project(
+    request: Request, project_id: str, cloud: CloudDep, ctx: ContextDep, body: ProjectPatch
 ) -> Any:
-    obj = _obj(await json_body(request), "project")
-    fields = _updates(obj, ("name", "description", "enabled"))
+    fields = _changes(body.project)
     return {"project": _project(request, cloud.identity.update_project(ctx, project_id, **fields))}
 
 
@@ -345,31 +435,26 @@ def get_user(request: Request, user_id: str, cloud: CloudDep, ctx: ContextDep) -
 
 
 @router.post("/v3/users", status_code=201)
-async def create_user(request: Request, cloud: CloudDep, ctx: ContextDep) -> Any:
-    obj = _obj(await json_body(request), "user")
-    password = obj.get("password")
-    default_project = obj.get("default_project_id")
+def create_user(request: Request, cloud: CloudDep, ctx: ContextDep, body: UserBody) -> Any:
+    obj = body.user
     user = cloud.identity.create_user(
         ctx,
-        name=_str(obj.get("name"), "name"),
-        password=_str(password, "password") if password is not None else None,
-        domain_id=_str(obj.get("domain_id") or "default", "domain_id"),
-        default_project_id=(
-            _str(default_project, "default_project_id") if default_project else None
-        ),
-        email=_str(obj["email"], "email") if obj.get("email") is not None else None,
-        description=_str(obj.get("description") or "", "description"),
-        enabled=_bool(obj.get("enabled", True), "enabled"),
+        name=obj.name,
+        password=obj.password,
+        domain_id=obj.domain_id or "default",
+        default_project_id=obj.default_project_id or None,
+        email=obj.email,
+        description=obj.description or "",
+        enabled=obj.enabled,
     )
     return {"user": _user(request, user)}
 
 
 @router.patch("/v3/users/{user_id}")
-async def update_user(request: Request, user_id: str, cloud: CloudDep, ctx: ContextDep) -> Any:
-    obj = _obj(await json_body(request), "user")
-    fields = _updates(
-        obj, ("name", "description", "enabled", "email", "password", "default_project_id")
-    )
+def update_user(
+    request: Request, user_id: str, cloud: CloudDep, ctx: ContextDep, body: UserPatch
+) -> Any:
+    fields = _changes(body.user)
     return {"user": _user(request, cloud.identity.update_user(ctx, user_id, **fields))}
 
 
@@ -394,9 +479,8 @@ def get_role(request: Request, role_id: str, cloud: CloudDep, ctx: ContextDep) -
 
 
 @router.post("/v3/roles", status_code=201)
-async def create_role(request: Request, cloud: CloudDep, ctx: ContextDep) -> Any:
-    obj = _obj(await json_body(request), "role")
-    return {"role": _role(request, cloud.identity.create_role(ctx, _str(obj.get("name"), "name")))}
+def create_role(request: Request, cloud: CloudDep, ctx: ContextDep, body: RoleBody) -> Any:
+    return {"role": _role(request, cloud.identity.create_role(ctx, body.role.name))}
 
 
 _GRANT = "/v3/projects/{project_id}/users/{user_id}/roles/{role_id}"

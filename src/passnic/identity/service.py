@@ -7,11 +7,12 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cached_property
 from typing import Any, TypeVar
 
 from argon2 import PasswordHasher, profiles
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -29,6 +30,8 @@ STANDARD_ROLES = ("admin", "member", "reader")
 policy.register(
     {
         "identity:list_projects": "admin",
+        "identity:list_user_projects": "self",
+        "identity:validate_token": "admin",
         "identity:get_project": "owner",
         "identity:create_project": "admin",
         "identity:update_project": "admin",
@@ -155,18 +158,66 @@ class IdentityService:
 
     # ---- tokens ------------------------------------------------------------------------
 
+    @cached_property
+    def _dummy_hash(self) -> str:
+        """Verified when there is no real hash, so an unknown name costs what a wrong password
+        costs and timing cannot tell which names exist."""
+        return self._hasher.hash(secrets.token_urlsafe(16))
+
+    def _password_matches(self, password_hash: str | None, password: str) -> bool:
+        try:
+            self._hasher.verify(password_hash or self._dummy_hash, password)
+        except (VerificationError, InvalidHashError):
+            return False
+        return password_hash is not None
+
+    def _locked_out(self, user: User, now: datetime) -> bool:
+        limit = self.settings.lockout_failure_attempts
+        return (
+            limit > 0
+            and user.failed_auth_count >= limit
+            and user.failed_auth_at is not None
+            and _aware(user.failed_auth_at) + self.settings.lockout_duration > now
+        )
+
+    def _record_sign_in(self, user_id: str, succeeded: bool) -> None:
+        """Count failed sign-ins in a row (a lapsed lockout starts the count again) in a
+        transaction of its own, so the refusal that follows does not roll it back."""
+        with self.db.transaction() as s:
+            user = s.get(User, user_id, with_for_update=True)
+            if user is None:
+                return
+            now = utcnow()
+            if succeeded:
+                user.failed_auth_count, user.failed_auth_at = 0, None
+                return
+            lapsed = (
+                user.failed_auth_at is None
+                or _aware(user.failed_auth_at) + self.settings.lockout_duration <= now
+            )
+            user.failed_auth_count = 1 if lapsed else user.failed_auth_count + 1
+            user.failed_auth_at = now
+
     def authenticate(self, auth: PasswordAuth) -> tuple[str, TokenInfo]:
-        """Check the password and scope; issue a token. Every failure reads the same, so a
-        caller cannot probe which user names exist."""
+        """Check the password and scope; issue a token. Every failure reads the same and costs
+        the same (a locked-out user, an unknown name, a wrong password), so a caller cannot
+        probe which user names exist. The hash is verified outside any transaction."""
         failure = NotAuthenticated("The request you have made requires authentication.")
         with self.db.transaction() as s:
-            user = self._find_user_for_auth(s, auth)
-            if user is None or not user.enabled or not user.password_hash:
+            found = self._find_user_for_auth(s, auth)
+            user_id = found.id if found is not None else None
+            usable = found is not None and found.enabled and not self._locked_out(found, utcnow())
+            password_hash = found.password_hash if found is not None and usable else None
+            failed_before = found.failed_auth_count if found is not None else 0
+        matches = self._password_matches(password_hash, auth.password)
+        if user_id is not None and usable and (failed_before or not matches):
+            self._record_sign_in(user_id, matches)
+        if user_id is None or not matches:
+            raise failure
+        with self.db.transaction() as s:
+            user = s.get(User, user_id)
+            if user is None or not user.enabled:
                 raise failure
-            try:
-                self._hasher.verify(user.password_hash, auth.password)
-            except (VerificationError, InvalidHashError):
-                raise failure from None
             project = self._find_project_for_auth(s, auth, user)
             roles = self._roles_on(s, user.id, project.id)
             if not roles:
@@ -196,6 +247,13 @@ class IdentityService:
             roles=frozenset(r.name for r in info.roles),
             token_id=_token_key(token),
         )
+
+    def check_token(self, ctx: RequestContext, token: str) -> TokenInfo:
+        """GET /v3/auth/tokens: the token's owner or an admin may see what a token says."""
+        info = self.token_info(token)
+        if info.user.id != ctx.user_id:
+            policy.enforce(ctx, "identity:validate_token")
+        return info
 
     def token_info(self, token: str) -> TokenInfo:
         with self.db.transaction() as s:
@@ -241,16 +299,24 @@ class IdentityService:
     def list_projects(
         self, ctx: RequestContext, name: str | None = None, domain_id: str | None = None
     ) -> list[Project]:
-        """Admins see every project; others see the one their token is scoped to."""
+        """Admins only, as Keystone: members list their own with ``user_projects``."""
+        policy.enforce(ctx, "identity:list_projects")
         with self.db.transaction() as s:
             query = select(Project).order_by(Project.name)
-            if not policy.allowed(ctx, "identity:list_projects"):
-                query = query.where(Project.id == ctx.project_id)
             if name is not None:
                 query = query.where(Project.name == name)
             if domain_id is not None:
                 query = query.where(Project.domain_id == domain_id)
             return list(s.scalars(query))
+
+    def user_projects(self, ctx: RequestContext, user_id: str) -> list[Project]:
+        """The enabled projects a user holds a role on (GET /v3/users/{id}/projects and
+        /v3/auth/projects): the user itself or an admin may ask."""
+        policy.enforce(ctx, "identity:list_user_projects", user_id=user_id)
+        with self.db.transaction() as s:
+            held = select(RoleAssignment.project_id).where(RoleAssignment.user_id == user_id)
+            query = select(Project).where(Project.id.in_(held), Project.enabled)
+            return list(s.scalars(query.order_by(Project.name)))
 
     def get_project(self, ctx: RequestContext, project_id: str) -> Project:
         with self.db.transaction() as s:
@@ -369,6 +435,9 @@ class IdentityService:
                     setattr(user, key, fields[key])
             if fields.get("password"):
                 user.password_hash = self._hasher.hash(fields["password"])
+            if fields.get("password") or fields.get("enabled") is False:
+                # A new password or a disabled account ends every session the user had.
+                s.execute(update(Token).where(Token.user_id == user.id).values(revoked=True))
             return _flush_unique(s, user, "user")
 
     def delete_user(self, ctx: RequestContext, user_id: str) -> None:
@@ -496,6 +565,8 @@ class IdentityService:
             if user is None:
                 user = User(name=name, domain_id=DEFAULT_DOMAIN_ID)
                 s.add(user)
+            else:  # a new password: the old credential's tokens end with it
+                s.execute(update(Token).where(Token.user_id == user.id).values(revoked=True))
             user.password_hash = self._hasher.hash(password)
             user.default_project_id = project.id
             s.flush()

@@ -31,10 +31,20 @@ from passnic.image.service import (
     ImageFilters,
     TooLarge,
 )
-from passnic.web import TITLES, CloudDep, ContextDep, base_url, json_body, register_fault_format
+from passnic.web import (
+    TITLES,
+    CloudDep,
+    ContextDep,
+    base_url,
+    json_body,
+    register_fault_format,
+    register_streamed_upload,
+)
 
 router = APIRouter(prefix="/image")
 CURRENT = "v2.17"
+BIGINT_MAX = 2**63 - 1
+"""The largest size or count a database column holds."""
 PATCH_TYPES = (
     "application/openstack-images-v2.1-json-patch",
     "application/openstack-images-v2.0-json-patch",
@@ -52,6 +62,7 @@ def _glance_fault(status: int, kind: str, message: str) -> dict[str, Any]:
 
 
 register_fault_format("/image", _glance_fault)
+register_streamed_upload("PUT", r"/image/v2/images/[^/]+/file")
 
 
 # ---- versions ----------------------------------------------------------------------------
@@ -151,6 +162,8 @@ def _int(value: str | None, what: str) -> int | None:
         raise BadRequest(f"Invalid value {value!r} for {what}: an integer is expected.") from None
     if number < 0:
         raise BadRequest(f"Invalid value {value!r} for {what}: must not be negative.")
+    if number > BIGINT_MAX:
+        raise BadRequest(f"Invalid value {value!r} for {what}: must be at most {BIGINT_MAX}.")
     return number
 
 

@@ -34,6 +34,8 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import BinaryIO, NamedTuple, Protocol
 
+from passnic.config import private_dir
+
 CHUNK_SIZE = 64 * 1024
 _SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 
@@ -82,7 +84,7 @@ class FilesystemStore:
 
     def write(self, image_id: str, chunks: Iterable[bytes]) -> StoredData:
         target = self.path(image_id)
-        self.root.mkdir(parents=True, exist_ok=True)
+        private_dir(self.root)
         fd, tmp_name = tempfile.mkstemp(prefix=f".{image_id}.", suffix=".part", dir=self.root)
         md5 = hashlib.md5(usedforsecurity=False)
         sha512 = hashlib.sha512()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 Personality = Literal["controller", "worker", "storage"]
 
@@ -55,3 +55,12 @@ class HostReport(BaseModel):
     memory_mb: Count = 0
     disk_gb: Count = 0
     ports: list[PortReport] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _ports_once(self) -> HostReport:
+        """Each port once, by name and by PCI function: the inventory keys them so."""
+        names = [p.name for p in self.ports]
+        functions = [(p.pciaddr, p.dev_id) for p in self.ports]
+        if len(set(names)) != len(names) or len(set(functions)) != len(functions):
+            raise ValueError("a port is listed twice (by name or by PCI address)")
+        return self

@@ -236,7 +236,7 @@ def _integer(message: str, *, nullable: bool = False) -> Parser:
     def parse(value: object) -> object:
         if value is None and nullable:
             return None
-        if isinstance(value, str) and re.fullmatch(r"\s*-?\d{1,12}\s*", value):
+        if isinstance(value, str) and re.fullmatch(r"\s*-?[0-9]{1,12}\s*", value):
             value = int(value)
         if not isinstance(value, int) or isinstance(value, bool):
             raise BadRequest(message)
@@ -1515,10 +1515,18 @@ def _check_sriov_at_unlock(iface: Interface) -> None:
         )
 
 
+def _row_id(ident: str) -> int | None:
+    """A reference that is a numeric id (ASCII digits only: ``isdigit`` also admits "²"), or
+    None; an id beyond the column's range matches nothing rather than failing."""
+    if ident.isascii() and ident.isdecimal() and len(ident) <= 10 and int(ident) <= INT32_MAX:
+        return int(ident)
+    return None
+
+
 def _host(s: Session, ident: str) -> Host:
     conditions = [Host.uuid == ident, Host.hostname == ident]
-    if ident.isdigit():
-        conditions.append(Host.id == int(ident))
+    if (row_id := _row_id(ident)) is not None:
+        conditions.append(Host.id == row_id)
     host = s.scalar(select(Host).where(or_(*conditions)))
     if host is None:
         raise NotFound(f"Host {ident} could not be found.")
@@ -1585,8 +1593,8 @@ def _settle(iface: Interface) -> None:
 
 def _datanetwork(s: Session, ident: str) -> DataNetwork:
     conditions = [DataNetwork.uuid == ident, DataNetwork.name == ident]
-    if ident.isdigit():
-        conditions.append(DataNetwork.id == int(ident))
+    if (row_id := _row_id(ident)) is not None:
+        conditions.append(DataNetwork.id == row_id)
     dn = s.scalar(select(DataNetwork).where(or_(*conditions)))
     if dn is None:
         raise NotFound(f"DataNetwork {ident} could not be found.")
