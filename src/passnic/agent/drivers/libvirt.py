@@ -23,6 +23,7 @@ returns to the host) and only a park record and its disk stay in its instance di
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -421,7 +422,8 @@ class LibvirtDriver:
         try:
             domain.create()
         except libvirt.libvirtError as exc:
-            domain.undefine()
+            with contextlib.suppress(libvirt.libvirtError):  # the refusal is what matters
+                domain.undefine()
             raise HypervisorError(f"libvirt refused to start the guest: {exc}") from exc
 
     def _stop(self, domain: libvirt.virDomain) -> None:
