@@ -3,21 +3,24 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-DEBIAN_PACKAGES := pci.ids iproute2
+DEBIAN_PACKAGES := pci.ids iproute2 qemu-system-x86 qemu-utils busybox-static genisoimage \
+	libvirt-clients libxml2-utils libvirt-dev pkg-config
 
-.PHONY: run test lint typecheck unit debian clean
+.PHONY: run test lint typecheck unit debian guest clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 
-# Debian packages: the pci.ids database (vendor/device names for discovery) and iproute2
-# (the lab's namespaces). Installed only where missing and only when we are root.
+# Debian packages: the pci.ids database (vendor/device names for discovery), iproute2 (the
+# lab's namespaces), QEMU and the tools of the guest image and config drive, libvirt's client
+# and schemas (virt-xml-validate) and what building libvirt-python needs (libvirt-dev,
+# pkg-config). Installed only where missing and only when we are root.
 debian:
 	@missing=""; for p in $(DEBIAN_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing) \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing) \
 	      || echo "warning: could not install$$missing; continuing"; \
 	  else echo "note: Debian packages$$missing are not installed"; fi; \
 	fi
@@ -26,7 +29,7 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q -e .
 	touch $@
 
-$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
+$(VENV)/.installed-test: pyproject.toml | $(BIN)/python debian
 	$(BIN)/pip install -q -e '.[test]'
 	touch $(VENV)/.installed $@
 
@@ -43,7 +46,12 @@ typecheck: $(VENV)/.installed-test
 unit: $(VENV)/.installed-test
 	$(BIN)/pytest -q
 
-test: debian lint typecheck unit
+# The guest image (Debian's kernel + a busybox initramfs), built once into .cache/guest.
+guest: $(VENV)/.installed
+	$(BIN)/python -m passnic.image.guest .cache/guest \
+	  || echo "warning: the guest image could not be built; the tests that boot it skip"
+
+test: debian lint typecheck guest unit
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info

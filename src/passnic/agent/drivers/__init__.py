@@ -62,6 +62,7 @@ class HypervisorDriver(Protocol):
 DRIVERS = {
     "fake": "passnic.agent.drivers.fake:FakeDriver",
     "lab": "passnic.lab.driver:LabDriver",
+    "libvirt": "passnic.agent.drivers.libvirt:LibvirtDriver",
 }
 
 
