@@ -363,3 +363,23 @@ def test_clear_text_passwords_are_encrypted_on_start(
         stored = str(value.scalar_one())
     assert stored.startswith("fernet:")
     assert scene.cloud.fabric.credentials.decrypt(stored) == PASSWORD
+
+
+def test_switch_key_rotate_command(scene: Scene) -> None:
+    from typer.testing import CliRunner
+
+    from passnic.cli.main import app
+
+    settings = scene.cloud.settings
+    body = {"switch": {"name": "eos", "driver": "arista_eos", "address": "x", "password": PASSWORD}}
+    assert scene.api.post(f"{FAB}/switches", json=body, headers=scene.admin).status_code == 201
+    old_key = settings.fabric_key_path.read_text()
+    args = ["switch-key-rotate", "--home", str(settings.home)]
+    result = CliRunner().invoke(app, [*args, "--database-url", settings.database_url])
+    assert result.exit_code == 0, result.output
+    assert "Re-encrypted the credentials of 2 switch(es)" in result.output
+    assert PASSWORD not in result.output
+    assert settings.fabric_key_path.read_text() != old_key
+    with scene.cloud.db.engine.connect() as conn:
+        value = conn.execute(text("SELECT password FROM fabric_switches WHERE name = 'eos'"))
+        assert scene.cloud.fabric.credentials.decrypt(str(value.scalar_one())) == PASSWORD

@@ -4,6 +4,7 @@ drift is reported and fixed, a refusing switch fails a boot cleanly, trace and t
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -342,9 +343,13 @@ def test_quarantine_vlan_is_configurable(scene: Scene) -> None:
 def test_periodic_audit_raises_alarms(
     scene: Scene, tor1: SoftSwitchDriver, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """With auto-repair off the periodic audit only raises alarms (drift made after the
+    start-up reconcile)."""
+    fabric = scene.cloud.fabric
+    monkeypatch.setattr(fabric, "settings", replace(fabric.settings, fabric_auto_repair=False))
     monkeypatch.setenv("PASSNIC_FABRIC_AUDIT_INTERVAL", "0.05")
-    tor1.switch.configure("GigabitEthernet1/0/2", PortConfig.access(20))
     with TestClient(create_app(scene.cloud)) as client:
+        tor1.switch.configure("GigabitEthernet1/0/2", PortConfig.access(20))
         deadline = time.monotonic() + 10
         alarms: list[Any] = []
         while not alarms and time.monotonic() < deadline:
