@@ -24,7 +24,7 @@ class Cloud:
         self.network = NetworkService(self.db, self.inventory)
         self.image = ImageService(self.db, settings)
         self.placement = PlacementService(self.db, self.inventory)
-        self.fabric = FabricService(self.db)
+        self.fabric = FabricService(self.db, settings)
         self.hosts = HostService(self.db, self.inventory, self.identity, settings.heartbeat_timeout)
         self.compute = ComputeService(
             self.db,

@@ -46,8 +46,17 @@ class Settings:
         default_factory=lambda: _seconds("PASSNIC_STEP_TIMEOUT_SECONDS", 300)
     )
     #: run the conductor in this process (tests that take the steps themselves turn it off)
-    conductor: bool = field(
-        default_factory=lambda: os.environ.get("PASSNIC_CONDUCTOR", "1") not in ("0", "false")
+    conductor: bool = field(default_factory=lambda: _flag("PASSNIC_CONDUCTOR", default=True))
+    #: API worker processes serving this cloud (`passnic up --workers`): the in-process test
+    #: switch cannot be shared by several
+    workers: int = field(default_factory=lambda: int(os.environ.get("PASSNIC_WORKERS", "1")))
+    #: the periodic fabric audit repairs the drift it finds (else it only raises alarms)
+    fabric_auto_repair: bool = field(
+        default_factory=lambda: _flag("PASSNIC_FABRIC_AUTO_REPAIR", default=True)
+    )
+    #: the Fernet key(s) encrypting switch credentials; "" is ``fabric.key`` in the home
+    fabric_key_file: str = field(
+        default_factory=lambda: os.environ.get("PASSNIC_FABRIC_KEY_FILE", "")
     )
 
     def __post_init__(self) -> None:
@@ -57,6 +66,10 @@ class Settings:
     @property
     def image_dir(self) -> Path:
         return self.home / "images"
+
+    @property
+    def fabric_key_path(self) -> Path:
+        return Path(self.fabric_key_file) if self.fabric_key_file else self.home / "fabric.key"
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -85,7 +98,14 @@ class Settings:
             "PASSNIC_MAX_REQUEST_BODY": str(self.max_request_body),
             "PASSNIC_LOCKOUT_FAILURE_ATTEMPTS": str(self.lockout_failure_attempts),
             "PASSNIC_LOCKOUT_DURATION_SECONDS": str(int(self.lockout_duration.total_seconds())),
+            "PASSNIC_WORKERS": str(self.workers),
+            "PASSNIC_FABRIC_AUTO_REPAIR": "1" if self.fabric_auto_repair else "0",
+            "PASSNIC_FABRIC_KEY_FILE": str(self.fabric_key_path),
         }
+
+
+def _flag(variable: str, *, default: bool) -> bool:
+    return os.environ.get(variable, "1" if default else "0") not in ("0", "false")
 
 
 def _seconds(variable: str, default: float) -> timedelta:

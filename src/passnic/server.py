@@ -6,7 +6,7 @@ import os
 import signal
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -97,6 +97,7 @@ def serve(
     signal.signal(signal.SIGINT, _exit_cleanly)
     if lab and workers > 1:
         raise ValueError("the lab data plane needs a single worker")
+    settings = replace(settings, workers=workers)  # the fabric refuses its test switch if > 1
     lab_dir = settings.home / "lab"
     started: Lab | None = None
     if lab:

@@ -22,6 +22,7 @@ from passnic.compute.service import BootRequest, NicRequest
 from passnic.config import Settings
 from passnic.context import RequestContext
 from passnic.db import Database
+from passnic.fabric.sample import SAMPLE_SWITCH
 from passnic.image.sample import seed_cirros
 from tests.compute.conftest import ADMIN, add_host, make_passthrough
 from tests.conftest import BIN, PG_ADMIN_URL, free_port
@@ -143,6 +144,9 @@ def test_two_workers_never_share_a_nic(pg_url: str, tmp_path: Path) -> None:
     cloud = Cloud(settings)
     try:
         creds = bootstrap_sample_cloud(cloud)
+        # The sample's in-process test switch is refused with two workers; this test is about
+        # NIC claims, not the fabric.
+        cloud.fabric.delete_switch(ADMIN, SAMPLE_SWITCH)
         seed_flavors(cloud)
         image = seed_cirros(cloud)
         _fleet(cloud, home, 5, ("enp0s3", "enp0s4"))

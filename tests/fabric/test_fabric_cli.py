@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from passnic.compute.sample import seed_flavors
-from passnic.fabric.drivers.lab import LabSwitchDriver
+from passnic.fabric.drivers.soft import SoftSwitchDriver
 from passnic.fabric.portconfig import PortConfig
 from passnic.fabric.sample import QUARANTINE_VLAN
 from passnic.image.sample import seed_cirros
@@ -32,19 +32,19 @@ def vm_id(live: LiveCloud, name: str) -> str:
     return str(server["id"])
 
 
-def _port(tor1: LabSwitchDriver, host: str) -> PortConfig:
+def _port(tor1: SoftSwitchDriver, host: str) -> PortConfig:
     return tor1.read([PORT_OF[host]])[PORT_OF[host]]
 
 
 def test_fabric_follows_the_procedure(live: LiveCloud) -> None:
     seed_flavors(live.cloud)
     seed_cirros(live.cloud)
-    tor1 = live.cloud.fabric.lab("tor-1")
+    tor1 = live.cloud.fabric.soft("tor-1")
 
     listed = json.loads(live.passnic(ADMIN, "switch-list", "-f", "json").stdout)
     assert [s["name"] for s in listed] == ["tor-1"]
     shown = live.passnic(ADMIN, "switch-show", "tor-1").stdout
-    assert "password_set" in shown and "lab" in shown
+    assert "password_set" in shown and "soft" in shown
     links = json.loads(live.passnic(ADMIN, "link-list", "-f", "json").stdout)
     assert {(lk["host"], lk["nic"], lk["switch_port"]) for lk in links} >= {
         ("compute-0", "enp0s3", PORT_OF["compute-0"]),

@@ -1,4 +1,4 @@
-"""The drivers: NetmikoSwitch over a fake session, the netmiko adapter, the lab driver."""
+"""The drivers: NetmikoSwitch over a fake session, the netmiko adapter, the test switch."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ import pytest
 from netmiko.ssh_dispatcher import CLASS_MAPPER
 
 from passnic.fabric.drivers import SwitchDriver, SwitchError
-from passnic.fabric.drivers.lab import LabSwitchDriver
 from passnic.fabric.drivers.netmiko_driver import (
     VENDORS,
     Connection,
@@ -19,6 +18,7 @@ from passnic.fabric.drivers.netmiko_driver import (
     NetmikoSwitch,
     VendorCommands,
 )
+from passnic.fabric.drivers.soft import SoftSwitchDriver
 from passnic.fabric.frames import SoftSwitch
 from passnic.fabric.portconfig import PortConfig
 from tests.fabric.fabric_fakes import Device, FakeConnection, SonicDevice, cisco_ios
@@ -283,16 +283,16 @@ def test_device_types() -> None:
     }
 
 
-# ---- the lab driver ------------------------------------------------------------------------
+# ---- the test switch -----------------------------------------------------------------------
 
 
-def lab() -> tuple[LabSwitchDriver, SoftSwitch]:
+def soft_driver() -> tuple[SoftSwitchDriver, SoftSwitch]:
     soft = SoftSwitch({"p1": PortConfig.quarantine(), "p2": PortConfig.quarantine()})
-    return LabSwitchDriver(soft, name="lab-1"), soft
+    return SoftSwitchDriver(soft, name="soft-1"), soft
 
 
 def test_lab_driver_configures_the_soft_switch() -> None:
-    driver, soft = lab()
+    driver, soft = soft_driver()
     driver.apply({"p1": PortConfig.access(10), "p2": PortConfig.trunk(99, [10])})
     assert soft.ports["p1"] == PortConfig.access(10)
     assert driver.read(["p1", "p2", "p9"]) == {
@@ -307,12 +307,12 @@ def test_lab_driver_configures_the_soft_switch() -> None:
 
 
 def test_lab_driver_refuses_when_told_to_and_changes_nothing() -> None:
-    driver, soft = lab()
+    driver, soft = soft_driver()
     driver.fail_next_apply("% Bad VLAN list - character #1 is a non-numeric character.")
     with pytest.raises(SwitchError) as caught:
         driver.apply({"p1": PortConfig.access(10)})
     assert caught.value.message == (
-        "switch lab-1 refused the port configuration: "
+        "switch soft-1 refused the port configuration: "
         "% Bad VLAN list - character #1 is a non-numeric character."
     )
     assert soft.ports["p1"] == PortConfig.quarantine()
@@ -321,12 +321,12 @@ def test_lab_driver_refuses_when_told_to_and_changes_nothing() -> None:
 
 
 def test_lab_driver_refuses_unknown_ports_as_a_whole() -> None:
-    driver, soft = lab()
+    driver, soft = soft_driver()
     with pytest.raises(SwitchError, match="% Invalid interface p9"):
         driver.apply({"p1": PortConfig.access(10), "p9": PortConfig.access(10)})
     assert soft.ports["p1"] == PortConfig.quarantine()
 
 
 def test_both_drivers_satisfy_the_interface() -> None:
-    drivers: list[SwitchDriver] = [lab()[0], switch("cisco_ios", cisco_ios())[0]]
+    drivers: list[SwitchDriver] = [soft_driver()[0], switch("cisco_ios", cisco_ios())[0]]
     assert len(drivers) == 2

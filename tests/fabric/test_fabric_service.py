@@ -4,13 +4,14 @@ drift is reported and fixed, a refusing switch fails a boot cleanly, trace and t
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
 from passnic.app import create_app
-from passnic.fabric.drivers.lab import LabSwitchDriver
+from passnic.fabric.drivers.soft import SoftSwitchDriver
 from passnic.fabric.portconfig import PortConfig
 from passnic.fabric.sample import QUARANTINE_VLAN
 from tests.compute.conftest import Scene
@@ -24,7 +25,7 @@ PORT_OF = {  # the sample cabling
 }
 
 
-def switch_port(tor1: LabSwitchDriver, host: str, nic: str = "enp0s3") -> PortConfig:
+def switch_port(tor1: SoftSwitchDriver, host: str, nic: str = "enp0s3") -> PortConfig:
     return tor1.read([PORT_OF[(host, nic)]])[PORT_OF[(host, nic)]]
 
 
@@ -40,7 +41,7 @@ def test_sample_switch_and_links(scene: Scene) -> None:
     resp = scene.api.get(f"{FAB}/switches", headers=scene.admin)
     assert resp.status_code == 200, resp.text
     (tor1,) = resp.json()["switches"]
-    assert tor1["name"] == "tor-1" and tor1["driver"] == "lab"
+    assert tor1["name"] == "tor-1" and tor1["driver"] == "soft"
     assert "password" not in tor1
     links = scene.api.get(f"{FAB}/links", headers=scene.admin).json()["links"]
     assert len(links) == 6
@@ -75,7 +76,7 @@ def test_switch_crud_never_returns_password(scene: Scene) -> None:
     assert scene.api.get(f"{FAB}/switches/tor-2", headers=scene.admin).status_code == 404
 
 
-def test_boot_migrate_delete_follow_the_switch(scene: Scene, tor1: LabSwitchDriver) -> None:
+def test_boot_migrate_delete_follow_the_switch(scene: Scene, tor1: SoftSwitchDriver) -> None:
     assert switch_port(tor1, "compute-0") == PortConfig.quarantine(QUARANTINE_VLAN)
     vm1 = boot_vm1(scene)
     src = vm1["OS-EXT-SRV-ATTR:host"]
@@ -99,7 +100,7 @@ def test_boot_migrate_delete_follow_the_switch(scene: Scene, tor1: LabSwitchDriv
     assert switch_port(tor1, dest) == PortConfig.quarantine(QUARANTINE_VLAN)
 
 
-def test_revert_quarantines_the_destination(scene: Scene, tor1: LabSwitchDriver) -> None:
+def test_revert_quarantines_the_destination(scene: Scene, tor1: SoftSwitchDriver) -> None:
     vm1 = boot_vm1(scene)
     src = vm1["OS-EXT-SRV-ATTR:host"]
     assert scene.action(vm1["id"], {"migrate": None}).status_code == 202
@@ -109,7 +110,7 @@ def test_revert_quarantines_the_destination(scene: Scene, tor1: LabSwitchDriver)
     assert switch_port(tor1, dest) == PortConfig.quarantine(QUARANTINE_VLAN)
 
 
-def test_audit_reports_and_fixes_drift(scene: Scene, tor1: LabSwitchDriver) -> None:
+def test_audit_reports_and_fixes_drift(scene: Scene, tor1: SoftSwitchDriver) -> None:
     vm1 = boot_vm1(scene)
     host = vm1["OS-EXT-SRV-ATTR:host"]
     name = PORT_OF[(host, "enp0s3")]
@@ -135,7 +136,7 @@ def test_audit_reports_and_fixes_drift(scene: Scene, tor1: LabSwitchDriver) -> N
     assert scene.api.get(f"{FAB}/alarms", headers=scene.admin).json()["alarms"] == []
 
 
-def test_trunk_where_access_expected(scene: Scene, tor1: LabSwitchDriver) -> None:
+def test_trunk_where_access_expected(scene: Scene, tor1: SoftSwitchDriver) -> None:
     vm1 = boot_vm1(scene)
     name = PORT_OF[(vm1["OS-EXT-SRV-ATTR:host"], "enp0s3")]
     tor1.switch.configure(name, PortConfig.trunk(10, [10, 20]))
@@ -145,7 +146,7 @@ def test_trunk_where_access_expected(scene: Scene, tor1: LabSwitchDriver) -> Non
     assert tor1.read([name])[name] == PortConfig.access(10)
 
 
-def test_refusing_switch_fails_boot_cleanly(scene: Scene, tor1: LabSwitchDriver) -> None:
+def test_refusing_switch_fails_boot_cleanly(scene: Scene, tor1: SoftSwitchDriver) -> None:
     port = scene.port("port0")
     tor1.fail_next_apply("% VLAN 10 does not exist")
     server = scene.boot("vm1", networks=[{"port": port["id"]}])
@@ -163,7 +164,7 @@ def test_refusing_switch_fails_boot_cleanly(scene: Scene, tor1: LabSwitchDriver)
     assert switch_port(tor1, vm1["OS-EXT-SRV-ATTR:host"]) == PortConfig.access(10)
 
 
-def test_trace_access_and_trunk(scene: Scene, tor1: LabSwitchDriver) -> None:
+def test_trace_access_and_trunk(scene: Scene, tor1: SoftSwitchDriver) -> None:
     project1 = scene.cloud.identity.list_projects(_admin(), name="project1")[0].id
     resp = scene.api.post(
         "/networking/v2.0/networks",
@@ -232,7 +233,7 @@ def test_trunk_refuses_foreign_vlans(scene: Scene) -> None:
     assert resp.status_code == 400
 
 
-def test_report_flags_foreign_project(scene: Scene, tor1: LabSwitchDriver) -> None:
+def test_report_flags_foreign_project(scene: Scene, tor1: SoftSwitchDriver) -> None:
     resp = scene.api.post(
         "/networking/v2.0/networks",
         json={
@@ -257,7 +258,7 @@ def test_report_flags_foreign_project(scene: Scene, tor1: LabSwitchDriver) -> No
     assert row["flagged"] and row["foreign_vlans"] == [30]
 
 
-def test_alias_nic_without_network_stays_quarantined(scene: Scene, tor1: LabSwitchDriver) -> None:
+def test_alias_nic_without_network_stays_quarantined(scene: Scene, tor1: SoftSwitchDriver) -> None:
     dev = next(
         d for d in scene.cloud.inventory.passthrough_devices("compute-0") if d.ifname == "enp0s3"
     )
@@ -272,7 +273,7 @@ def test_alias_nic_without_network_stays_quarantined(scene: Scene, tor1: LabSwit
     assert "passnic:network" in st["ports"][0]["reason"]
 
 
-def test_alias_nic_with_flavor_network(scene: Scene, tor1: LabSwitchDriver) -> None:
+def test_alias_nic_with_flavor_network(scene: Scene, tor1: SoftSwitchDriver) -> None:
     dev = next(
         d for d in scene.cloud.inventory.passthrough_devices("compute-0") if d.ifname == "enp0s3"
     )
@@ -310,7 +311,7 @@ def _admin() -> Any:
     return ADMIN
 
 
-def test_audit_fix_is_one_session_per_switch(scene: Scene, tor1: LabSwitchDriver) -> None:
+def test_audit_fix_is_one_session_per_switch(scene: Scene, tor1: SoftSwitchDriver) -> None:
     for name in ("GigabitEthernet1/0/2", "GigabitEthernet1/0/4", "GigabitEthernet1/0/6"):
         tor1.switch.configure(name, PortConfig.access(30))
     before = tor1.applied
@@ -323,7 +324,7 @@ def test_quarantine_vlan_is_configurable(scene: Scene) -> None:
     body = {
         "switch": {
             "name": "tor-2",
-            "driver": "lab",
+            "driver": "soft",
             "ports": ["Ethernet1", "Ethernet2"],
             "quarantine_vlan": 999,
         }
@@ -331,7 +332,7 @@ def test_quarantine_vlan_is_configurable(scene: Scene) -> None:
     assert scene.api.post(f"{FAB}/switches", json=body, headers=scene.admin).status_code == 201
     link = {"host": "compute-2", "nic": "enp0s4", "switch": "tor-2", "switch_port": "Ethernet1"}
     assert scene.api.put(f"{FAB}/links", json=link, headers=scene.admin).status_code == 200
-    tor2 = scene.cloud.fabric.lab("tor-2")
+    tor2 = scene.cloud.fabric.soft("tor-2")
     tor2.switch.configure("Ethernet1", PortConfig.access(10))
     resp = scene.api.post(f"{FAB}/audit", json={"fix": True}, headers=scene.admin)
     (row,) = [r for r in resp.json()["ports"] if r["switch"] == "tor-2"]
@@ -340,11 +341,15 @@ def test_quarantine_vlan_is_configurable(scene: Scene) -> None:
 
 
 def test_periodic_audit_raises_alarms(
-    scene: Scene, tor1: LabSwitchDriver, monkeypatch: pytest.MonkeyPatch
+    scene: Scene, tor1: SoftSwitchDriver, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """With auto-repair off the periodic audit only raises alarms (drift made after the
+    start-up reconcile)."""
+    fabric = scene.cloud.fabric
+    monkeypatch.setattr(fabric, "settings", replace(fabric.settings, fabric_auto_repair=False))
     monkeypatch.setenv("PASSNIC_FABRIC_AUDIT_INTERVAL", "0.05")
-    tor1.switch.configure("GigabitEthernet1/0/2", PortConfig.access(20))
     with TestClient(create_app(scene.cloud)) as client:
+        tor1.switch.configure("GigabitEthernet1/0/2", PortConfig.access(20))
         deadline = time.monotonic() + 10
         alarms: list[Any] = []
         while not alarms and time.monotonic() < deadline:
@@ -355,7 +360,7 @@ def test_periodic_audit_raises_alarms(
     assert f"wrong VLAN: access VLAN 20, expected {QUARANTINE_VLAN}" in alarms[0]["message"]
 
 
-def test_refusing_switch_fails_migration_cleanly(scene: Scene, tor1: LabSwitchDriver) -> None:
+def test_refusing_switch_fails_migration_cleanly(scene: Scene, tor1: SoftSwitchDriver) -> None:
     vm1 = boot_vm1(scene)
     src = vm1["OS-EXT-SRV-ATTR:host"]
     tor1.fail_next_apply("% Switch busy")

@@ -1,8 +1,10 @@
 """Fabric commands: the access switches, their ports, the cabling from host NICs, the audit,
-alarms, trace and the L2 report, over ``/fabric/v1`` (admin only)."""
+alarms, trace and the L2 report, over ``/fabric/v1`` (admin only); and, on the controller's
+machine, the rotation of the key that encrypts switch credentials."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 from urllib.parse import quote
 
@@ -27,6 +29,7 @@ SWITCH_FIELDS = fields(
     "address",
     "username",
     "password_set",
+    "save_config",
     "native_vlan",
     "quarantine_vlan",
     ("ports", lambda sw: [p["name"] for p in sw.get("ports") or []]),
@@ -40,7 +43,7 @@ AUDIT_FIELDS = fields(
     ("drift", lambda r: "; ".join(r.get("drift") or []) or "ok"),
     "fixed",
 )  # fmt: skip
-ALARM_FIELDS = fields("id", "kind", "switch", "port", "message", "detected_at")
+ALARM_FIELDS = fields("id", "kind", "switch", "port", "message", "detected_at", "resolved_at")
 SwitchArg = Annotated[str, typer.Argument(metavar="<switch>", help="Name or id of the switch")]
 
 
@@ -51,7 +54,13 @@ def _q(text: str) -> str:
 def switch_add(
     ctx: typer.Context,
     name: Annotated[str, typer.Argument(metavar="<name>")],
-    driver: Annotated[str, typer.Option("--driver", help="lab, cisco_ios, arista_eos, ...")],
+    driver: Annotated[
+        str,
+        typer.Option(
+            "--driver",
+            help="cisco_ios, arista_eos, juniper_junos, dell_os10, sonic; soft: a test switch",
+        ),
+    ],
     address: Annotated[str, typer.Option("--address", help="Management address[:port]")] = "",
     username: Annotated[str, typer.Option("--username")] = "",
     password: Annotated[str, typer.Option("--password", envvar="PASSNIC_SWITCH_PASSWORD")] = "",
@@ -61,10 +70,14 @@ def switch_add(
     quarantine_vlan: Annotated[
         int | None, typer.Option("--quarantine-vlan", help="Park quarantined ports here")
     ] = None,
+    save_config: Annotated[
+        bool,
+        typer.Option("--save-config/--no-save-config", help="Save the config after changes"),
+    ] = True,
     fmt: FormatOption = OutputFormat.table,
     column: ColumnOption = None,
 ) -> None:
-    """Add an access switch (the password is stored, never shown)."""
+    """Add an access switch (the password is stored encrypted, never shown)."""
     body = {
         "switch": {
             "name": name,
@@ -76,6 +89,7 @@ def switch_add(
             "uplinks": uplink or [],
             "native_vlan": native_vlan,
             "quarantine_vlan": quarantine_vlan,
+            "save_config": save_config,
         }
     }
     sw = get_client(ctx).post(SERVICE, "/v1/switches", json=body)["switch"]
@@ -160,10 +174,40 @@ def fabric_audit(
 
 
 def alarm_list(
-    ctx: typer.Context, fmt: FormatOption = OutputFormat.table, column: ColumnOption = None
+    ctx: typer.Context,
+    resolved: Annotated[
+        bool, typer.Option("--resolved", help="Also resolved alarms (drift repaired)")
+    ] = False,
+    fmt: FormatOption = OutputFormat.table,
+    column: ColumnOption = None,
 ) -> None:
-    """List active fabric alarms (drift found by the last audit)."""
-    print_list(get_client(ctx).get(SERVICE, "/v1/alarms")["alarms"], ALARM_FIELDS, fmt, column)
+    """List active fabric alarms (drift the audit found and could not repair)."""
+    path = "/v1/alarms?resolved=true" if resolved else "/v1/alarms"
+    print_list(get_client(ctx).get(SERVICE, path)["alarms"], ALARM_FIELDS, fmt, column)
+
+
+def switch_key_rotate(
+    home: Annotated[
+        Path | None, typer.Option(help="State directory (default $PASSNIC_HOME).")
+    ] = None,
+    database_url: Annotated[
+        str,
+        typer.Option(envvar="PASSNIC_DATABASE_URL", help="SQLAlchemy URL; default SQLite."),
+    ] = "",
+) -> None:
+    """Re-encrypt every switch credential with a new key (run on the controller's machine;
+    running workers follow without a restart)."""
+    from passnic.config import Settings, default_home
+    from passnic.db import Database
+    from passnic.fabric.service import FabricService
+
+    settings = Settings(home=(home or default_home()).expanduser(), database_url=database_url)
+    db = Database(settings.database_url)
+    try:
+        count = FabricService(db, settings).rotate_key()
+    finally:
+        db.dispose()
+    typer.echo(f"Re-encrypted the credentials of {count} switch(es) with a new key.")
 
 
 def trace(
@@ -212,6 +256,7 @@ def register(app: typer.Typer) -> None:
         link_list,
         fabric_audit,
         alarm_list,
+        switch_key_rotate,
         trace,
         fabric_report,
     ):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import DateTime, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, String, UniqueConstraint, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from passnic.db import Base, Timestamps, utcnow, uuid_pk
@@ -22,11 +22,13 @@ class FabricSwitch(Timestamps, Base):
     id: Mapped[str] = uuid_pk()
     name: Mapped[str] = mapped_column(String(255), unique=True)
     address: Mapped[str] = mapped_column(String(255), default="")
-    #: a key of the driver table (`lab`, `cisco_ios`, ...)
+    #: a key of the driver table (`soft`, `cisco_ios`, ...)
     driver: Mapped[str] = mapped_column(String(64))
     username: Mapped[str] = mapped_column(String(255), default="")
-    #: never returned by the API
-    password: Mapped[str] = mapped_column(String(255), default="")
+    #: Fernet-encrypted (`passnic.fabric.credentials`); never returned by the API
+    password: Mapped[str] = mapped_column(String(1024), default="")
+    #: persist the running configuration after each change (`write memory` or the OS's own)
+    save_config: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     #: the VLAN a flat network's frames use on this switch
     native_vlan: Mapped[int] = mapped_column(Integer, default=1)
     #: None: a quarantined port is only shut down; else also parked on this VLAN
@@ -76,7 +78,8 @@ class FabricLink(Timestamps, Base):
 
 
 class FabricAlarm(Base):
-    """One drift the last audit found on a managed port; cleared when the port is right."""
+    """One drift an audit found on a managed port: active while the port is wrong; resolved
+    when the audit repaired it or the port came right (kept, so repairs leave a trace)."""
 
     __tablename__ = "fabric_alarms"
 
@@ -87,5 +90,6 @@ class FabricAlarm(Base):
     kind: Mapped[str] = mapped_column(String(32))
     message: Mapped[str] = mapped_column(String(1024))
     detected_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
 
     switch_port: Mapped[FabricSwitchPort] = relationship()

@@ -33,6 +33,7 @@ def switch_json(sw: FabricSwitch) -> dict[str, Any]:
         "driver": sw.driver,
         "username": sw.username,
         "password_set": bool(sw.password),
+        "save_config": sw.save_config,
         "native_vlan": sw.native_vlan,
         "quarantine_vlan": sw.quarantine_vlan,
         "ports": [{"name": p.name, "role": p.role} for p in sw.ports],
@@ -77,6 +78,7 @@ def alarm_json(a: FabricAlarm) -> dict[str, Any]:
         "port": a.switch_port.name,
         "message": a.message,
         "detected_at": isotime(a.detected_at),
+        "resolved_at": isotime(a.resolved_at),
     }
 
 
@@ -184,8 +186,10 @@ def audit(cloud: CloudDep, ctx: ContextDep, body: AuditBody | None = None) -> di
 
 
 @router.get("/alarms")
-def alarms(cloud: CloudDep, ctx: ContextDep) -> dict[str, Any]:
-    return {"alarms": [alarm_json(a) for a in cloud.fabric.list_alarms(ctx)]}
+def alarms(cloud: CloudDep, ctx: ContextDep, resolved: bool = False) -> dict[str, Any]:
+    """Active alarms; with ``resolved=true`` the resolved ones (repaired drift) too."""
+    found = cloud.fabric.list_alarms(ctx, resolved=resolved)
+    return {"alarms": [alarm_json(a) for a in found]}
 
 
 @router.get("/servers/{server_id}")

@@ -1,10 +1,12 @@
-"""The sample cloud's access switch: `tor-1` (lab driver) with each compute NIC cabled to its own
+"""The sample cloud's access switch: `tor-1` (the in-process test switch, `soft`, until the lab
+points it at its SSH switch) with each compute NIC cabled to its own
 port and an uplink port carrying every VLAN."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from passnic.fabric.service import SOFT
 from passnic.inventory.sample import BOOTSTRAP, SAMPLE_HOSTS
 
 if TYPE_CHECKING:
@@ -34,8 +36,8 @@ def seed_fabric(cloud: Cloud) -> None:
         BOOTSTRAP,
         {
             "name": SAMPLE_SWITCH,
-            "driver": "lab",
-            "address": "lab",
+            "driver": SOFT,
+            "address": "",
             "ports": [port for _h, _n, port in cabling],
             "uplinks": [UPLINK_PORT],
             "quarantine_vlan": QUARANTINE_VLAN,

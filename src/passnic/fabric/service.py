@@ -11,30 +11,49 @@ Desired state of an edge port cabled to a passthrough NIC:
 * an admin's trunk exception for that server: trunk, native = that VLAN, the allowed list;
 * not claimed: quarantined (shut down, parked on ``quarantine_vlan`` when the switch has one).
 
-Changes to one switch are serialised (a lock per switch in the process and a row lock on the
-switch across processes) and all pending ports of a switch go in one driver session.
+Switch I/O never happens inside a database transaction: a change reads the desired state (and
+commits), talks to the switch once (one driver session for all pending ports of a switch, which
+also saves the configuration when the switch's `save_config` says so), then records the result.
+Changes to one switch are serialised across threads (a lock per switch) and across API workers
+and hosts (a PostgreSQL advisory lock, or a file lock beside a SQLite database), held outside
+any transaction.
+
+On start every managed port is reconciled (a fresh cloud has zero drift, a restart puts bound
+ports back); the periodic audit repairs drift too unless PASSNIC_FABRIC_AUTO_REPAIR is off.
+Repaired drift is logged and kept as a resolved alarm; drift that stays is an active alarm.
 """
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import logging
 import os
 import threading
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-from sqlalchemy import delete, or_, select
+from sqlalchemy import delete, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from passnic import policy
 from passnic.compute.models import Server
+from passnic.config import Settings
 from passnic.context import RequestContext
-from passnic.db import Database
+from passnic.db import Database, utcnow
 from passnic.errors import BadRequest, Conflict, NotFound
+from passnic.fabric.credentials import CredentialBox, CredentialError, is_encrypted
 from passnic.fabric.drivers import SwitchDriver, SwitchError
-from passnic.fabric.drivers.lab import LabSwitchDriver
+from passnic.fabric.drivers.netmiko_driver import (
+    VENDORS,
+    ConnectionFactory,
+    NetmikoSwitch,
+    open_netmiko,
+)
+from passnic.fabric.drivers.soft import SoftSwitchDriver
 from passnic.fabric.frames import MacTable, SoftSwitch, classify_ingress
 from passnic.fabric.models import FabricAlarm, FabricLink, FabricSwitch, FabricSwitchPort
 from passnic.fabric.portconfig import PortConfig, diff, format_vlan_list, parse_vlan_list
@@ -58,7 +77,7 @@ TRUNK_WARNING = (
 
 def audit_interval() -> float:
     """Seconds between background audits (PASSNIC_FABRIC_AUDIT_INTERVAL; 0 turns them off)."""
-    return float(os.environ.get("PASSNIC_FABRIC_AUDIT_INTERVAL", "300"))
+    return float(os.environ.get("PASSNIC_FABRIC_AUDIT_INTERVAL", "60"))
 
 
 @dataclass(frozen=True)
@@ -98,33 +117,36 @@ class AuditResult:
     errors: list[str] = field(default_factory=list)
 
 
-# ---- drivers: a table of factories ------------------------------------------------------------
+# ---- drivers: one registry, the test switch plus every OS of the netmiko vendor tables -------
 
 DriverFactory = Callable[["FabricService", FabricSwitch], SwitchDriver]
 
+#: the in-process test switch: one process's memory, so one API worker only
+SOFT = "soft"
 
-def _lab_factory(service: FabricService, sw: FabricSwitch) -> SwitchDriver:
-    return service.lab_driver(sw)
+
+def _soft_factory(service: FabricService, sw: FabricSwitch) -> SwitchDriver:
+    return service.soft_driver(sw)
 
 
 def _netmiko_factory(vendor: str) -> DriverFactory:
-    def make(_service: FabricService, sw: FabricSwitch) -> SwitchDriver:
-        from passnic.fabric.drivers.netmiko_driver import NetmikoSwitch
-
+    def make(service: FabricService, sw: FabricSwitch) -> SwitchDriver:
         host, _, port = sw.address.partition(":")
-        params: dict[str, Any] = {"host": host, "username": sw.username, "password": sw.password}
+        try:
+            password = service.credentials.decrypt(sw.password)
+        except CredentialError as exc:
+            raise SwitchError(f"switch {sw.name}: {exc}") from None
+        params: dict[str, Any] = {"host": host, "username": sw.username, "password": password}
         if port:
             params["port"] = int(port)
-        return NetmikoSwitch(vendor, params, name=sw.name)
+        return NetmikoSwitch(vendor, params, name=sw.name, connect=service.connect)
 
     return make
 
 
 DRIVERS: dict[str, DriverFactory] = {
-    "lab": _lab_factory,
-    "cisco_ios": _netmiko_factory("cisco_ios"),
-    "arista_eos": _netmiko_factory("arista_eos"),
-    "juniper_junos": _netmiko_factory("juniper_junos"),
+    SOFT: _soft_factory,
+    **{vendor: _netmiko_factory(vendor) for vendor in VENDORS},
 }
 
 
@@ -133,22 +155,26 @@ def _uplink_config() -> PortConfig:
 
 
 class FabricService:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, settings: Settings) -> None:
         self.db = db
-        self._labs: dict[str, LabSwitchDriver] = {}
+        self.settings = settings
+        self.credentials = CredentialBox(settings.fabric_key_path)
+        #: how netmiko drivers open a session (tests put a recorded switch here)
+        self.connect: ConnectionFactory = open_netmiko
+        self._softs: dict[str, SoftSwitchDriver] = {}
         self._locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
 
     # ==== drivers ===============================================================================
 
-    def lab_driver(self, sw: FabricSwitch) -> LabSwitchDriver:
-        """The process's SoftSwitch for a lab switch; ports the DB has but the switch lacks
+    def soft_driver(self, sw: FabricSwitch) -> SoftSwitchDriver:
+        """The process's SoftSwitch for a test switch; ports the DB has but the switch lacks
         appear quarantined (edge) or as all-VLAN trunks (uplink)."""
         with self._guard:
-            driver = self._labs.get(sw.name)
+            driver = self._softs.get(sw.name)
             if driver is None:
-                driver = LabSwitchDriver(SoftSwitch(mac_table=MacTable(aging=None)), sw.name)
-                self._labs[sw.name] = driver
+                driver = SoftSwitchDriver(SoftSwitch(mac_table=MacTable(aging=None)), sw.name)
+                self._softs[sw.name] = driver
             for p in sw.ports:
                 if p.name not in driver.switch.ports:
                     config = (
@@ -159,23 +185,69 @@ class FabricService:
                     driver.switch.configure(p.name, config)
             return driver
 
-    def lab(self, name: str) -> LabSwitchDriver:
-        """The lab driver of switch `name` (tests change its SoftSwitch behind our back)."""
+    def soft(self, name: str) -> SoftSwitchDriver:
+        """The test switch `name` of this process (tests change it behind our back)."""
         with self.db.transaction() as s:
-            return self.lab_driver(self._switch(s, name))
+            return self.soft_driver(self._switch(s, name))
 
     def driver(self, sw: FabricSwitch) -> SwitchDriver:
+        """The switch's driver; builds no session (call it in a transaction, use it after)."""
         try:
             factory = DRIVERS[sw.driver]
         except KeyError:
-            raise BadRequest(
-                f"Unknown switch driver {sw.driver!r}; known: {', '.join(sorted(DRIVERS))}"
+            raise SwitchError(
+                f"switch {sw.name} has driver {sw.driver!r}, which this version does not know; "
+                f"known: {', '.join(sorted(DRIVERS))}"
             ) from None
+        if sw.driver == SOFT and self.settings.workers > 1:
+            raise SwitchError(
+                f"switch {sw.name} is the in-process test switch, which "
+                f"{self.settings.workers} API workers cannot share: point it at a real switch "
+                "(an SSH driver) or serve with one worker"
+            )
         return factory(self, sw)
 
-    def _lock(self, switch_id: str) -> threading.Lock:
+    def _check_driver(self, driver: str) -> None:
+        if driver not in DRIVERS:
+            raise BadRequest(
+                f"Unknown switch driver {driver!r}; known: {', '.join(sorted(DRIVERS))}"
+            )
+        if driver == SOFT and self.settings.workers > 1:
+            raise BadRequest(
+                f"Driver {SOFT} is the in-process test switch: with {self.settings.workers} "
+                "API workers each would have its own; a real (SSH) switch is required."
+            )
+
+    @contextmanager
+    def _switch_lock(self, switch_id: str) -> Iterator[None]:
+        """Serialise changes to one switch: threads here, and every other process (API
+        workers, hosts) through the database, held outside any transaction."""
         with self._guard:
-            return self._locks.setdefault(switch_id, threading.Lock())
+            local = self._locks.setdefault(switch_id, threading.Lock())
+        with local:
+            if self.db.is_postgres:
+                key = int.from_bytes(
+                    hashlib.sha256(f"passnic-switch:{switch_id}".encode()).digest()[:8],
+                    "big",
+                    signed=True,
+                )
+                with self.db.engine.connect() as conn:
+                    conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+                    conn.execute(text("SELECT pg_advisory_lock(:key)"), {"key": key})
+                    try:
+                        yield
+                    finally:
+                        conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
+            else:
+                # SQLite serves one machine: a file lock reaches all its processes.
+                path = Path(self.settings.home) / "locks" / f"switch-{switch_id}.lock"
+                path.parent.mkdir(parents=True, exist_ok=True)
+                with path.open("a") as f:
+                    fcntl.flock(f, fcntl.LOCK_EX)
+                    try:
+                        yield
+                    finally:
+                        fcntl.flock(f, fcntl.LOCK_UN)
 
     # ==== switches, ports, links ==================================================================
 
@@ -185,10 +257,10 @@ class FabricService:
         if not name:
             raise BadRequest("A switch needs a name.")
         driver = str(body.get("driver") or "")
-        if driver not in DRIVERS:
-            raise BadRequest(
-                f"Unknown switch driver {driver!r}; known: {', '.join(sorted(DRIVERS))}"
-            )
+        self._check_driver(driver)
+        save_config = body.get("save_config", True)
+        if not isinstance(save_config, bool):
+            raise BadRequest("save_config must be true or false.")
         native = int(body.get("native_vlan") or 1)
         quarantine = body.get("quarantine_vlan")
         for what, vlan in (("native_vlan", native), ("quarantine_vlan", quarantine)):
@@ -204,7 +276,8 @@ class FabricService:
                 address=str(body.get("address") or ""),
                 driver=driver,
                 username=str(body.get("username") or ""),
-                password=str(body.get("password") or ""),
+                password=self.credentials.encrypt(str(body.get("password") or "")),
+                save_config=save_config,
                 native_vlan=native,
                 quarantine_vlan=int(quarantine) if quarantine is not None else None,
             )
@@ -232,15 +305,12 @@ class FabricService:
         """Change how a switch is reached (driver, address, credentials); its ports, links
         and desired state stay. Idempotent."""
         policy.enforce(ctx, "fabric:admin")
-        if driver not in DRIVERS:
-            raise BadRequest(
-                f"Unknown switch driver {driver!r}; known: {', '.join(sorted(DRIVERS))}"
-            )
+        self._check_driver(driver)
         with self.db.transaction() as s:
             sw = self._switch(s, ref)
-            self._labs.pop(sw.name, None)
+            self._softs.pop(sw.name, None)
             sw.driver, sw.address = driver, address
-            sw.username, sw.password = username, password
+            sw.username, sw.password = username, self.credentials.encrypt(password)
             s.flush()
             return self._loaded(s, sw.id)
 
@@ -261,7 +331,7 @@ class FabricService:
         policy.enforce(ctx, "fabric:admin")
         with self.db.transaction() as s:
             sw = self._switch(s, ref)
-            self._labs.pop(sw.name, None)
+            self._softs.pop(sw.name, None)
             s.delete(sw)
 
     def switch_ports(self, ctx: RequestContext, ref: str) -> list[dict[str, Any]]:
@@ -278,26 +348,27 @@ class FabricService:
                     )
                 )
             }
-            actual = self.driver(sw).read([p.name for p in sw.ports])
-            rows = []
-            for p in sw.ports:
-                link = links.get(p.id)
-                m = managed.get(p.id)
-                got = actual.get(p.name)
-                rows.append(
-                    {
-                        "name": p.name,
-                        "role": p.role,
-                        "host": link.hostname if link else None,
-                        "nic": link.ifname if link else None,
-                        "link_source": link.source if link else None,
-                        "desired": m.desired.config.summary() if m else None,
-                        "status": m.desired.status if m else None,
-                        "reason": m.desired.reason if m else None,
-                        "actual": got.summary() if got else None,
-                    }
-                )
-            return rows
+            driver = self.driver(sw)
+        actual = driver.read([p.name for p in sw.ports])
+        rows = []
+        for p in sw.ports:
+            link = links.get(p.id)
+            m = managed.get(p.id)
+            got = actual.get(p.name)
+            rows.append(
+                {
+                    "name": p.name,
+                    "role": p.role,
+                    "host": link.hostname if link else None,
+                    "nic": link.ifname if link else None,
+                    "link_source": link.source if link else None,
+                    "desired": m.desired.config.summary() if m else None,
+                    "status": m.desired.status if m else None,
+                    "reason": m.desired.reason if m else None,
+                    "actual": got.summary() if got else None,
+                }
+            )
+        return rows
 
     def set_link(
         self,
@@ -460,7 +531,7 @@ class FabricService:
             )
         lines = []
         for switch_id in sorted(switch_ids):
-            for row in self._converge(switch_id, hosts, only_drifted=True):
+            for row in self._converge(switch_id, hosts):
                 m = row.managed
                 lines.append(
                     f"{m.switch} {m.port} ({m.hostname} {m.ifname}): {m.desired.config.summary()}"
@@ -469,102 +540,108 @@ class FabricService:
         return lines
 
     def _converge(
-        self, switch_id: str, hosts: list[str] | None, *, only_drifted: bool
+        self, switch_id: str, hosts: list[str] | None, *, repair: bool = True
     ) -> list[AuditRow]:
-        with self._lock(switch_id), self.db.transaction() as s:
-            sw = s.scalar(
-                select(FabricSwitch).where(FabricSwitch.id == switch_id).with_for_update()
-            )
-            if sw is None:
-                return []
-            managed = self._managed(s, sw, hosts)
-            driver = self.driver(sw)
-            actual = driver.read([m.port for m in managed])
-            rows = [
-                AuditRow(
-                    m,
-                    actual.get(m.port),
-                    [d.message for d in diff(m.desired.config, actual.get(m.port))],
+        """Reconcile the managed ports of one switch (those of `hosts`, or all): read the
+        desired state and commit, then one driver session that reads the ports and, with
+        `repair`, changes the drifted ones (and saves), all under the switch's lock."""
+        with self._switch_lock(switch_id):
+            with self.db.transaction() as s:
+                sw = s.get(FabricSwitch, switch_id)
+                if sw is None:
+                    return []
+                managed = self._managed(s, sw, hosts)
+                driver = self.driver(sw)
+                save, name = sw.save_config, sw.name
+            desired = {m.port: m.desired.config for m in managed}
+            try:
+                actual = driver.apply(desired, save=save) if repair else driver.read(desired)
+            except SwitchError as exc:
+                log_event(
+                    log,
+                    "switch_push_failed",
+                    logging.ERROR,
+                    switch=name,
+                    ports=",".join(desired),
+                    error=str(exc),
                 )
-                for m in managed
-            ]
-            pending = {r.managed.port: r.managed.desired.config for r in rows if r.drifts}
-            if pending or not only_drifted:
-                try:
-                    driver.apply(pending)
-                except SwitchError as exc:
-                    log_event(
-                        log,
-                        "switch_push_failed",
-                        logging.ERROR,
-                        switch=sw.name,
-                        ports=",".join(pending),
-                        error=str(exc),
-                    )
-                    raise
-                for r in rows:
-                    r.fixed = bool(r.drifts)
-                    if r.fixed:
-                        _log_push(r)
-            return rows
+                raise
+        rows = [
+            AuditRow(
+                m,
+                actual.get(m.port),
+                [d.message for d in diff(m.desired.config, actual.get(m.port))],
+            )
+            for m in managed
+        ]
+        for r in rows:
+            r.fixed = repair and bool(r.drifts)
+            if r.fixed:
+                _log_push(r)
+        return rows
 
     # ==== audit ===================================================================================
 
     def audit(self, ctx: RequestContext | None, fix: bool = False) -> AuditResult:
         """Compare each managed port's actual configuration (read from the switch) with its
-        desired one; record the drift as alarms; with `fix`, repair it."""
+        desired one; with `fix`, repair it. Drift is recorded as alarms: active while it stays,
+        resolved (and logged) when repaired."""
         if ctx is not None:
             policy.enforce(ctx, "fabric:admin")
         result = AuditResult()
         with self.db.transaction() as s:
-            switches = list(s.scalars(select(FabricSwitch).order_by(FabricSwitch.name)))
-        for sw_row in switches:
+            switches = list(s.scalars(select(FabricSwitch.id).order_by(FabricSwitch.name)))
+        for switch_id in switches:
             try:
-                if fix:
-                    rows = self._converge(sw_row.id, None, only_drifted=True)
-                else:
-                    with self.db.transaction() as s:
-                        sw = self._loaded(s, sw_row.id)
-                        managed = self._managed(s, sw)
-                        actual = self.driver(sw).read([m.port for m in managed])
-                    rows = [
-                        AuditRow(
-                            m,
-                            actual.get(m.port),
-                            [d.message for d in diff(m.desired.config, actual.get(m.port))],
-                        )
-                        for m in managed
-                    ]
+                rows = self._converge(switch_id, None, repair=fix)
             except SwitchError as exc:
                 result.errors.append(exc.message)
                 continue
             result.rows.extend(rows)
-            self._record_alarms(sw_row.id, rows)
+            self._record_alarms(rows)
         return result
 
-    def _record_alarms(self, switch_id: str, rows: list[AuditRow]) -> None:
+    def reconcile(self) -> AuditResult:
+        """Repair every managed port, as on start; failures are logged, not raised."""
+        result = self.audit(None, fix=True)
+        for error in result.errors:
+            log.warning("fabric reconcile: %s", error)
+        return result
+
+    def _record_alarms(self, rows: list[AuditRow]) -> None:
+        """Drift that stays replaces the port's active alarms; repaired drift, or a port that
+        came right, resolves them, and repaired drift is kept as resolved alarms."""
+        now = utcnow()
         with self.db.transaction() as s:
-            port_ids = [r.managed.port_id for r in rows]
-            s.execute(delete(FabricAlarm).where(FabricAlarm.switch_port_id.in_(port_ids)))
             for r in rows:
-                if r.fixed:
-                    continue
+                m = r.managed
+                active = FabricAlarm.switch_port_id == m.port_id, FabricAlarm.resolved_at.is_(None)
+                if r.drifts and not r.fixed:
+                    s.execute(delete(FabricAlarm).where(*active))
+                else:
+                    s.execute(update(FabricAlarm).where(*active).values(resolved_at=now))
                 for message in r.drifts:
+                    line = f"{m.switch} {m.port} ({m.hostname} {m.ifname}): {message}"
+                    if r.fixed:
+                        log.warning("fabric drift repaired: %s", line)
                     s.add(
                         FabricAlarm(
-                            switch_port_id=r.managed.port_id,
+                            switch_port_id=m.port_id,
                             kind="fabric-drift",
-                            message=(
-                                f"{r.managed.switch} {r.managed.port} "
-                                f"({r.managed.hostname} {r.managed.ifname}): {message}"
-                            ),
+                            message=line,
+                            detected_at=now,
+                            resolved_at=now if r.fixed else None,
                         )
                     )
 
-    def list_alarms(self, ctx: RequestContext) -> list[FabricAlarm]:
+    def list_alarms(self, ctx: RequestContext, *, resolved: bool = False) -> list[FabricAlarm]:
+        """Active alarms, with `resolved` the resolved ones too."""
         policy.enforce(ctx, "fabric:admin")
+        stmt = select(FabricAlarm).order_by(FabricAlarm.detected_at)
+        if not resolved:
+            stmt = stmt.where(FabricAlarm.resolved_at.is_(None))
         with self.db.transaction() as s:
-            alarms = list(s.scalars(select(FabricAlarm).order_by(FabricAlarm.detected_at)))
+            alarms = list(s.scalars(stmt))
             for a in alarms:
                 _ = a.switch_port.switch.name
             return alarms
@@ -572,13 +649,39 @@ class FabricService:
     def audit_forever(self, stop: threading.Event, interval: float) -> None:
         while not stop.wait(interval):
             try:
-                self.audit(None)
+                self.audit(None, fix=self.settings.fabric_auto_repair)
             except Exception:  # the loop must survive a bad switch or a busy database
                 log.exception("periodic fabric audit failed")
 
+    def encrypt_stored_credentials(self) -> int:
+        """Encrypt the passwords an older version stored in clear; how many."""
+        with self.db.transaction() as s:
+            clear = [
+                sw
+                for sw in s.scalars(select(FabricSwitch))
+                if sw.password and not is_encrypted(sw.password)
+            ]
+            for sw in clear:
+                sw.password = self.credentials.encrypt(sw.password)
+            return len(clear)
+
+    def rotate_key(self) -> int:
+        """A new credential key: every stored password re-encrypted with it, the old key
+        dropped. Workers read the key file at each use, so they follow without a restart."""
+        self.credentials.begin_rotation()
+        with self.db.transaction() as s:
+            switches = list(s.scalars(select(FabricSwitch)))
+            for sw in switches:
+                sw.password = self.credentials.reencrypt(sw.password)
+        self.credentials.end_rotation()
+        return len(switches)
+
     @asynccontextmanager
     async def lifespan(self, _app: Any) -> AsyncIterator[None]:
-        """The periodic audit, for the app's lifespan (off when the interval is 0)."""
+        """Before serving: encrypt clear-text credentials, reconcile every managed port. Then
+        the periodic audit (off when the interval is 0)."""
+        self.encrypt_stored_credentials()
+        self.reconcile()
         interval = audit_interval()
         stop = threading.Event()
         thread = None
@@ -633,17 +736,19 @@ class FabricService:
         policy.enforce(ctx, "fabric:admin")
         with self.db.transaction() as s:
             server = self._server(s, server_id)
-            ports = []
-            for sw, m in self._server_ports(s, server):
-                actual = self.driver(sw).read([m.port]).get(m.port)
-                ports.append(
-                    {
-                        **_managed_json(m),
-                        "actual": actual.summary() if actual else None,
-                        "drift": [d.message for d in diff(m.desired.config, actual)],
-                    }
-                )
-            return {"server_id": server.id, "name": server.name, "ports": ports}
+            managed = [(self.driver(sw), m) for sw, m in self._server_ports(s, server)]
+        actual = _read_switches(managed)
+        ports = []
+        for _driver, m in managed:
+            got = actual.get((m.switch, m.port))
+            ports.append(
+                {
+                    **_managed_json(m),
+                    "actual": got.summary() if got else None,
+                    "drift": [d.message for d in diff(m.desired.config, got)],
+                }
+            )
+        return {"server_id": server.id, "name": server.name, "ports": ports}
 
     def set_trunk(
         self, ctx: RequestContext, server_id: str, allowed: Iterable[int] | None
@@ -697,73 +802,80 @@ class FabricService:
                 n.segmentation_id: n for n in s.scalars(select(Network)) if n.segmentation_id
             }
             projects = {p.id: p.name for p in s.scalars(select(Project))}
-            traces = []
+            plan = []
             for sw, m in self._server_ports(s, server):
-                names = [p.name for p in sw.ports]
-                actual = self.driver(sw).read(names)
-                config = actual.get(m.port)
                 claim = s.scalar(
                     select(DeviceClaim).where(
                         DeviceClaim.hostname == m.hostname,
                         DeviceClaim.pci_address == m.pci_address,
                     )
                 )
-                mac = bytes.fromhex((claim.mac if claim else "").replace(":", "") or "020000000001")
-                frame = _frame(mac, tag)
-                kind = "untagged frame" if tag is None else f"frame tagged VLAN {tag}"
-                entry: dict[str, Any] = {
-                    "switch": sw.name,
-                    "port": m.port,
-                    "host": m.hostname,
-                    "nic": m.ifname,
-                    "tag": tag,
-                    "crosses_network": False,
-                }
-                if config is None:
-                    entry.update(
-                        vlan=None,
-                        network=None,
-                        dropped=True,
-                        summary=f"{kind} enters {sw.name} {m.port}: port not found on the switch",
-                        steps=[],
-                    )
-                    traces.append(entry)
-                    continue
-                ingress = classify_ingress(frame, config)
-                soft = SoftSwitch(actual, MacTable(aging=None))
-                steps = soft.explain(m.port, frame)
-                head = f"{kind} enters {sw.name} {m.port} ({config.summary()})"
-                if ingress.vlan is None:
-                    entry.update(
-                        vlan=None,
-                        network=None,
-                        dropped=True,
-                        summary=f"{head} → dropped: {ingress.reason}",
-                        steps=steps,
-                    )
-                else:
-                    net = networks.get(ingress.vlan)
-                    where = (
-                        f"{net.name or net.id} ({projects.get(net.project_id, net.project_id)})"
-                        if net
-                        else "no network of this cloud"
-                    )
-                    crosses = net is None or net.id != m.desired.network_id
-                    summary = f"{head} → VLAN {ingress.vlan} → {where}"
-                    if crosses:
-                        summary += " — crosses into another network than the server's port"
-                    entry.update(
-                        vlan=ingress.vlan,
-                        network=net.name if net else None,
-                        network_id=net.id if net else None,
-                        project=projects.get(net.project_id, net.project_id) if net else None,
-                        dropped=False,
-                        crosses_network=crosses,
-                        summary=summary,
-                        steps=steps,
-                    )
+                plan.append((sw.name, self.driver(sw), [p.name for p in sw.ports], m, claim))
+        # One read per switch, of all its ports (the trace follows the frame across them).
+        switch_configs: dict[str, dict[str, PortConfig]] = {}
+        for name, driver, names, _m, _c in plan:
+            if name not in switch_configs:
+                switch_configs[name] = driver.read(names)
+        traces = []
+        for name, _driver, _names, m, claim in plan:
+            actual = switch_configs[name]
+            config = actual.get(m.port)
+            mac = bytes.fromhex((claim.mac if claim else "").replace(":", "") or "020000000001")
+            frame = _frame(mac, tag)
+            kind = "untagged frame" if tag is None else f"frame tagged VLAN {tag}"
+            entry: dict[str, Any] = {
+                "switch": name,
+                "port": m.port,
+                "host": m.hostname,
+                "nic": m.ifname,
+                "tag": tag,
+                "crosses_network": False,
+            }
+            if config is None:
+                entry.update(
+                    vlan=None,
+                    network=None,
+                    dropped=True,
+                    summary=f"{kind} enters {name} {m.port}: port not found on the switch",
+                    steps=[],
+                )
                 traces.append(entry)
-            return {"server_id": server.id, "name": server.name, "traces": traces}
+                continue
+            ingress = classify_ingress(frame, config)
+            soft = SoftSwitch(actual, MacTable(aging=None))
+            steps = soft.explain(m.port, frame)
+            head = f"{kind} enters {name} {m.port} ({config.summary()})"
+            if ingress.vlan is None:
+                entry.update(
+                    vlan=None,
+                    network=None,
+                    dropped=True,
+                    summary=f"{head} → dropped: {ingress.reason}",
+                    steps=steps,
+                )
+            else:
+                net = networks.get(ingress.vlan)
+                where = (
+                    f"{net.name or net.id} ({projects.get(net.project_id, net.project_id)})"
+                    if net
+                    else "no network of this cloud"
+                )
+                crosses = net is None or net.id != m.desired.network_id
+                summary = f"{head} → VLAN {ingress.vlan} → {where}"
+                if crosses:
+                    summary += " — crosses into another network than the server's port"
+                entry.update(
+                    vlan=ingress.vlan,
+                    network=net.name if net else None,
+                    network_id=net.id if net else None,
+                    project=projects.get(net.project_id, net.project_id) if net else None,
+                    dropped=False,
+                    crosses_network=crosses,
+                    summary=summary,
+                    steps=steps,
+                )
+            traces.append(entry)
+        return {"server_id": server.id, "name": server.name, "traces": traces}
 
     # ==== report ==================================================================================
 
@@ -775,39 +887,43 @@ class FabricService:
         servers_out = []
         with self.db.transaction() as s:
             nets = {n.segmentation_id: n for n in s.scalars(select(Network)) if n.segmentation_id}
-            servers = list(s.scalars(select(Server).order_by(Server.name)))
-            for server in servers:
-                reach: set[int] = set()
-                for sw, m in self._server_ports(s, server):
-                    cfg = self.driver(sw).read([m.port]).get(m.port)
-                    if cfg is None or not cfg.admin_up:
-                        continue
-                    reach |= (
-                        {cfg.access_vlan}
-                        if cfg.mode == "access" and cfg.access_vlan
-                        else set(cfg.allowed_vlans)
-                        if cfg.mode == "trunk"
-                        else set()
-                    )
-                if not reach:
+            servers = [
+                (server, [(self.driver(sw), m) for sw, m in self._server_ports(s, server)])
+                for server in s.scalars(select(Server).order_by(Server.name))
+            ]
+        actual = _read_switches([pair for _server, pairs in servers for pair in pairs])
+        for server, pairs in servers:
+            reach: set[int] = set()
+            for _driver, m in pairs:
+                cfg = actual.get((m.switch, m.port))
+                if cfg is None or not cfg.admin_up:
                     continue
-                foreign = sorted(
-                    v
-                    for v in reach
-                    if v in nets and nets[v].project_id != server.project_id and not nets[v].shared
+                reach |= (
+                    {cfg.access_vlan}
+                    if cfg.mode == "access" and cfg.access_vlan
+                    else set(cfg.allowed_vlans)
+                    if cfg.mode == "trunk"
+                    else set()
                 )
-                for v in reach:
-                    segments.setdefault(v, []).append(server.name)
-                servers_out.append(
-                    {
-                        "server_id": server.id,
-                        "name": server.name,
-                        "project_id": server.project_id,
-                        "vlans": sorted(reach),
-                        "flagged": bool(foreign),
-                        "foreign_vlans": foreign,
-                    }
-                )
+            if not reach:
+                continue
+            foreign = sorted(
+                v
+                for v in reach
+                if v in nets and nets[v].project_id != server.project_id and not nets[v].shared
+            )
+            for v in reach:
+                segments.setdefault(v, []).append(server.name)
+            servers_out.append(
+                {
+                    "server_id": server.id,
+                    "name": server.name,
+                    "project_id": server.project_id,
+                    "vlans": sorted(reach),
+                    "flagged": bool(foreign),
+                    "foreign_vlans": foreign,
+                }
+            )
         return {
             "servers": servers_out,
             "segments": [
@@ -865,6 +981,20 @@ def _pci_of(s: Session, hostname: str, ifname: str) -> str:
         raise NotFound(f"Host {hostname} has no interface {ifname}.")
     port = s.scalar(select(EthernetPort).where(EthernetPort.interface_uuid == iface.uuid))
     return port.pciaddr if port is not None else ""
+
+
+def _read_switches(
+    managed: Iterable[tuple[SwitchDriver, ManagedPort]],
+) -> dict[tuple[str, str], PortConfig]:
+    """The actual configuration of these ports by (switch, port): one read per switch."""
+    wanted: dict[str, tuple[SwitchDriver, set[str]]] = {}
+    for driver, m in managed:
+        wanted.setdefault(m.switch, (driver, set()))[1].add(m.port)
+    return {
+        (switch, port): config
+        for switch, (driver, ports) in wanted.items()
+        for port, config in driver.read(sorted(ports)).items()
+    }
 
 
 def _loaded_link(link: FabricLink) -> FabricLink:

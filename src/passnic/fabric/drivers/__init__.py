@@ -1,9 +1,11 @@
-"""Switch drivers: one interface, a netmiko driver for real switches and one for the lab switch.
+"""Switch drivers: one interface, a netmiko driver for real switches and an in-process test
+switch (`soft`).
 
 A driver is declarative: `apply` takes the desired configuration of many ports and converges
-them in one session (switch logins are slow and often limited to one at a time), `read` returns
-what the switch actually has, for the audit, and `save` makes the running configuration survive
-a reboot. Failures raise `SwitchError`, worded for the operator and free of addresses and
+them in one session (switch logins are slow and often limited to one at a time), saving the
+configuration in that session when asked and answering what the ports were before; `read`
+returns what the switch actually has, for the audit, and `save` makes the running configuration
+survive a reboot. Failures raise `SwitchError`, worded for the operator and free of addresses and
 credentials.
 """
 
@@ -21,8 +23,12 @@ class SwitchError(ServiceUnavailable):
 
 
 class SwitchDriver(Protocol):
-    def apply(self, ports: Mapping[str, PortConfig]) -> None:
-        """Make each named port match its desired configuration, in one session."""
+    def apply(
+        self, ports: Mapping[str, PortConfig], *, save: bool = False
+    ) -> dict[str, PortConfig]:
+        """Make each named port match its desired configuration, in one session; with `save`,
+        persist the configuration if anything changed. What the ports were before (those the
+        switch has)."""
 
     def read(self, port_names: Iterable[str]) -> dict[str, PortConfig]:
         """The actual configuration of the named ports; ports the switch lacks are left out."""

@@ -368,25 +368,34 @@ class NetmikoSwitch:
         self._connect = connect
         self._errors = [re.compile(p, re.MULTILINE) for p in self.table.error_patterns]
 
-    def apply(self, ports: Mapping[str, PortConfig]) -> None:
-        """Converge the ports in one session: read, send only what differs, read back.
+    def apply(
+        self, ports: Mapping[str, PortConfig], *, save: bool = False
+    ) -> dict[str, PortConfig]:
+        """Converge the ports in one session: read, send only what differs, read back, save.
 
         The read-back check catches a switch that accepts a line but does something else
         (a silently ignored command, a parse or template mistake) at the time of the change.
         """
         if not ports:
-            return
+            return {}
         with self._session() as conn:
             actual = self._read(conn)
+            before = {name: actual[name] for name in ports if name in actual}
             lines: list[str] = []
             for name in sorted(ports):
                 current = actual.get(name)
                 if current is None or diff(ports[name], current):
                     lines += commands_for(self.vendor, name, ports[name], current)
             if not lines:
-                return
+                return before
             self._check(conn.send_config_set(lines), "the port configuration")
             after = self._read(conn)
+            self._verify(ports, after)
+            if save:
+                self._save(conn)
+        return before
+
+    def _verify(self, ports: Mapping[str, PortConfig], after: Mapping[str, PortConfig]) -> None:
         for name in sorted(ports):
             drifts = diff(ports[name], after.get(name))
             if drifts:
@@ -401,14 +410,19 @@ class NetmikoSwitch:
         return {name: actual[name] for name in port_names if name in actual}
 
     def save(self) -> None:
+        if not save_commands(self.vendor):
+            return
+        with self._session() as conn:
+            self._save(conn)
+
+    def _save(self, conn: Connection) -> None:
         commands = save_commands(self.vendor)
         if not commands:
             return
-        with self._session() as conn:
-            if self.table.save_in_config_mode:
-                output = conn.send_config_set(commands)
-            else:
-                output = "\n".join(conn.send_command(c) for c in commands)
+        if self.table.save_in_config_mode:
+            output = conn.send_config_set(commands)
+        else:
+            output = "\n".join(conn.send_command(c) for c in commands)
         self._check(output, "to save its configuration")
 
     def _read(self, conn: Connection) -> dict[str, PortConfig]:
