@@ -158,6 +158,8 @@ def test_kill_9_anywhere_then_everything_settles(pg_url: str, tmp_path: Path) ->
         )
         cloud.network.create_subnet(ADMIN, network_id=net.id, cidr="192.168.0.0/24", name="s0")
         flavor = cloud.compute.flavors.list_flavors(ADMIN)[0].id
+        # two workers need a real (SSH) switch; this test is about the lifecycle, not switches
+        cloud.fabric.delete_switch(ADMIN, "tor-1")
         for config in ensure_sample_agents(cloud, f"{base}/identity"):
             data = yaml.safe_load(config.read_text())
             data["driver_options"] = {"delay": 1.5}  # each hypervisor call takes 1.5 s
