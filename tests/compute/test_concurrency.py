@@ -260,8 +260,8 @@ def test_a_racing_claim_makes_the_boot_choose_again(
     original = PlacementService.fleet
     reads: list[int] = []
 
-    def fleet(self: PlacementService, s: Any, inventory: Any) -> Any:
-        view = original(self, s, inventory)
+    def fleet(self: PlacementService, s: Any, inventory: Any, shown: Any = None) -> Any:
+        view = original(self, s, inventory, shown)
         if not reads:  # the first read: someone else takes compute-0's NIC right now
             with cloud.db.transaction() as other:
                 other.add(
