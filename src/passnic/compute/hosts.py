@@ -242,6 +242,16 @@ class HostService:
     def host_up(self, s: Session, hostname: str) -> bool:
         return self.is_up(s.get(ComputeNode, hostname))
 
+    def up_hosts(self, s: Session, hostnames: Iterable[str]) -> dict[str, bool]:
+        """Whether each host's agent is heard, in one query."""
+        names = set(hostnames)
+        nodes = {
+            n.hostname: n
+            for n in s.scalars(select(ComputeNode).where(ComputeNode.hostname.in_(names)))
+        }
+        now = utcnow()
+        return {h: self.is_up(nodes.get(h), now) for h in names}
+
     def sweep_heartbeats(self) -> list[str]:
         """Hosts whose agent went quiet become offline (once); their names."""
         cutoff = utcnow() - self.heartbeat_timeout

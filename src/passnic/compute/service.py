@@ -400,7 +400,7 @@ class ComputeService:
             if status is not None:
                 stmt = stmt.where(Server.status == status.upper())
             servers = [sv for sv in s.scalars(stmt) if name_matches(name, sv.name)]
-            return [self._view(s, sv) for sv in servers]
+            return self._views(s, servers)
 
     def network_data(self, ctx: RequestContext, server_id: str) -> dict[str, Any]:
         """OpenStack's ``network_data.json`` for the guest: one ``phy`` link per passthrough
@@ -420,11 +420,25 @@ class ComputeService:
         return server
 
     def _view(self, s: Session, server: Server) -> ServerView:
-        port_ids = [sp.port_id for sp in server.ports]  # a port gone missing is not shown
-        nics = tuple(_nic(seg) for seg in self.network.existing_port_segments(s, port_ids))
-        devices = tuple(self.placement.claims(s, server.id, server.host or None))
-        host_up = self.hosts.host_up(s, server.host) if server.host else None
-        return ServerView(server, nics, devices, host_up)
+        return self._views(s, [server])[0]
+
+    def _views(self, s: Session, servers: Sequence[Server]) -> list[ServerView]:
+        """Views of many servers in a bounded number of queries, whatever their number: their
+        ports and segments, their claims and their hosts' state are each read once."""
+        port_ids = [sp.port_id for sv in servers for sp in sv.ports]
+        segments = {seg.port.id: seg for seg in self.network.existing_port_segments(s, port_ids)}
+        claims = self.placement.claims_of(s, [sv.id for sv in servers])
+        up = self.hosts.up_hosts(s, {sv.host for sv in servers if sv.host})
+        return [
+            ServerView(
+                sv,
+                # a port gone missing is not shown
+                tuple(_nic(segments[sp.port_id]) for sp in sv.ports if sp.port_id in segments),
+                tuple(c for c in claims[sv.id] if not sv.host or c.hostname == sv.host),
+                up[sv.host] if sv.host else None,
+            )
+            for sv in servers
+        ]
 
     # ==== what users ask for: recorded, then left to the conductor =======================
 

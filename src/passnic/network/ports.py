@@ -346,8 +346,8 @@ def _network_of(s: Session, port: Port) -> Network:
     return network
 
 
-def _segment(s: Session, port: Port) -> PortSegment:
-    network = _network_of(s, port)
+def _segment(s: Session, port: Port, network: Network | None = None) -> PortSegment:
+    network = network or _network_of(s, port)
     return PortSegment(
         port=port,
         network_name=network.name,
@@ -623,7 +623,13 @@ class PortRules:
         """The ports of ``port_ids`` that exist, in that order, with their segments: for views
         of a server, which must read even when a port went missing under it."""
         found = {p.id: p for p in session.scalars(select(Port).where(Port.id.in_(port_ids)))}
-        return [_segment(session, found[i]) for i in port_ids if i in found]
+        wanted = {p.network_id for p in found.values()}
+        networks = {n.id: n for n in session.scalars(select(Network).where(Network.id.in_(wanted)))}
+        return [
+            _segment(session, found[i], networks.get(found[i].network_id))
+            for i in port_ids
+            if i in found
+        ]
 
     def bind_port(
         self,

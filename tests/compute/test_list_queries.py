@@ -1,0 +1,45 @@
+"""Listing servers costs a bounded number of SQL statements, whatever the number of servers
+(no query per server: issue 13's N+1)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy import event
+
+from tests.compute.conftest import API, Scene
+
+
+@contextmanager
+def counted(scene: Scene) -> Iterator[list[str]]:
+    statements: list[str] = []
+
+    def count(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        statements.append(statement)
+
+    engine = scene.cloud.db.engine
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        yield statements
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+
+
+def _list(scene: Scene) -> int:
+    with counted(scene) as statements:
+        resp = scene.api.get(f"{API}/servers/detail", headers=scene.user1)
+    assert resp.status_code == 200
+    return len(statements)
+
+
+def test_server_lists_cost_the_same_for_two_or_six_servers(scene: Scene) -> None:
+    for i in range(2):
+        scene.boot(f"vm{i}", networks=[{"port": scene.port(f"p{i}", "normal")["id"]}])
+    two = _list(scene)
+    for i in range(2, 6):
+        scene.boot(f"vm{i}", networks=[{"port": scene.port(f"p{i}", "normal")["id"]}])
+    six = _list(scene)
+    assert len(scene.api.get(f"{API}/servers/detail", headers=scene.user1).json()["servers"]) == 6
+    assert six == two, (two, six)
+    assert six <= 18  # 5 for the token, then the servers and one read per related kind
