@@ -159,11 +159,12 @@ def test_two_workers_never_share_a_nic(pg_url: str, tmp_path: Path) -> None:
     base = f"http://127.0.0.1:{port}"
     write_clouds_yaml(home, f"{base}/identity", creds)
     env = {**os.environ, **settings.export()}
+    log = tmp_path / "passnic-up.log"  # a file: an unread pipe would fill and stall the server
     server = subprocess.Popen(
         [str(BIN / "passnic"), "up", "--port", str(port), "--workers", "2", "--home", str(home)],
         env=env,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stderr=log.open("w"),
         text=True,
     )
     try:
@@ -174,7 +175,7 @@ def test_two_workers_never_share_a_nic(pg_url: str, tmp_path: Path) -> None:
                 break
             except httpx.HTTPError:
                 if time.monotonic() > deadline or server.poll() is not None:
-                    raise AssertionError(f"passnic up did not start: {server.stderr}") from None
+                    raise AssertionError(f"passnic up did not start: {log.read_text()}") from None
                 time.sleep(0.2)
         password = next(c.password for c in creds if c.username == "user1")
         token = _login(base, password)
