@@ -57,6 +57,11 @@ def prepare(settings: Settings, host: str, port: int) -> Prepared:
     return Prepared(path, auth_url, creds, fresh, agents)
 
 
+#: how long a stopping server waits for requests under way: the agents' long-polls are cut
+#: short, not waited for
+GRACEFUL_SHUTDOWN_SECONDS = 2
+
+
 def _exit_cleanly(_signum: int, _frame: object) -> None:
     sys.exit(0)
 
@@ -124,10 +129,17 @@ def serve(
                     host=host,
                     port=port,
                     workers=workers,
+                    timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
                     **logging_options(log_level),
                 )
             else:
-                uvicorn.run(create_app(cloud), host=host, port=port, **logging_options(log_level))
+                uvicorn.run(
+                    create_app(cloud),
+                    host=host,
+                    port=port,
+                    timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
+                    **logging_options(log_level),
+                )
         finally:
             supervisor.stop()
             cloud.close()

@@ -40,6 +40,10 @@ def test_an_agent_acts_for_its_own_host_only(scene: Scene) -> None:
     headers = {"X-Auth-Token": _agent_token(scene, cred)}
     own = scene.api.post("/agent/v1/hosts/compute-0/sync", json={}, headers=headers)
     assert own.status_code == 200, own.text
+    beat = scene.api.post("/agent/v1/hosts/compute-0/heartbeat", json={}, headers=headers)
+    assert beat.status_code == 200 and beat.json()["heartbeat_timeout"] > 0
+    other_beat = scene.api.post("/agent/v1/hosts/compute-1/heartbeat", json={}, headers=headers)
+    assert other_beat.status_code == 403
     other = scene.api.post("/agent/v1/hosts/compute-1/sync", json={}, headers=headers)
     assert other.status_code == 403
     assert "may not act as the agent of host compute-1" in other.text

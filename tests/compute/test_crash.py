@@ -59,7 +59,7 @@ class Controller:
     def __init__(self, home: Path, settings: Settings, port: int) -> None:
         self.home, self.port = home, port
         self.base = f"http://127.0.0.1:{port}"
-        self.env = {**os.environ, **settings.export(), "PASSNIC_HEARTBEAT_TIMEOUT_SECONDS": "4"}
+        self.env = {**os.environ, **settings.export(), "PASSNIC_HEARTBEAT_TIMEOUT_SECONDS": "10"}
         self.proc: subprocess.Popen[str] | None = None
 
     def start(self) -> None:
@@ -267,10 +267,16 @@ def test_kill_9_anywhere_then_everything_settles(pg_url: str, tmp_path: Path) ->
             live = {sv.id: sv.status for sv in s.scalars(select(Server))}
             claims = list(s.scalars(select(DeviceClaim)))
         assert all(live.get(c.consumer_id) not in (None, "ERROR") for c in claims), claims
-        # and a new boot takes every NIC that is free
+
+        # and, once every host's agent is heard again, a new boot takes every NIC that is free
+        def all_available() -> bool:
+            hosts = http.get("/inventory/v1/ihosts", headers=admin).json()["ihosts"]
+            return all(h["availability"] == "available" for h in hosts)
+
+        _until(all_available, 60, "the hosts did not all come back online")
         free = 6 - len(claims)
         extra = [boot(f"extra{i}") for i in range(free)]
         for sid in extra:
-            _until(reaches(sid, None, "ACTIVE"), 60, f"{sid} did not become ACTIVE")
+            _until(reaches(sid, None, "ACTIVE"), 60, f"{sid} did not become ACTIVE: {show(sid)}")
     finally:
         ctl.stop()

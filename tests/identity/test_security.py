@@ -153,7 +153,7 @@ def test_up_honours_the_environments_settings(
 
     def fake_prepare(settings: Settings, host: str, port: int) -> Any:
         seen.append(settings)
-        return passnic.server.Prepared(tmp_path / "clouds.yaml", "", [], False)
+        return passnic.server.Prepared(tmp_path / "clouds.yaml", "", [], False, [])
 
     monkeypatch.setattr(passnic.server, "prepare", fake_prepare)
     monkeypatch.setattr(passnic.server, "serve", lambda *a, **k: None)

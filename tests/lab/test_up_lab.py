@@ -142,7 +142,7 @@ def test_up_no_lab_uses_the_fake_data_plane(lab_prefix: str, tmp_path: Path) -> 
     assert stopped.returncode == 0, stopped.output
     assert FAKE_LINE in stopped.output
     assert stopped.switch is not None
-    assert stopped.switch["driver"] == "lab"  # the in-process switch
+    assert stopped.switch["driver"] == "soft"  # the in-process switch
     assert stopped.drivers == dict.fromkeys(SAMPLE_HOSTS, "fake")
     assert stopped.hosts_up == set(SAMPLE_HOSTS)
     assert netns.leftovers(lab_prefix) == []

@@ -188,7 +188,11 @@ class HostAgent:
         return self.converge(answer.guests)
 
     def run(self, stop: threading.Event) -> None:
-        """Sync until ``stop``: at once after a change, else a long-poll; back off on errors."""
+        """Sync until ``stop``: at once after a change, else a long-poll; back off on errors.
+        A second thread beats the heart meanwhile: a hypervisor call may take longer than the
+        controller waits before it calls a host offline."""
+        beating = threading.Thread(target=self._beat, args=(stop,), name="heartbeat", daemon=True)
+        beating.start()
         failures = 0
         acted = True
         while not stop.is_set():
@@ -202,6 +206,14 @@ class HostAgent:
                 log.warning("agent %s: %s (again in %.1f s)", self.hostname, exc, delay)
                 acted = True
                 stop.wait(delay)
+
+    def _beat(self, stop: threading.Event) -> None:
+        while not stop.wait(self.heartbeat_timeout / 3):
+            try:
+                answer = self.client.post(f"/agent/v1/hosts/{self.hostname}/heartbeat", {})
+                self.heartbeat_timeout = float(answer["heartbeat_timeout"])
+            except (AgentError, httpx.HTTPError, ValueError, KeyError) as exc:
+                log.warning("agent %s: heartbeat: %s", self.hostname, exc)
 
     # ---- convergence ----
 

@@ -4,6 +4,8 @@
   user that may act as this host's agent and nothing else (a new password each call).
 * ``POST /agent/v1/hosts/{hostname}/inventory`` (the host's agent) ``HostReport`` -> the host,
   as the inventory API shows it.
+* ``POST /agent/v1/hosts/{hostname}/heartbeat`` (the host's agent) -> ``{"heartbeat_timeout"}``:
+  sent on its own while a slow hypervisor call keeps the agent from syncing.
 * ``POST /agent/v1/hosts/{hostname}/sync`` (the host's agent) ``SyncRequest`` ->
   ``SyncAnswer``: a heartbeat with what the host runs; the answer is what it should run. When
   the agent already has the newest generation and reported nothing new, the answer waits up
@@ -54,6 +56,11 @@ def report_inventory(
     with cloud.db.transaction() as s:
         cloud.hosts.authorize(s, ctx, hostname)
     return host_json(request, cloud.inventory.report_host(AGENT_REPORTER, report))
+
+
+@router.post("/hosts/{hostname}/heartbeat")
+def heartbeat(hostname: str, cloud: CloudDep, ctx: ContextDep) -> dict[str, float]:
+    return {"heartbeat_timeout": cloud.hosts.heartbeat(ctx, hostname)}
 
 
 @router.post("/hosts/{hostname}/sync")

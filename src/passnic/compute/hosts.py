@@ -182,6 +182,18 @@ class HostService:
             self.on_report(changed)
         return answer, changed
 
+    def heartbeat(self, ctx: RequestContext, hostname: str) -> float:
+        """The agent is alive, even while a slow hypervisor call keeps it from syncing; the
+        seconds within which it must beat again."""
+        with self.db.transaction() as s:
+            node = self.authorize(s, ctx, hostname)
+            node.heartbeat_at = utcnow()
+            came_back = not node.up
+            node.up = True
+        if came_back:
+            self.inventory.set_reachable(hostname, True)
+        return self.heartbeat_timeout.total_seconds()
+
     def answer(self, hostname: str) -> SyncAnswer:
         with self.db.transaction() as s:
             node = s.get(ComputeNode, hostname)
@@ -253,29 +265,35 @@ class HostService:
         return {h: self.is_up(nodes.get(h), now) for h in names}
 
     def sweep_heartbeats(self) -> list[str]:
-        """Hosts whose agent went quiet become offline (once); their names."""
+        """Hosts whose agent went quiet are down; then every host with an agent gets the
+        availability its agent's state says (level-triggered: a heartbeat and a sweep racing
+        in two workers cannot leave a host offline that beats, or online that does not).
+        The names of the hosts whose availability changed."""
         cutoff = utcnow() - self.heartbeat_timeout
         with self.db.transaction() as s:
-            quiet = list(
-                s.scalars(
-                    select(ComputeNode.hostname).where(
-                        ComputeNode.up.is_(True), ComputeNode.heartbeat_at < cutoff
-                    )
-                )
+            s.execute(
+                update(ComputeNode)
+                .where(ComputeNode.up.is_(True), ComputeNode.heartbeat_at < cutoff)
+                .values(up=False)
+                .execution_options(synchronize_session=False)
             )
-            gone = []
-            for hostname in quiet:
-                done = s.execute(
-                    update(ComputeNode)
-                    .where(ComputeNode.hostname == hostname, ComputeNode.up.is_(True))
-                    .values(up=False)
-                    .execution_options(synchronize_session=False)
-                )
-                if getattr(done, "rowcount", 0) == 1:
-                    gone.append(hostname)
-        for hostname in gone:
-            self.inventory.set_reachable(hostname, False)
-        return gone
+        with self.db.transaction() as s:
+            up = dict(
+                s.execute(
+                    select(ComputeNode.hostname, ComputeNode.up).where(
+                        ComputeNode.heartbeat_at.is_not(None)
+                    )
+                ).all()
+            )
+        changed = []
+        for host in self.inventory.compute_hosts():
+            if host.hostname not in up:
+                continue  # no agent heard yet: nothing to say about it
+            offline = host.availability == "offline"
+            if offline == up[host.hostname]:
+                self.inventory.set_reachable(host.hostname, up[host.hostname])
+                changed.append(host.hostname)
+        return changed
 
     def nodes(self, hostnames: Sequence[str]) -> list[NodeView]:
         with self.db.transaction() as s:

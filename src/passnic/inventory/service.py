@@ -897,7 +897,7 @@ class InventoryService:
                 f"{report.personality}."
             )
         elif host.availability == ADDED.availability:  # its agent answers: it is up
-            host.availability = LOCKED.availability
+            host.availability = _up(host)
         host.vcpus, host.memory_mb, host.disk_gb = report.vcpus, report.memory_mb, report.disk_gb
         s.flush()
         nodes = {n.numa_node: n for n in s.scalars(select(NumaNode).filter_by(host_uuid=host.uuid))}
@@ -1098,8 +1098,7 @@ class InventoryService:
             if not reachable:
                 h.availability = "offline"
             elif h.availability == "offline":
-                unlocked = h.administrative == UNLOCKED.administrative
-                h.availability = (UNLOCKED if unlocked else LOCKED).availability
+                h.availability = _up(h)
 
     # -- ports --
 
@@ -1485,6 +1484,12 @@ def _check_mgmt_mac_free(s: Session, mac: str | None, host_uuid: str | None) -> 
     other = s.scalar(select(Host).where(Host.mgmt_mac == mac))
     if other is not None and other.uuid != host_uuid:
         raise Conflict(f"mgmt_mac {mac} is already that of host {other.hostname}")
+
+
+def _up(host: Host) -> str:
+    """The availability of a host that is heard: ``online`` locked, ``available`` unlocked."""
+    unlocked = host.administrative == UNLOCKED.administrative
+    return (UNLOCKED if unlocked else LOCKED).availability
 
 
 def _require_locked(host: Host) -> None:
