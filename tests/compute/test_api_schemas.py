@@ -17,6 +17,7 @@ from tempest.lib.common.rest_client import RestClient
 
 from passnic.compute.microversion import MAX, MIN, APIVersion
 from tests.compute.conftest import API, Scene
+from tests.compute.test_server_extras import PUBLIC_KEY, port_boot_body
 from tests.conftest import make_database_url
 
 
@@ -77,6 +78,15 @@ def check(
     return answer
 
 
+def created_project(scene: Scene) -> str:
+    token = scene.user1["X-Auth-Token"]
+    resp = scene.api.get(
+        "/identity/v3/auth/tokens", headers={**scene.admin, "X-Subject-Token": token}
+    )
+    project_id: str = resp.json()["token"]["project"]["id"]
+    return project_id
+
+
 @pytest.fixture(params=[MIN, MAX], ids=str)
 def version(request: pytest.FixtureRequest) -> Iterator[APIVersion]:
     yield request.param
@@ -108,14 +118,7 @@ def test_every_view_matches_tempest(scene: Scene, version: APIVersion) -> None:
 
     # servers: create, show, lists, actions, migrations
     port = scene.port("port0")
-    boot = {
-        "server": {
-            "name": "vm1",
-            "imageRef": scene.image_id,
-            "flavorRef": scene.flavor_id("small"),
-            "networks": [{"port": port["id"]}],
-        }
-    }
+    boot = port_boot_body(scene, port["id"])
     created = check(
         api, version, user, "servers", "create_server_with_admin_pass", "POST", "/servers", boot
     )
@@ -134,6 +137,80 @@ def test_every_view_matches_tempest(scene: Scene, version: APIVersion) -> None:
     check(api, version, admin, "migrations", "list_migrations", "GET", "/os-migrations")
     check(
         api, version, admin, "servers", "list_live_migrations", "GET", f"/servers/{sid}/migrations"
+    )
+
+    # what a server has beside its lifecycle
+    server = f"/servers/{sid}"
+    both("servers", "list_addresses", "GET", f"{server}/ips")
+    check(api, version, user, "interfaces", "list_interfaces", "GET", f"{server}/os-interface")
+    port_path = f"{server}/os-interface/{port['id']}"
+    check(api, version, user, "interfaces", "get_create_interfaces", "GET", port_path)
+    groups = check(
+        api,
+        version,
+        user,
+        "security_groups",
+        "list_security_groups",
+        "GET",
+        f"{server}/os-security-groups",
+    )
+    assert groups == {"security_groups": []}
+    meta = {"metadata": {"role": "db"}}
+    check(api, version, user, "servers", "set_server_metadata", "PUT", f"{server}/metadata", meta)
+    check(
+        api, version, user, "servers", "update_server_metadata", "POST", f"{server}/metadata", meta
+    )
+    check(api, version, user, "servers", "list_server_metadata", "GET", f"{server}/metadata")
+    item, item_path = {"meta": {"role": "web"}}, f"{server}/metadata/role"
+    for method in ("PUT", "GET"):
+        check(
+            api, version, user, "servers", "set_show_server_metadata_item", method, item_path, item
+        )
+    rename = {"server": {"name": "vm1-renamed"}}
+    check(api, version, user, "servers", "update_server", "PUT", server, rename)
+    assert scene.action(sid, {"lock": None}, scene.user1).status_code == 202
+    both("servers", "get_server", "GET", server)
+    assert scene.action(sid, {"unlock": None}, scene.user1).status_code == 202
+
+    # key pairs, server groups, limits, quotas, zones
+    key = {"keypair": {"name": "k1", "public_key": PUBLIC_KEY}}
+    check(api, version, user, "keypairs", "create_keypair", "POST", "/os-keypairs", key)
+    check(api, version, user, "keypairs", "list_keypairs", "GET", "/os-keypairs")
+    check(api, version, user, "keypairs", "get_keypair", "GET", "/os-keypairs/k1")
+    check(api, version, user, "keypairs", "delete_keypair", "DELETE", "/os-keypairs/k1")
+    policy = (
+        {"policy": "anti-affinity"}
+        if version >= APIVersion(2, 64)
+        else {"policies": ["anti-affinity"]}
+    )
+    made_group = check(
+        api,
+        version,
+        user,
+        "server_groups",
+        "create_show_server_group",
+        "POST",
+        "/os-server-groups",
+        {"server_group": {"name": "g1", **policy}},
+    )
+    group_path = f"/os-server-groups/{made_group['server_group']['id']}"
+    check(api, version, user, "server_groups", "create_show_server_group", "GET", group_path)
+    check(api, version, user, "server_groups", "list_server_groups", "GET", "/os-server-groups")
+    check(api, version, user, "server_groups", "delete_server_group", "DELETE", group_path)
+    both("limits", "get_limit", "GET", "/limits")
+    project = created_project(scene)
+    both("quotas", "get_quota_set", "GET", f"/os-quota-sets/{project}")
+    both("quotas", "get_quota_set", "GET", f"/os-quota-sets/{project}/defaults")
+    both("quotas", "get_quota_set_details", "GET", f"/os-quota-sets/{project}/detail")
+    both("availability_zone", "list_availability_zone_list", "GET", "/os-availability-zone")
+    check(
+        api,
+        version,
+        admin,
+        "availability_zone",
+        "list_availability_zone_list_detail",
+        "GET",
+        "/os-availability-zone/detail",
     )
 
     # hosts

@@ -29,9 +29,11 @@ from passnic.compute.models import (
     Flavor,
     InstanceAction,
     InstanceActionEvent,
+    Keypair,
     Migration,
     PciAlias,
     Server,
+    ServerGroup,
 )
 from passnic.compute.service import (
     BootRequest,
@@ -42,7 +44,7 @@ from passnic.compute.service import (
     ip_version,
 )
 from passnic.db import isotime
-from passnic.errors import BadRequest, NotFound
+from passnic.errors import BadRequest, Conflict, NotFound
 from passnic.web import CloudDep, ContextDep, base_url, json_body, register_fault_format
 
 router = APIRouter(prefix="/compute")
@@ -479,12 +481,12 @@ def _server(
         "os-extended-volumes:volumes_attached": [],
         "security_groups": [],
         "config_drive": "",
-        "key_name": None,
-        **since(request, "2.9", {"locked": False}),
-        **since(request, "2.19", {"description": None}),
-        **since(request, "2.26", {"tags": []}),
+        "key_name": s.key_name,
+        **since(request, "2.9", {"locked": s.locked}),
+        **since(request, "2.19", {"description": s.description}),
+        **since(request, "2.26", {"tags": list(s.tags)}),
         **since(request, "2.63", {"trusted_image_certificates": None}),
-        **since(request, "2.73", {"locked_reason": None}),
+        **since(request, "2.73", {"locked_reason": s.locked_reason}),
         **since(request, "2.96", {"pinned_availability_zone": None}),
     }
     if groups is not None:
@@ -523,15 +525,22 @@ def _server(
 
 @router.post("/v2.1/servers", status_code=202)
 async def create_server(request: Request, cloud: CloudDep, ctx: ContextDep) -> Any:
-    obj = _obj(await json_body(request), "server")
+    body = await json_body(request)
+    obj = _obj(body, "server")
     metadata = obj.get("metadata") or {}
     image = obj.get("imageRef")
+    hints = body.get("os:scheduler_hints") or body.get("OS-SCH-HNT:scheduler_hints") or {}
+    if not isinstance(hints, dict):
+        raise BadRequest("Invalid input: os:scheduler_hints must be an object.")
     boot = BootRequest(
         name=_str(obj.get("name"), "name") or "",
         flavor_id=_ref(obj.get("flavorRef"), "flavorRef"),
         image_id=_ref(image, "imageRef") if image else None,
         nics=_nics(obj.get("networks")),
         metadata=_str_map(metadata, "metadata"),
+        key_name=_str(obj.get("key_name"), "key_name", nullable=True),
+        description=_str(obj.get("description"), "description", nullable=True),
+        group_id=_str(hints.get("group"), "group", nullable=True),
     )
     view = await run_in_threadpool(cloud.compute.create_server, ctx, boot)
     server_id = view.server.id
@@ -578,12 +587,54 @@ def list_servers_detail(request: Request, cloud: CloudDep, ctx: ContextDep) -> A
 
 @router.get("/v2.1/servers/{server_id}")
 def show_server(request: Request, server_id: str, cloud: CloudDep, ctx: ContextDep) -> Any:
+    return _server_answer(request, server_id, cloud, ctx)
+
+
+def _server_answer(request: Request, server_id: str, cloud: CloudDep, ctx: ContextDep) -> Any:
+    """A server as show (and update) answer it: with its server group."""
     view = cloud.compute.get_server(ctx, server_id)
-    return {"server": _server(request, view, ctx.is_admin, groups=[])}
+    groups = cloud.compute.server_groups.of_server(server_id)
+    return {"server": _server(request, view, ctx.is_admin, groups=groups)}
+
+
+@router.put("/v2.1/servers/{server_id}")
+async def update_server(request: Request, server_id: str, cloud: CloudDep, ctx: ContextDep) -> Any:
+    obj = _obj(await json_body(request), "server")
+    unknown = set(obj) - {"name", "description"}
+    if unknown or ("description" in obj and not microversion.at_least(request, "2.19")):
+        names = ", ".join(sorted(unknown or {"description"}))
+        raise BadRequest(f"Invalid input: {names} cannot be updated at this microversion.")
+    cloud.compute.attributes.update(
+        ctx,
+        server_id,
+        name=_str(obj["name"], "name") if "name" in obj else None,
+        description=_str(obj.get("description"), "description", nullable=True),
+        set_description="description" in obj,
+    )
+    answer = _server_answer(request, server_id, cloud, ctx)
+    if not microversion.at_least(request, "2.75"):
+        answer["server"] = _brief_update_view(answer["server"])
+    return answer
+
+
+_DETAIL_ONLY = ("OS-EXT-", "OS-SRV-USG:", "os-extended-volumes:")
+_DETAIL_ONLY_FIELDS = ("config_drive", "key_name", "security_groups", "host_status")
+
+
+def _brief_update_view(server: dict[str, Any]) -> dict[str, Any]:
+    """Before 2.75 an update answers the server without the detail-only fields."""
+    body = {
+        k: v
+        for k, v in server.items()
+        if not k.startswith(_DETAIL_ONLY) and k not in _DETAIL_ONLY_FIELDS
+    }
+    body["addresses"] = _plain(server["addresses"])
+    return body
 
 
 @router.delete("/v2.1/servers/{server_id}", status_code=204)
 def delete_server(server_id: str, cloud: CloudDep, ctx: ContextDep) -> Response:
+    cloud.compute.attributes.check_unlocked(ctx, server_id)
     cloud.compute.delete_server(ctx, server_id)
     return Response(status_code=204)
 
@@ -629,11 +680,64 @@ async def server_action(
         length = _console_length(args)
         output = await run_in_threadpool(compute.console_output, ctx, server_id, length)
         return JSONResponse({"output": output})
+    if action == "lock":
+        reason = args.get("locked_reason") if isinstance(args, dict) else None
+        reason = _str(reason, "locked_reason", nullable=True)
+        await run_in_threadpool(compute.attributes.lock, ctx, server_id, reason)
+        return Response(status_code=202)
+    if action == "unlock":
+        await run_in_threadpool(compute.attributes.unlock, ctx, server_id)
+        return Response(status_code=202)
+    if action in _REFUSED_ACTIONS:
+        compute.get_server(ctx, server_id)  # an unknown server is still a 404
+        raise Conflict(f"Cannot '{action}' instance {server_id}: {_REFUSED_ACTIONS[action]}")
     if action not in calls:
-        raise BadRequest(f"There is no such action: {action}")
+        raise BadRequest(f"Unknown server action {action!r}: Nova has no action of that name.")
+    await run_in_threadpool(compute.attributes.check_unlocked, ctx, server_id)
     call, status = calls[action]
     await run_in_threadpool(call)
     return Response(status_code=status)
+
+
+_NO_MEMORY_COPY = (
+    "a PCI passthrough NIC's state cannot be saved or copied, so the guest cannot be "
+    "suspended or moved while it runs; stop it, or migrate it cold."
+)
+_REFUSED_ACTIONS = {
+    "pause": _NO_MEMORY_COPY,
+    "unpause": _NO_MEMORY_COPY,
+    "suspend": _NO_MEMORY_COPY,
+    "resume": _NO_MEMORY_COPY,
+    "shelve": "Passnic keeps no image of a guest's disk to unshelve from; stop it instead.",
+    "shelveOffload": "Passnic keeps no image of a guest's disk to unshelve from.",
+    "unshelve": "Passnic never shelves a server.",
+    "rescue": "Passnic has no rescue image path for passthrough guests yet.",
+    "unrescue": "Passnic never rescues a server.",
+    "resize": "resize is not implemented yet; migrate cold to move the server.",
+    "rebuild": "rebuild is not implemented yet; delete and boot again keeping the port.",
+    "createImage": "Passnic keeps no copy of a guest's disk to snapshot.",
+    "createBackup": "Passnic keeps no copy of a guest's disk to back up.",
+    "changePassword": "Passnic does not set guest passwords; use a key pair.",
+    "addSecurityGroup": "a direct-physical port bypasses the virtual switch: no security "
+    "groups apply to it.",
+    "removeSecurityGroup": "a direct-physical port has no security groups.",
+    "addFixedIp": "add a fixed IP to the server's Neutron port instead.",
+    "removeFixedIp": "remove the fixed IP from the server's Neutron port instead.",
+    "addFloatingIp": "Passnic has no floating IPs: the VLAN network is routed outside.",
+    "removeFloatingIp": "Passnic has no floating IPs.",
+    "evacuate": "evacuation is not implemented yet; migrate cold once the host is back.",
+    "os-resetState": "resetting state is not implemented yet.",
+    "trigger_crash_dump": "the guest driver cannot inject an NMI.",
+    "os-getVNCConsole": "Passnic guests have a serial console only (os-getConsoleOutput).",
+    "os-getSPICEConsole": "Passnic guests have a serial console only (os-getConsoleOutput).",
+    "os-getSerialConsole": "an interactive serial console is not offered yet.",
+    "os-getRDPConsole": "Passnic guests have a serial console only (os-getConsoleOutput).",
+    "injectNetworkInfo": "the guest reads its network from the config drive.",
+    "resetNetwork": "the guest reads its network from the config drive.",
+    "forceDelete": "Passnic deletes at once; there is nothing soft-deleted to force.",
+    "restore": "Passnic deletes at once; there is nothing soft-deleted to restore.",
+}
+"""Nova's other server actions, each refused with why it does not apply to a passthrough VM."""
 
 
 def _console_length(args: Any) -> int | None:
@@ -935,4 +1039,409 @@ def hypervisor_nics(request: Request, hypervisor_id: str, cloud: CloudDep, ctx: 
     used = h.nics_used
     return {
         "pci_passthrough_nics": {"total": h.nics_total, "used": used, "free": h.nics_total - used}
+    }
+
+
+# ---- what a server has beside its lifecycle: addresses, interfaces, metadata, tags -----------
+
+
+@router.get("/v2.1/servers/{server_id}/ips")
+def server_ips(server_id: str, cloud: CloudDep, ctx: ContextDep) -> Any:
+    return {"addresses": _plain_addresses(cloud.compute.get_server(ctx, server_id))}
+
+
+@router.get("/v2.1/servers/{server_id}/ips/{network}")
+def server_ips_of(server_id: str, network: str, cloud: CloudDep, ctx: ContextDep) -> Any:
+    addresses = _plain_addresses(cloud.compute.get_server(ctx, server_id))
+    if network not in addresses:
+        raise NotFound(f"Instance {server_id} has no address on network {network}.")
+    return {network: addresses[network]}
+
+
+def _plain_addresses(view: ServerView) -> dict[str, list[dict[str, Any]]]:
+    """/ips answers only version and addr (the OS-EXT-IPS fields are the server view's)."""
+    return _plain(_addresses(view.nics))
+
+
+def _plain(addresses: dict[str, list[dict[str, Any]]]) -> dict[str, list[dict[str, Any]]]:
+    return {
+        net: [{"version": a["version"], "addr": a["addr"]} for a in entries]
+        for net, entries in addresses.items()
+    }
+
+
+@router.get("/v2.1/servers/{server_id}/os-security-groups")
+def server_security_groups(server_id: str, cloud: CloudDep, ctx: ContextDep) -> Any:
+    """A direct-physical port bypasses the virtual switch: no security group applies."""
+    cloud.compute.get_server(ctx, server_id)
+    return {"security_groups": []}
+
+
+def _interface(nic: Nic) -> dict[str, Any]:
+    return {
+        "port_id": nic.port_id,
+        "net_id": nic.network_id,
+        "mac_addr": nic.mac,
+        "port_state": "ACTIVE",
+        "fixed_ips": [{"ip_address": ip, "subnet_id": subnet} for ip, subnet in nic.fixed_ips],
+    }
+
+
+@router.get("/v2.1/servers/{server_id}/os-interface")
+def list_interfaces(server_id: str, cloud: CloudDep, ctx: ContextDep) -> Any:
+    nics = cloud.compute.get_server(ctx, server_id).nics
+    return {"interfaceAttachments": [_interface(n) for n in nics]}
+
+
+@router.get("/v2.1/servers/{server_id}/os-interface/{port_id}")
+def show_interface(server_id: str, port_id: str, cloud: CloudDep, ctx: ContextDep) -> Any:
+    for nic in cloud.compute.get_server(ctx, server_id).nics:
+        if nic.port_id == port_id:
+            return {"interfaceAttachment": _interface(nic)}
+    raise NotFound(f"Port {port_id} is not attached to instance {server_id}.")
+
+
+_NO_HOTPLUG = (
+    "attaching or detaching a port of a running or stopped server is not supported yet: the "
+    "NIC is a PCI device claimed at boot; boot the server with the ports it needs."
+)
+
+
+@router.post("/v2.1/servers/{server_id}/os-interface")
+@router.delete("/v2.1/servers/{server_id}/os-interface/{port_id}")
+def change_interfaces(server_id: str, cloud: CloudDep, ctx: ContextDep) -> Any:
+    cloud.compute.get_server(ctx, server_id)
+    raise Conflict(f"Cannot change the interfaces of instance {server_id}: {_NO_HOTPLUG}")
+
+
+@router.get("/v2.1/servers/{server_id}/metadata")
+def list_metadata(server_id: str, cloud: CloudDep, ctx: ContextDep) -> Any:
+    return {"metadata": cloud.compute.get_server(ctx, server_id).server.metadata_}
+
+
+@router.post("/v2.1/servers/{server_id}/metadata")
+@router.put("/v2.1/servers/{server_id}/metadata")
+async def set_metadata(request: Request, server_id: str, cloud: CloudDep, ctx: ContextDep) -> Any:
+    """POST merges into the metadata, PUT replaces it."""
+    body = await json_body(request)
+    items = _str_map(body.get("metadata") if isinstance(body, dict) else None, "metadata")
+    replace = request.method == "PUT"
+    return {"metadata": cloud.compute.attributes.set_metadata(ctx, server_id, items, replace)}
+
+
+@router.get("/v2.1/servers/{server_id}/metadata/{key}")
+def show_metadata_item(server_id: str, key: str, cloud: CloudDep, ctx: ContextDep) -> Any:
+    metadata = cloud.compute.get_server(ctx, server_id).server.metadata_
+    if key not in metadata:
+        raise NotFound(f"Metadata item was not found: {key}")
+    return {"meta": {key: metadata[key]}}
+
+
+@router.put("/v2.1/servers/{server_id}/metadata/{key}")
+async def set_metadata_item(
+    request: Request, server_id: str, key: str, cloud: CloudDep, ctx: ContextDep
+) -> Any:
+    body = await json_body(request)
+    item = _str_map(body.get("meta") if isinstance(body, dict) else None, "meta")
+    if list(item) != [key]:
+        raise BadRequest("Request body and URI mismatch: 'meta' must hold exactly the URI key.")
+    cloud.compute.attributes.set_metadata(ctx, server_id, item, replace=False)
+    return {"meta": item}
+
+
+@router.delete("/v2.1/servers/{server_id}/metadata/{key}", status_code=204)
+def delete_metadata_item(server_id: str, key: str, cloud: CloudDep, ctx: ContextDep) -> Response:
+    cloud.compute.attributes.delete_metadata(ctx, server_id, key)
+    return Response(status_code=204)
+
+
+@router.get("/v2.1/servers/{server_id}/tags")
+def list_tags(server_id: str, cloud: CloudDep, ctx: ContextDep) -> Any:
+    return {"tags": list(cloud.compute.get_server(ctx, server_id).server.tags)}
+
+
+@router.put("/v2.1/servers/{server_id}/tags")
+async def replace_tags(request: Request, server_id: str, cloud: CloudDep, ctx: ContextDep) -> Any:
+    body = await json_body(request)
+    tags = body.get("tags") if isinstance(body, dict) else None
+    if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+        raise BadRequest("Invalid input: 'tags' must be a list of strings.")
+    return {"tags": cloud.compute.attributes.set_tags(ctx, server_id, tags)}
+
+
+@router.delete("/v2.1/servers/{server_id}/tags", status_code=204)
+def delete_tags(server_id: str, cloud: CloudDep, ctx: ContextDep) -> Response:
+    cloud.compute.attributes.set_tags(ctx, server_id, [])
+    return Response(status_code=204)
+
+
+@router.get("/v2.1/servers/{server_id}/tags/{tag}", status_code=204)
+def check_tag(server_id: str, tag: str, cloud: CloudDep, ctx: ContextDep) -> Response:
+    if tag not in cloud.compute.get_server(ctx, server_id).server.tags:
+        raise NotFound(f"Tag {tag} could not be found.")
+    return Response(status_code=204)
+
+
+@router.put("/v2.1/servers/{server_id}/tags/{tag}")
+def add_tag(
+    request: Request, server_id: str, tag: str, cloud: CloudDep, ctx: ContextDep
+) -> Response:
+    added = cloud.compute.attributes.add_tag(ctx, server_id, tag)
+    location = f"{_api(request)}/servers/{server_id}/tags/{tag}"
+    return Response(status_code=201 if added else 204, headers={"Location": location})
+
+
+@router.delete("/v2.1/servers/{server_id}/tags/{tag}", status_code=204)
+def delete_tag(server_id: str, tag: str, cloud: CloudDep, ctx: ContextDep) -> Response:
+    cloud.compute.attributes.delete_tag(ctx, server_id, tag)
+    return Response(status_code=204)
+
+
+# ---- key pairs ---------------------------------------------------------------------------------
+
+
+def _keypair(request: Request, k: Keypair, *, full: bool) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "name": k.name,
+        "public_key": k.public_key,
+        "fingerprint": k.fingerprint,
+        **since(request, "2.2", {"type": k.type}),
+    }
+    if full:
+        body.update(
+            {
+                "user_id": k.user_id,
+                "id": k.id,
+                "created_at": isotime(k.created_at),
+                "updated_at": isotime(k.updated_at),
+                "deleted": False,
+                "deleted_at": None,
+            }
+        )
+    return body
+
+
+@router.get("/v2.1/os-keypairs")
+def list_keypairs(
+    request: Request, cloud: CloudDep, ctx: ContextDep, user_id: str | None = None
+) -> Any:
+    keypairs = cloud.compute.keypairs.list_keypairs(ctx, user_id)
+    return {"keypairs": [{"keypair": _keypair(request, k, full=False)} for k in keypairs]}
+
+
+@router.post("/v2.1/os-keypairs")
+async def create_keypair(request: Request, cloud: CloudDep, ctx: ContextDep) -> Any:
+    obj = _obj(await json_body(request), "keypair")
+    public_key = _str(obj.get("public_key"), "public_key", nullable=True)
+    if public_key is None and microversion.at_least(request, "2.92"):
+        raise BadRequest("Invalid input: public_key is required from microversion 2.92 on.")
+    key_type = _str(obj.get("type", "ssh"), "type") or "ssh"
+    user_id = _str(obj.get("user_id"), "user_id", nullable=True)
+    name = _str(obj.get("name"), "name") or ""
+    keypair, private = cloud.compute.keypairs.create(ctx, name, public_key, key_type, user_id)
+    body = {
+        k: v
+        for k, v in _keypair(request, keypair, full=True).items()
+        if k in ("name", "public_key", "fingerprint", "user_id", "type")
+    }
+    if private is not None:
+        body["private_key"] = private
+    status = 201 if microversion.at_least(request, "2.2") else 200
+    return JSONResponse({"keypair": body}, status_code=status)
+
+
+@router.get("/v2.1/os-keypairs/{name}")
+def show_keypair(
+    request: Request, name: str, cloud: CloudDep, ctx: ContextDep, user_id: str | None = None
+) -> Any:
+    keypair = cloud.compute.keypairs.get(ctx, name, user_id)
+    return {"keypair": _keypair(request, keypair, full=True)}
+
+
+@router.delete("/v2.1/os-keypairs/{name}")
+def delete_keypair(
+    request: Request, name: str, cloud: CloudDep, ctx: ContextDep, user_id: str | None = None
+) -> Response:
+    cloud.compute.keypairs.delete(ctx, name, user_id)
+    return Response(status_code=204 if microversion.at_least(request, "2.2") else 202)
+
+
+# ---- server groups -----------------------------------------------------------------------------
+
+
+def _server_group(request: Request, g: ServerGroup, members: list[str]) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "id": g.id,
+        "name": g.name,
+        "members": members,
+        **since(request, "2.13", {"project_id": g.project_id, "user_id": g.user_id}),
+    }
+    if microversion.at_least(request, "2.64"):
+        body.update({"policy": g.policy, "rules": {}})
+    else:
+        body.update({"policies": [g.policy], "metadata": {}})
+    return body
+
+
+def _server_groups(request: Request, cloud: CloudDep, groups: list[ServerGroup]) -> list[Any]:
+    members = cloud.compute.server_groups.members([g.id for g in groups])
+    return [_server_group(request, g, members[g.id]) for g in groups]
+
+
+@router.get("/v2.1/os-server-groups")
+def list_server_groups(request: Request, cloud: CloudDep, ctx: ContextDep) -> Any:
+    every = request.query_params.get("all_projects", "").lower() in ("true", "1")
+    groups = cloud.compute.server_groups.list_groups(ctx, every)
+    return {"server_groups": _server_groups(request, cloud, groups)}
+
+
+@router.post("/v2.1/os-server-groups")
+async def create_server_group(request: Request, cloud: CloudDep, ctx: ContextDep) -> Any:
+    obj = _obj(await json_body(request), "server_group")
+    if microversion.at_least(request, "2.64"):
+        group_policy = _str(obj.get("policy"), "policy") or ""
+    else:
+        policies = obj.get("policies")
+        if not isinstance(policies, list) or len(policies) != 1:
+            raise BadRequest("Invalid input: 'policies' must hold exactly one policy.")
+        group_policy = _str(policies[0], "policies") or ""
+    name = _str(obj.get("name"), "name") or ""
+    group = cloud.compute.server_groups.create(ctx, name, group_policy)
+    return {"server_group": _server_group(request, group, [])}
+
+
+@router.get("/v2.1/os-server-groups/{group_id}")
+def show_server_group(request: Request, group_id: str, cloud: CloudDep, ctx: ContextDep) -> Any:
+    group = cloud.compute.server_groups.get(ctx, group_id)
+    return {"server_group": _server_groups(request, cloud, [group])[0]}
+
+
+@router.delete("/v2.1/os-server-groups/{group_id}", status_code=204)
+def delete_server_group(group_id: str, cloud: CloudDep, ctx: ContextDep) -> Response:
+    cloud.compute.server_groups.delete(ctx, group_id)
+    return Response(status_code=204)
+
+
+# ---- limits, quotas and availability zones -----------------------------------------------------
+
+QUOTA_DEFAULTS = {
+    "instances": 10,
+    "cores": 20,
+    "ram": 51200,
+    "metadata_items": 128,
+    "key_pairs": 100,
+    "server_groups": 10,
+    "server_group_members": 10,
+}
+"""Nova's default quotas; Passnic reports them (enforcing them at boot is still to come)."""
+_BEFORE_2_36 = {
+    "fixed_ips": -1,
+    "floating_ips": -1,
+    "security_groups": -1,
+    "security_group_rules": -1,
+}
+_BEFORE_2_57 = {
+    "injected_files": 5,
+    "injected_file_content_bytes": 10240,
+    "injected_file_path_bytes": 255,
+}
+
+
+def _quota_limits(request: Request) -> dict[str, int]:
+    limits = dict(QUOTA_DEFAULTS)
+    if not microversion.at_least(request, "2.36"):
+        limits.update(_BEFORE_2_36)
+    if not microversion.at_least(request, "2.57"):
+        limits.update(_BEFORE_2_57)
+    return limits
+
+
+def _usage(cloud: CloudDep, ctx: ContextDep) -> dict[str, int]:
+    views = cloud.compute.list_servers(ctx)
+    return {
+        "instances": len(views),
+        "cores": sum(int(v.server.flavor.get("vcpus", 0)) for v in views),
+        "ram": sum(int(v.server.flavor.get("ram", 0)) for v in views),
+    }
+
+
+@router.get("/v2.1/limits")
+def limits(request: Request, cloud: CloudDep, ctx: ContextDep) -> Any:
+    used = _usage(cloud, ctx)
+    absolute: dict[str, int] = {
+        "maxTotalInstances": QUOTA_DEFAULTS["instances"],
+        "maxTotalCores": QUOTA_DEFAULTS["cores"],
+        "maxTotalRAMSize": QUOTA_DEFAULTS["ram"],
+        "maxServerMeta": QUOTA_DEFAULTS["metadata_items"],
+        "maxTotalKeypairs": QUOTA_DEFAULTS["key_pairs"],
+        "maxServerGroups": QUOTA_DEFAULTS["server_groups"],
+        "maxServerGroupMembers": QUOTA_DEFAULTS["server_group_members"],
+        "totalInstancesUsed": used["instances"],
+        "totalCoresUsed": used["cores"],
+        "totalRAMUsed": used["ram"],
+        "totalServerGroupsUsed": len(cloud.compute.server_groups.list_groups(ctx)),
+    }
+    if not microversion.at_least(request, "2.36"):
+        absolute.update(
+            {
+                "maxSecurityGroups": -1,
+                "maxSecurityGroupRules": -1,
+                "maxTotalFloatingIps": -1,
+                "totalFloatingIpsUsed": 0,
+                "totalSecurityGroupsUsed": 0,
+            }
+        )
+    if not microversion.at_least(request, "2.39"):
+        absolute["maxImageMeta"] = 128
+    if not microversion.at_least(request, "2.57"):
+        absolute.update({"maxPersonality": 5, "maxPersonalitySize": 10240})
+    return {"limits": {"absolute": absolute, "rate": []}}
+
+
+@router.get("/v2.1/os-quota-sets/{project_id}")
+@router.get("/v2.1/os-quota-sets/{project_id}/defaults")
+def show_quota_set(request: Request, project_id: str, ctx: ContextDep) -> Any:
+    if not ctx.owns(project_id) and not ctx.is_admin:
+        raise NotFound(f"Quota for project {project_id} could not be found.")
+    return {"quota_set": {"id": project_id, **_quota_limits(request)}}
+
+
+@router.get("/v2.1/os-quota-sets/{project_id}/detail")
+def show_quota_detail(request: Request, project_id: str, cloud: CloudDep, ctx: ContextDep) -> Any:
+    if not ctx.owns(project_id) and not ctx.is_admin:
+        raise NotFound(f"Quota for project {project_id} could not be found.")
+    used = _usage(cloud, ctx) if ctx.owns(project_id) else {}
+    detail = {
+        k: {"limit": v, "in_use": used.get(k, 0), "reserved": 0}
+        for k, v in _quota_limits(request).items()
+    }
+    return {"quota_set": {"id": project_id, **detail}}
+
+
+@router.get("/v2.1/os-availability-zone")
+def list_availability_zones(ctx: ContextDep) -> Any:
+    """One zone, Nova's default: Passnic has no host aggregates yet."""
+    return {
+        "availabilityZoneInfo": [
+            {"zoneName": "nova", "zoneState": {"available": True}, "hosts": None}
+        ]
+    }
+
+
+@router.get("/v2.1/os-availability-zone/detail")
+def list_availability_zones_detail(cloud: CloudDep, ctx: ContextDep) -> Any:
+    hosts = {
+        h.host.hostname: {
+            "nova-compute": {
+                "available": h.node.up,
+                "active": not h.node.disabled,
+                "updated_at": isotime(h.node.heartbeat_at),
+            }
+        }
+        for h in cloud.compute.hypervisors(ctx)
+    }
+    return {
+        "availabilityZoneInfo": [
+            {"zoneName": "nova", "zoneState": {"available": True}, "hosts": hosts}
+        ]
     }
