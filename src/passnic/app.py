@@ -11,6 +11,7 @@ from fastapi import FastAPI, Request
 
 from passnic import __version__
 from passnic.cloud import Cloud
+from passnic.compute.microversion import Microversions
 from passnic.config import Settings
 from passnic.logs import RequestLog
 from passnic.web import InputGuard, base_url, install_error_handlers
@@ -59,6 +60,7 @@ def create_app(cloud: Cloud | None = None) -> FastAPI:
     app.state.cloud = cloud
     install_error_handlers(app)
     app.add_middleware(InputGuard, max_body=cloud.settings.max_request_body)
+    app.add_middleware(Microversions)  # inside RequestLog: it answers the request id too
     app.add_middleware(RequestLog)  # outermost: every answer, a refused one too, has its id
     for module in API_MODULES:
         app.include_router(import_module(module).router)

@@ -21,6 +21,7 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -118,6 +119,13 @@ class Server(Timestamps, Base):
     fault_message: Mapped[str | None] = mapped_column(Text, default=None)
     fault_created: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
     metadata_: Mapped[dict[str, str]] = mapped_column("metadata", JSON, default=dict)
+    #: the key pair named at boot (its public key goes to the guest's config drive)
+    key_name: Mapped[str | None] = mapped_column(String(255), default=None)
+    description: Mapped[str | None] = mapped_column(Text, default=None)
+    tags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    #: a locked server refuses actions from anyone but an admin (Nova's lock)
+    locked: Mapped[bool] = mapped_column(Boolean, default=False)
+    locked_reason: Mapped[str | None] = mapped_column(Text, default=None)
     #: the instance action in progress (its steps are recorded as its events)
     action_id: Mapped[int | None] = mapped_column(Integer, default=None)
 
@@ -141,6 +149,47 @@ class ServerPort(Base):
     port_id: Mapped[str] = mapped_column(String(36), primary_key=True, unique=True)
     position: Mapped[int] = mapped_column(Integer, default=0)
     created: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class Keypair(Timestamps, Base):
+    """A user's SSH public key (Nova keeps only the public half; a generated pair's private
+    key is answered once, at creation)."""
+
+    __tablename__ = "compute_keypairs"
+    __table_args__ = (UniqueConstraint("user_id", "name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    user_id: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(255))
+    type: Mapped[str] = mapped_column(String(16), default="ssh")
+    public_key: Mapped[str] = mapped_column(Text)
+    fingerprint: Mapped[str] = mapped_column(String(128))
+
+
+class ServerGroup(Timestamps, Base):
+    """Nova's server group: a policy (affinity, anti-affinity, soft-*) over its members."""
+
+    __tablename__ = "compute_server_groups"
+
+    id: Mapped[str] = uuid_pk()
+    name: Mapped[str] = mapped_column(String(255))
+    policy: Mapped[str] = mapped_column(String(32))
+    project_id: Mapped[str] = mapped_column(String(64), index=True)
+    user_id: Mapped[str] = mapped_column(String(64))
+    members: Mapped[list[ServerGroupMember]] = relationship(
+        lazy="selectin", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+
+class ServerGroupMember(Base):
+    """A server in a group; a server is in at most one group (UNIQUE server_id)."""
+
+    __tablename__ = "compute_server_group_members"
+
+    group_id: Mapped[str] = mapped_column(
+        ForeignKey("compute_server_groups.id", ondelete="CASCADE"), primary_key=True
+    )
+    server_id: Mapped[str] = mapped_column(String(36), primary_key=True, unique=True)
 
 
 class Migration(Timestamps, Base):

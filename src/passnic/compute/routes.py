@@ -1,5 +1,5 @@
-"""Nova v2.1 wire format under /compute (microversions 2.1-2.96, always answered in the 2.96
-shapes: the embedded flavor of 2.47 and the extra specs of 2.61), plus two Passnic extensions:
+"""Nova v2.1 wire format under /compute, each view in the shape of the microversion the caller
+negotiated (2.1-2.96, see ``passnic.compute.microversion``), plus two Passnic extensions:
 
 * ``/compute/v2.1/os-pci-aliases`` (admin): PCI aliases, which Nova reads from its config file.
   ``POST {"pci_alias": {"name", "vendor_id", "product_id", "device_type"?, "numa_policy"?}}``
@@ -22,14 +22,18 @@ from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
+from passnic.compute import microversion
 from passnic.compute.flavors import FlavorSpec
+from passnic.compute.microversion import since
 from passnic.compute.models import (
     Flavor,
     InstanceAction,
     InstanceActionEvent,
+    Keypair,
     Migration,
     PciAlias,
     Server,
+    ServerGroup,
 )
 from passnic.compute.service import (
     BootRequest,
@@ -40,13 +44,10 @@ from passnic.compute.service import (
     ip_version,
 )
 from passnic.db import isotime
-from passnic.errors import BadRequest, NotFound
+from passnic.errors import BadRequest, Conflict, NotFound
 from passnic.web import CloudDep, ContextDep, base_url, json_body, register_fault_format
 
 router = APIRouter(prefix="/compute")
-
-MIN_VERSION = "2.1"
-MAX_VERSION = "2.96"
 
 _FAULT_NAMES = {
     400: "badRequest",
@@ -161,8 +162,8 @@ def _version(request: Request) -> dict[str, Any]:
         "version": {
             "id": "v2.1",
             "status": "CURRENT",
-            "version": MAX_VERSION,
-            "min_version": MIN_VERSION,
+            "version": str(microversion.MAX),
+            "min_version": str(microversion.MIN),
             "updated": "2013-07-23T11:33:21Z",
             "links": [{"rel": "self", "href": f"{_api(request)}/"}],
             "media-types": [
@@ -199,9 +200,9 @@ def _flavor(request: Request, f: Flavor) -> dict[str, Any]:
         "OS-FLV-DISABLED:disabled": f.disabled,
         "os-flavor-access:is_public": f.is_public,
         "rxtx_factor": f.rxtx_factor,
-        "description": f.description,
-        "extra_specs": f.specs,
         "links": _links(request, "flavors", f.id),
+        **since(request, "2.55", {"description": f.description}),
+        **since(request, "2.61", {"extra_specs": f.specs}),
     }
 
 
@@ -209,8 +210,8 @@ def _flavor_brief(request: Request, f: Flavor) -> dict[str, Any]:
     return {
         "id": f.id,
         "name": f.name,
-        "description": f.description,
         "links": _links(request, "flavors", f.id),
+        **since(request, "2.55", {"description": f.description}),
     }
 
 
@@ -441,7 +442,19 @@ def _server_brief(request: Request, view: ServerView) -> dict[str, Any]:
     return {"id": s.id, "name": s.name, "links": _links(request, "servers", s.id)}
 
 
-def _server(request: Request, view: ServerView, admin: bool) -> dict[str, Any]:
+def _server_flavor(request: Request, s: Server) -> dict[str, Any]:
+    """The flavor a server was booted with: embedded from 2.47, a link to it before."""
+    if microversion.at_least(request, "2.47"):
+        return dict(s.flavor)
+    href = f"{base_url(request)}/compute/flavors/{s.flavor_id}"
+    return {"id": s.flavor_id, "links": [{"rel": "bookmark", "href": href}]}
+
+
+def _server(
+    request: Request, view: ServerView, admin: bool, groups: list[str] | None = None
+) -> dict[str, Any]:
+    """Nova's server view at the negotiated version; ``groups`` (the server's server group)
+    only where Nova shows it: show, update and rebuild from 2.71, never in a list."""
     s = view.server
     body: dict[str, Any] = {
         **_server_brief(request, view),
@@ -451,7 +464,7 @@ def _server(request: Request, view: ServerView, admin: bool) -> dict[str, Any]:
         "metadata": s.metadata_,
         "hostId": _host_id(s),
         "image": _image(request, s.image_id),
-        "flavor": dict(s.flavor),
+        "flavor": _server_flavor(request, s),
         "created": isotime(s.created_at),
         "updated": isotime(s.updated_at or s.created_at),
         "addresses": _addresses(view.nics),
@@ -468,28 +481,40 @@ def _server(request: Request, view: ServerView, admin: bool) -> dict[str, Any]:
         "os-extended-volumes:volumes_attached": [],
         "security_groups": [],
         "config_drive": "",
-        "key_name": None,
-        "description": None,
-        "locked": False,
-        "locked_reason": None,
-        "tags": [],
-        "trusted_image_certificates": None,
-        "server_groups": [],
+        "key_name": s.key_name,
+        **since(request, "2.9", {"locked": s.locked}),
+        **since(request, "2.19", {"description": s.description}),
+        **since(request, "2.26", {"tags": list(s.tags)}),
+        **since(request, "2.63", {"trusted_image_certificates": None}),
+        **since(request, "2.73", {"locked_reason": s.locked_reason}),
+        **since(request, "2.96", {"pinned_availability_zone": None}),
     }
+    if groups is not None:
+        body.update(since(request, "2.71", {"server_groups": groups}))
     if admin:
         body.update(
             {
                 "OS-EXT-SRV-ATTR:host": s.host,
                 "OS-EXT-SRV-ATTR:hypervisor_hostname": s.host,
                 "OS-EXT-SRV-ATTR:instance_name": f"instance-{s.id[:8]}",
-                "OS-EXT-SRV-ATTR:hostname": s.name,
-                "OS-EXT-SRV-ATTR:launch_index": 0,
-                "OS-EXT-SRV-ATTR:reservation_id": f"r-{s.id[:8]}",
-                "OS-EXT-SRV-ATTR:root_device_name": "/dev/vda",
-                "OS-EXT-SRV-ATTR:kernel_id": "",
-                "OS-EXT-SRV-ATTR:ramdisk_id": "",
-                "OS-EXT-SRV-ATTR:user_data": None,
-                "host_status": {True: "UP", False: "DOWN", None: ""}[view.host_up],
+                **since(
+                    request,
+                    "2.3",
+                    {
+                        "OS-EXT-SRV-ATTR:hostname": s.name,
+                        "OS-EXT-SRV-ATTR:launch_index": 0,
+                        "OS-EXT-SRV-ATTR:reservation_id": f"r-{s.id[:8]}",
+                        "OS-EXT-SRV-ATTR:root_device_name": "/dev/vda",
+                        "OS-EXT-SRV-ATTR:kernel_id": "",
+                        "OS-EXT-SRV-ATTR:ramdisk_id": "",
+                        "OS-EXT-SRV-ATTR:user_data": None,
+                    },
+                ),
+                **since(
+                    request,
+                    "2.16",
+                    {"host_status": {True: "UP", False: "DOWN", None: ""}[view.host_up]},
+                ),
             }
         )
     fault = view.fault
@@ -500,15 +525,22 @@ def _server(request: Request, view: ServerView, admin: bool) -> dict[str, Any]:
 
 @router.post("/v2.1/servers", status_code=202)
 async def create_server(request: Request, cloud: CloudDep, ctx: ContextDep) -> Any:
-    obj = _obj(await json_body(request), "server")
+    body = await json_body(request)
+    obj = _obj(body, "server")
     metadata = obj.get("metadata") or {}
     image = obj.get("imageRef")
+    hints = body.get("os:scheduler_hints") or body.get("OS-SCH-HNT:scheduler_hints") or {}
+    if not isinstance(hints, dict):
+        raise BadRequest("Invalid input: os:scheduler_hints must be an object.")
     boot = BootRequest(
         name=_str(obj.get("name"), "name") or "",
         flavor_id=_ref(obj.get("flavorRef"), "flavorRef"),
         image_id=_ref(image, "imageRef") if image else None,
         nics=_nics(obj.get("networks")),
         metadata=_str_map(metadata, "metadata"),
+        key_name=_str(obj.get("key_name"), "key_name", nullable=True),
+        description=_str(obj.get("description"), "description", nullable=True),
+        group_id=_str(hints.get("group"), "group", nullable=True),
     )
     view = await run_in_threadpool(cloud.compute.create_server, ctx, boot)
     server_id = view.server.id
@@ -555,11 +587,54 @@ def list_servers_detail(request: Request, cloud: CloudDep, ctx: ContextDep) -> A
 
 @router.get("/v2.1/servers/{server_id}")
 def show_server(request: Request, server_id: str, cloud: CloudDep, ctx: ContextDep) -> Any:
-    return {"server": _server(request, cloud.compute.get_server(ctx, server_id), ctx.is_admin)}
+    return _server_answer(request, server_id, cloud, ctx)
+
+
+def _server_answer(request: Request, server_id: str, cloud: CloudDep, ctx: ContextDep) -> Any:
+    """A server as show (and update) answer it: with its server group."""
+    view = cloud.compute.get_server(ctx, server_id)
+    groups = cloud.compute.server_groups.of_server(server_id)
+    return {"server": _server(request, view, ctx.is_admin, groups=groups)}
+
+
+@router.put("/v2.1/servers/{server_id}")
+async def update_server(request: Request, server_id: str, cloud: CloudDep, ctx: ContextDep) -> Any:
+    obj = _obj(await json_body(request), "server")
+    unknown = set(obj) - {"name", "description"}
+    if unknown or ("description" in obj and not microversion.at_least(request, "2.19")):
+        names = ", ".join(sorted(unknown or {"description"}))
+        raise BadRequest(f"Invalid input: {names} cannot be updated at this microversion.")
+    cloud.compute.attributes.update(
+        ctx,
+        server_id,
+        name=_str(obj["name"], "name") if "name" in obj else None,
+        description=_str(obj.get("description"), "description", nullable=True),
+        set_description="description" in obj,
+    )
+    answer = _server_answer(request, server_id, cloud, ctx)
+    if not microversion.at_least(request, "2.75"):
+        answer["server"] = _brief_update_view(answer["server"])
+    return answer
+
+
+_DETAIL_ONLY = ("OS-EXT-", "OS-SRV-USG:", "os-extended-volumes:")
+_DETAIL_ONLY_FIELDS = ("config_drive", "key_name", "security_groups", "host_status")
+
+
+def _brief_update_view(server: dict[str, Any]) -> dict[str, Any]:
+    """Before 2.75 an update answers the server without the detail-only fields."""
+    body = {
+        k: v
+        for k, v in server.items()
+        if not k.startswith(_DETAIL_ONLY) and k not in _DETAIL_ONLY_FIELDS
+    }
+    body["addresses"] = _plain(server["addresses"])
+    return body
 
 
 @router.delete("/v2.1/servers/{server_id}", status_code=204)
 def delete_server(server_id: str, cloud: CloudDep, ctx: ContextDep) -> Response:
+    cloud.compute.attributes.check_unlocked(ctx, server_id)
     cloud.compute.delete_server(ctx, server_id)
     return Response(status_code=204)
 
@@ -605,11 +680,64 @@ async def server_action(
         length = _console_length(args)
         output = await run_in_threadpool(compute.console_output, ctx, server_id, length)
         return JSONResponse({"output": output})
+    if action == "lock":
+        reason = args.get("locked_reason") if isinstance(args, dict) else None
+        reason = _str(reason, "locked_reason", nullable=True)
+        await run_in_threadpool(compute.attributes.lock, ctx, server_id, reason)
+        return Response(status_code=202)
+    if action == "unlock":
+        await run_in_threadpool(compute.attributes.unlock, ctx, server_id)
+        return Response(status_code=202)
+    if action in _REFUSED_ACTIONS:
+        compute.get_server(ctx, server_id)  # an unknown server is still a 404
+        raise Conflict(f"Cannot '{action}' instance {server_id}: {_REFUSED_ACTIONS[action]}")
     if action not in calls:
-        raise BadRequest(f"There is no such action: {action}")
+        raise BadRequest(f"Unknown server action {action!r}: Nova has no action of that name.")
+    await run_in_threadpool(compute.attributes.check_unlocked, ctx, server_id)
     call, status = calls[action]
     await run_in_threadpool(call)
     return Response(status_code=status)
+
+
+_NO_MEMORY_COPY = (
+    "a PCI passthrough NIC's state cannot be saved or copied, so the guest cannot be "
+    "suspended or moved while it runs; stop it, or migrate it cold."
+)
+_REFUSED_ACTIONS = {
+    "pause": _NO_MEMORY_COPY,
+    "unpause": _NO_MEMORY_COPY,
+    "suspend": _NO_MEMORY_COPY,
+    "resume": _NO_MEMORY_COPY,
+    "shelve": "Passnic keeps no image of a guest's disk to unshelve from; stop it instead.",
+    "shelveOffload": "Passnic keeps no image of a guest's disk to unshelve from.",
+    "unshelve": "Passnic never shelves a server.",
+    "rescue": "Passnic has no rescue image path for passthrough guests yet.",
+    "unrescue": "Passnic never rescues a server.",
+    "resize": "resize is not implemented yet; migrate cold to move the server.",
+    "rebuild": "rebuild is not implemented yet; delete and boot again keeping the port.",
+    "createImage": "Passnic keeps no copy of a guest's disk to snapshot.",
+    "createBackup": "Passnic keeps no copy of a guest's disk to back up.",
+    "changePassword": "Passnic does not set guest passwords; use a key pair.",
+    "addSecurityGroup": "a direct-physical port bypasses the virtual switch: no security "
+    "groups apply to it.",
+    "removeSecurityGroup": "a direct-physical port has no security groups.",
+    "addFixedIp": "add a fixed IP to the server's Neutron port instead.",
+    "removeFixedIp": "remove the fixed IP from the server's Neutron port instead.",
+    "addFloatingIp": "Passnic has no floating IPs: the VLAN network is routed outside.",
+    "removeFloatingIp": "Passnic has no floating IPs.",
+    "evacuate": "evacuation is not implemented yet; migrate cold once the host is back.",
+    "os-resetState": "resetting state is not implemented yet.",
+    "trigger_crash_dump": "the guest driver cannot inject an NMI.",
+    "os-getVNCConsole": "Passnic guests have a serial console only (os-getConsoleOutput).",
+    "os-getSPICEConsole": "Passnic guests have a serial console only (os-getConsoleOutput).",
+    "os-getSerialConsole": "an interactive serial console is not offered yet.",
+    "os-getRDPConsole": "Passnic guests have a serial console only (os-getConsoleOutput).",
+    "injectNetworkInfo": "the guest reads its network from the config drive.",
+    "resetNetwork": "the guest reads its network from the config drive.",
+    "forceDelete": "Passnic deletes at once; there is nothing soft-deleted to force.",
+    "restore": "Passnic deletes at once; there is nothing soft-deleted to restore.",
+}
+"""Nova's other server actions, each refused with why it does not apply to a passthrough VM."""
 
 
 def _console_length(args: Any) -> int | None:
@@ -634,34 +762,49 @@ def _hard(args: Any) -> bool:
 # ---- migrations --------------------------------------------------------------------------
 
 
-def _flavor_names(cloud: CloudDep, ctx: ContextDep) -> dict[str, str]:
-    """Flavor names by id: migration lists show the name, as `server show` does (a deleted
-    flavor shows its id)."""
-    return {f.id: f.name for f in cloud.compute.flavors.list_flavors(ctx, None)}
-
-
-def _migration(request: Request, m: Migration, flavor_names: dict[str, str]) -> dict[str, Any]:
-    flavor = flavor_names.get(m.flavor_id, m.flavor_id)
+def _migration_common(request: Request, m: Migration) -> dict[str, Any]:
     return {
         "id": m.id,
-        "uuid": m.uuid,
         "status": m.status,
-        "migration_type": m.migration_type,
-        "instance_uuid": m.server_id,
-        "server_uuid": m.server_id,
         "source_compute": m.source_compute,
         "source_node": m.source_compute,
         "dest_compute": m.dest_compute,
         "dest_node": m.dest_compute,
         "dest_host": "",
-        "old_instance_type_id": flavor,
-        "new_instance_type_id": flavor,
-        "project_id": m.project_id,
-        "user_id": m.user_id,
         "created_at": isotime(m.created_at),
         "updated_at": isotime(m.updated_at or m.created_at),
-        "links": _links(request, f"servers/{m.server_id}/migrations", str(m.id)),
+        **since(request, "2.59", {"uuid": m.uuid}),
+        **since(request, "2.80", {"project_id": m.project_id, "user_id": m.user_id}),
     }
+
+
+def _migration(request: Request, m: Migration) -> dict[str, Any]:
+    """os-migrations: Nova's flavor ids here are its internal integers, which Passnic's flavors
+    do not have (null, as Nova shows a flavor it no longer knows)."""
+    return {
+        **_migration_common(request, m),
+        "instance_uuid": m.server_id,
+        "old_instance_type_id": None,
+        "new_instance_type_id": None,
+        **since(
+            request,
+            "2.23",
+            {
+                "migration_type": m.migration_type,
+                "links": _links(request, f"servers/{m.server_id}/migrations", str(m.id)),
+            },
+        ),
+    }
+
+
+def _server_migration(request: Request, m: Migration) -> dict[str, Any]:
+    """A server's migrations (Nova lists live migrations in progress there; Passnic lists all
+    of the server's moves, in that shape: no memory or disk is copied)."""
+    progress = ("disk", "memory")
+    counters = {
+        f"{k}_{c}_bytes": None for k in progress for c in ("processed", "remaining", "total")
+    }
+    return {**_migration_common(request, m), "server_uuid": m.server_id, **counters}
 
 
 @router.get("/v2.1/os-migrations")
@@ -674,8 +817,7 @@ def list_migrations(request: Request, cloud: CloudDep, ctx: ContextDep) -> Any:
         status=q.get("status"),
         migration_type=q.get("migration_type"),
     )
-    names = _flavor_names(cloud, ctx)
-    return {"migrations": [_migration(request, m, names) for m in migrations]}
+    return {"migrations": [_migration(request, m) for m in migrations]}
 
 
 @router.get("/v2.1/servers/{server_id}/migrations")
@@ -683,14 +825,13 @@ def list_server_migrations(
     request: Request, server_id: str, cloud: CloudDep, ctx: ContextDep
 ) -> Any:
     migrations = cloud.compute.list_migrations(ctx, server_id=server_id)
-    names = _flavor_names(cloud, ctx)
-    return {"migrations": [_migration(request, m, names) for m in migrations]}
+    return {"migrations": [_server_migration(request, m) for m in migrations]}
 
 
 # ---- instance actions ----------------------------------------------------------------------
 
 
-def _action(a: InstanceAction) -> dict[str, Any]:
+def _action(request: Request, a: InstanceAction) -> dict[str, Any]:
     return {
         "action": a.action,
         "instance_uuid": a.server_id,
@@ -699,49 +840,64 @@ def _action(a: InstanceAction) -> dict[str, Any]:
         "request_id": a.request_id,
         "start_time": isotime(a.start_time),
         "user_id": a.user_id,
-        "updated_at": isotime(a.finish_time or a.start_time),
+        **since(request, "2.58", {"updated_at": isotime(a.finish_time or a.start_time)}),
     }
 
 
-def _event(server: str, e: InstanceActionEvent, admin: bool) -> dict[str, Any]:
+def _event(request: Request, project: str, e: InstanceActionEvent, admin: bool) -> dict[str, Any]:
+    host_id = hashlib.sha224((project + (e.host or "")).encode()).hexdigest() if e.host else ""
     body: dict[str, Any] = {
         "event": e.event,
         "start_time": isotime(e.start_time),
         "finish_time": isotime(e.finish_time),
         "result": e.result,
-        "details": e.details,
-        "hostId": hashlib.sha224((server + (e.host or "")).encode()).hexdigest() if e.host else "",
+        **since(request, "2.62", {"hostId": host_id}),
+        **since(request, "2.84", {"details": e.details}),
     }
     if admin:
-        body["host"] = e.host or ""
-        body["traceback"] = None
+        body.update({"traceback": None, **since(request, "2.62", {"host": e.host or ""})})
     return body
 
 
 @router.get("/v2.1/servers/{server_id}/os-instance-actions")
-def list_instance_actions(server_id: str, cloud: CloudDep, ctx: ContextDep) -> Any:
+def list_instance_actions(
+    request: Request, server_id: str, cloud: CloudDep, ctx: ContextDep
+) -> Any:
     actions = cloud.compute.list_actions(ctx, server_id)
-    return {"instanceActions": [_action(a) for a in actions]}
+    return {"instanceActions": [_action(request, a) for a in actions]}
 
 
 @router.get("/v2.1/servers/{server_id}/os-instance-actions/{request_id}")
-def show_instance_action(server_id: str, request_id: str, cloud: CloudDep, ctx: ContextDep) -> Any:
+def show_instance_action(
+    request: Request, server_id: str, request_id: str, cloud: CloudDep, ctx: ContextDep
+) -> Any:
     a = cloud.compute.get_action(ctx, server_id, request_id)
-    events = [_event(a.project_id, e, ctx.is_admin) for e in a.events]
-    return {"instanceAction": {**_action(a), "events": events}}
+    events = [_event(request, a.project_id, e, ctx.is_admin) for e in a.events]
+    return {"instanceAction": {**_action(request, a), "events": events}}
 
 
 # ---- compute services and hypervisors (one per compute host, from its agent) --------------
 
 
-def _service_id(hostname: str) -> str:
+def _service_uuid(hostname: str) -> str:
     return str(uuid.uuid5(uuid.NAMESPACE_DNS, f"nova-compute.{hostname}"))
 
 
-def _service(h: Hypervisor) -> dict[str, Any]:
+def _legacy_id(stable: str) -> int:
+    """Before 2.53 Nova's service and hypervisor ids are integers: a stable one from the
+    host's uuid (28 bits, so no two hosts of a cloud share one in practice)."""
+    return int(uuid.uuid5(uuid.NAMESPACE_DNS, stable).hex[:7], 16)
+
+
+def _service_id(request: Request, hostname: str) -> str | int:
+    uuid_id = _service_uuid(hostname)
+    return uuid_id if microversion.at_least(request, "2.53") else _legacy_id(uuid_id)
+
+
+def _service(request: Request, h: Hypervisor) -> dict[str, Any]:
     node = h.node
     return {
-        "id": _service_id(node.hostname),
+        "id": _service_id(request, node.hostname),
         "binary": "nova-compute",
         "host": node.hostname,
         "zone": "nova",
@@ -749,14 +905,14 @@ def _service(h: Hypervisor) -> dict[str, Any]:
         "state": "up" if node.up else "down",
         "updated_at": isotime(node.heartbeat_at),
         "disabled_reason": node.disabled_reason,
-        "forced_down": False,
+        **since(request, "2.11", {"forced_down": False}),
     }
 
 
 @router.get("/v2.1/os-services")
 def list_services(request: Request, cloud: CloudDep, ctx: ContextDep) -> Any:
     q = request.query_params
-    services = [_service(h) for h in cloud.compute.hypervisors(ctx)]
+    services = [_service(request, h) for h in cloud.compute.hypervisors(ctx)]
     if q.get("binary") not in (None, "nova-compute"):
         services = []
     if q.get("host"):
@@ -764,50 +920,83 @@ def list_services(request: Request, cloud: CloudDep, ctx: ContextDep) -> Any:
     return {"services": services}
 
 
+_LEGACY_SERVICE_ACTIONS = {
+    "enable": "enabled",
+    "disable": "disabled",
+    "disable-log-reason": "disabled",
+}
+"""Before 2.53: ``PUT /os-services/<action>`` with the host and binary in the body."""
+
+
 @router.put("/v2.1/os-services/{service_id}")
 async def update_service(
     request: Request, service_id: str, cloud: CloudDep, ctx: ContextDep
 ) -> Any:
     body = await json_body(request)
-    if not isinstance(body, dict) or body.get("status") not in ("enabled", "disabled"):
-        raise BadRequest("Invalid input: 'status' must be 'enabled' or 'disabled'.")
-    reason = _str(body.get("disabled_reason"), "disabled_reason", nullable=True)
+    if not isinstance(body, dict):
+        raise BadRequest("Invalid input: the request body must be an object.")
     hosts = await run_in_threadpool(cloud.compute.hypervisors, ctx)
-    found = next((h for h in hosts if _service_id(h.node.hostname) == service_id), None)
+    legacy = service_id in _LEGACY_SERVICE_ACTIONS and not microversion.at_least(request, "2.53")
+    if legacy:
+        status = _LEGACY_SERVICE_ACTIONS[service_id]
+        host = _str(body.get("host"), "host")
+        found = next((h for h in hosts if h.node.hostname == host), None)
+    else:
+        status = str(body.get("status"))
+        found = next((h for h in hosts if _service_uuid(h.node.hostname) == service_id), None)
+    if status not in ("enabled", "disabled"):
+        raise BadRequest("Invalid input: 'status' must be 'enabled' or 'disabled'.")
     if found is None:
         raise NotFound(f"Service {service_id} not found.")
-    disabled = body["status"] == "disabled"
+    reason = _str(body.get("disabled_reason"), "disabled_reason", nullable=True)
+    disabled = status == "disabled"
     await run_in_threadpool(cloud.hosts.set_disabled, ctx, found.node.hostname, disabled, reason)
     hosts = await run_in_threadpool(cloud.compute.hypervisors, ctx)
-    return {"service": _service(next(h for h in hosts if h.node.hostname == found.node.hostname))}
+    service = _service(request, next(h for h in hosts if h.node.hostname == found.node.hostname))
+    if legacy:
+        keep = ("host", "binary", "status") + (("disabled_reason",) if reason else ())
+        service = {k: service[k] for k in keep}
+    return {"service": service}
 
 
-def _hypervisor(h: Hypervisor, detail: bool) -> dict[str, Any]:
+def _hypervisor_id(request: Request, h: Hypervisor) -> str | int:
+    return h.host.uuid if microversion.at_least(request, "2.53") else _legacy_id(h.host.uuid)
+
+
+def _hypervisor(request: Request, h: Hypervisor, detail: bool) -> dict[str, Any]:
     body: dict[str, Any] = {
-        "id": h.host.uuid,
+        "id": _hypervisor_id(request, h),
         "hypervisor_hostname": h.host.hostname,
         "state": "up" if h.node.up else "down",
         "status": "disabled" if h.node.disabled else "enabled",
     }
-    if detail:
-        body.update(
-            {
-                "hypervisor_type": "QEMU",
-                "hypervisor_version": 0,
-                "host_ip": None,
-                "service": {
-                    "host": h.host.hostname,
-                    "id": _service_id(h.host.hostname),
-                    "disabled_reason": h.node.disabled_reason,
-                },
-                "uptime": None,
-                # Passnic's own: the host's pci-passthrough NICs
-                "passnic:pci_passthrough_nics_total": h.nics_total,
-                "passnic:pci_passthrough_nics_used": h.nics_used,
-                "passnic:pci_passthrough_nics_free": h.nics_total - h.nics_used,
-                "passnic:servers": h.servers,
-            }
-        )
+    if not detail:
+        return body
+    host = h.host
+    body.update(
+        {
+            "hypervisor_type": "QEMU",
+            "hypervisor_version": 0,
+            "host_ip": None,
+            "cpu_info": {} if microversion.at_least(request, "2.28") else "{}",
+            "current_workload": 0,
+            "disk_available_least": None,
+            "vcpus": host.vcpus,
+            "vcpus_used": 0,
+            "memory_mb": host.memory_mb,
+            "memory_mb_used": 0,
+            "local_gb": host.disk_gb,
+            "local_gb_used": 0,
+            "free_ram_mb": host.memory_mb,
+            "free_disk_gb": host.disk_gb,
+            "running_vms": h.servers,
+            "service": {
+                "host": host.hostname,
+                "id": _service_id(request, host.hostname),
+                "disabled_reason": h.node.disabled_reason,
+            },
+        }
+    )
     return body
 
 
@@ -820,18 +1009,439 @@ def _hypervisor_list(request: Request, cloud: CloudDep, ctx: ContextDep) -> list
 @router.get("/v2.1/os-hypervisors")
 def list_hypervisors(request: Request, cloud: CloudDep, ctx: ContextDep) -> Any:
     hosts = _hypervisor_list(request, cloud, ctx)
-    return {"hypervisors": [_hypervisor(h, False) for h in hosts]}
+    return {"hypervisors": [_hypervisor(request, h, False) for h in hosts]}
 
 
 @router.get("/v2.1/os-hypervisors/detail")
 def list_hypervisors_detail(request: Request, cloud: CloudDep, ctx: ContextDep) -> Any:
     hosts = _hypervisor_list(request, cloud, ctx)
-    return {"hypervisors": [_hypervisor(h, True) for h in hosts]}
+    return {"hypervisors": [_hypervisor(request, h, True) for h in hosts]}
+
+
+def _find_hypervisor(hypervisor_id: str, cloud: CloudDep, ctx: ContextDep) -> Hypervisor:
+    for h in cloud.compute.hypervisors(ctx):
+        if hypervisor_id in (h.host.uuid, h.host.hostname, str(_legacy_id(h.host.uuid))):
+            return h
+    raise NotFound(f"Hypervisor {hypervisor_id} could not be found.")
 
 
 @router.get("/v2.1/os-hypervisors/{hypervisor_id}")
-def show_hypervisor(hypervisor_id: str, cloud: CloudDep, ctx: ContextDep) -> Any:
-    for h in cloud.compute.hypervisors(ctx):
-        if hypervisor_id in (h.host.uuid, h.host.hostname):
-            return {"hypervisor": _hypervisor(h, True)}
-    raise NotFound(f"Hypervisor {hypervisor_id} could not be found.")
+def show_hypervisor(request: Request, hypervisor_id: str, cloud: CloudDep, ctx: ContextDep) -> Any:
+    h = _find_hypervisor(hypervisor_id, cloud, ctx)
+    return {"hypervisor": _hypervisor(request, h, True)}
+
+
+@router.get("/v2.1/os-hypervisors/{hypervisor_id}/pci-passthrough-nics")
+def hypervisor_nics(request: Request, hypervisor_id: str, cloud: CloudDep, ctx: ContextDep) -> Any:
+    """Passnic's own: the host's pci-passthrough NICs, total, used and free (Nova's hypervisor
+    view is closed to extra fields, so strict clients would refuse them there)."""
+    h = _find_hypervisor(hypervisor_id, cloud, ctx)
+    used = h.nics_used
+    return {
+        "pci_passthrough_nics": {"total": h.nics_total, "used": used, "free": h.nics_total - used}
+    }
+
+
+# ---- what a server has beside its lifecycle: addresses, interfaces, metadata, tags -----------
+
+
+@router.get("/v2.1/servers/{server_id}/ips")
+def server_ips(server_id: str, cloud: CloudDep, ctx: ContextDep) -> Any:
+    return {"addresses": _plain_addresses(cloud.compute.get_server(ctx, server_id))}
+
+
+@router.get("/v2.1/servers/{server_id}/ips/{network}")
+def server_ips_of(server_id: str, network: str, cloud: CloudDep, ctx: ContextDep) -> Any:
+    addresses = _plain_addresses(cloud.compute.get_server(ctx, server_id))
+    if network not in addresses:
+        raise NotFound(f"Instance {server_id} has no address on network {network}.")
+    return {network: addresses[network]}
+
+
+def _plain_addresses(view: ServerView) -> dict[str, list[dict[str, Any]]]:
+    """/ips answers only version and addr (the OS-EXT-IPS fields are the server view's)."""
+    return _plain(_addresses(view.nics))
+
+
+def _plain(addresses: dict[str, list[dict[str, Any]]]) -> dict[str, list[dict[str, Any]]]:
+    return {
+        net: [{"version": a["version"], "addr": a["addr"]} for a in entries]
+        for net, entries in addresses.items()
+    }
+
+
+@router.get("/v2.1/servers/{server_id}/os-security-groups")
+def server_security_groups(server_id: str, cloud: CloudDep, ctx: ContextDep) -> Any:
+    """A direct-physical port bypasses the virtual switch: no security group applies."""
+    cloud.compute.get_server(ctx, server_id)
+    return {"security_groups": []}
+
+
+def _interface(nic: Nic) -> dict[str, Any]:
+    return {
+        "port_id": nic.port_id,
+        "net_id": nic.network_id,
+        "mac_addr": nic.mac,
+        "port_state": "ACTIVE",
+        "fixed_ips": [{"ip_address": ip, "subnet_id": subnet} for ip, subnet in nic.fixed_ips],
+    }
+
+
+@router.get("/v2.1/servers/{server_id}/os-interface")
+def list_interfaces(server_id: str, cloud: CloudDep, ctx: ContextDep) -> Any:
+    nics = cloud.compute.get_server(ctx, server_id).nics
+    return {"interfaceAttachments": [_interface(n) for n in nics]}
+
+
+@router.get("/v2.1/servers/{server_id}/os-interface/{port_id}")
+def show_interface(server_id: str, port_id: str, cloud: CloudDep, ctx: ContextDep) -> Any:
+    for nic in cloud.compute.get_server(ctx, server_id).nics:
+        if nic.port_id == port_id:
+            return {"interfaceAttachment": _interface(nic)}
+    raise NotFound(f"Port {port_id} is not attached to instance {server_id}.")
+
+
+_NO_HOTPLUG = (
+    "attaching or detaching a port of a running or stopped server is not supported yet: the "
+    "NIC is a PCI device claimed at boot; boot the server with the ports it needs."
+)
+
+
+@router.post("/v2.1/servers/{server_id}/os-interface")
+@router.delete("/v2.1/servers/{server_id}/os-interface/{port_id}")
+def change_interfaces(server_id: str, cloud: CloudDep, ctx: ContextDep) -> Any:
+    cloud.compute.get_server(ctx, server_id)
+    raise Conflict(f"Cannot change the interfaces of instance {server_id}: {_NO_HOTPLUG}")
+
+
+@router.get("/v2.1/servers/{server_id}/metadata")
+def list_metadata(server_id: str, cloud: CloudDep, ctx: ContextDep) -> Any:
+    return {"metadata": cloud.compute.get_server(ctx, server_id).server.metadata_}
+
+
+@router.post("/v2.1/servers/{server_id}/metadata")
+@router.put("/v2.1/servers/{server_id}/metadata")
+async def set_metadata(request: Request, server_id: str, cloud: CloudDep, ctx: ContextDep) -> Any:
+    """POST merges into the metadata, PUT replaces it."""
+    body = await json_body(request)
+    items = _str_map(body.get("metadata") if isinstance(body, dict) else None, "metadata")
+    replace = request.method == "PUT"
+    return {"metadata": cloud.compute.attributes.set_metadata(ctx, server_id, items, replace)}
+
+
+@router.get("/v2.1/servers/{server_id}/metadata/{key}")
+def show_metadata_item(server_id: str, key: str, cloud: CloudDep, ctx: ContextDep) -> Any:
+    metadata = cloud.compute.get_server(ctx, server_id).server.metadata_
+    if key not in metadata:
+        raise NotFound(f"Metadata item was not found: {key}")
+    return {"meta": {key: metadata[key]}}
+
+
+@router.put("/v2.1/servers/{server_id}/metadata/{key}")
+async def set_metadata_item(
+    request: Request, server_id: str, key: str, cloud: CloudDep, ctx: ContextDep
+) -> Any:
+    body = await json_body(request)
+    item = _str_map(body.get("meta") if isinstance(body, dict) else None, "meta")
+    if list(item) != [key]:
+        raise BadRequest("Request body and URI mismatch: 'meta' must hold exactly the URI key.")
+    cloud.compute.attributes.set_metadata(ctx, server_id, item, replace=False)
+    return {"meta": item}
+
+
+@router.delete("/v2.1/servers/{server_id}/metadata/{key}", status_code=204)
+def delete_metadata_item(server_id: str, key: str, cloud: CloudDep, ctx: ContextDep) -> Response:
+    cloud.compute.attributes.delete_metadata(ctx, server_id, key)
+    return Response(status_code=204)
+
+
+@router.get("/v2.1/servers/{server_id}/tags")
+def list_tags(server_id: str, cloud: CloudDep, ctx: ContextDep) -> Any:
+    return {"tags": list(cloud.compute.get_server(ctx, server_id).server.tags)}
+
+
+@router.put("/v2.1/servers/{server_id}/tags")
+async def replace_tags(request: Request, server_id: str, cloud: CloudDep, ctx: ContextDep) -> Any:
+    body = await json_body(request)
+    tags = body.get("tags") if isinstance(body, dict) else None
+    if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+        raise BadRequest("Invalid input: 'tags' must be a list of strings.")
+    return {"tags": cloud.compute.attributes.set_tags(ctx, server_id, tags)}
+
+
+@router.delete("/v2.1/servers/{server_id}/tags", status_code=204)
+def delete_tags(server_id: str, cloud: CloudDep, ctx: ContextDep) -> Response:
+    cloud.compute.attributes.set_tags(ctx, server_id, [])
+    return Response(status_code=204)
+
+
+@router.get("/v2.1/servers/{server_id}/tags/{tag}", status_code=204)
+def check_tag(server_id: str, tag: str, cloud: CloudDep, ctx: ContextDep) -> Response:
+    if tag not in cloud.compute.get_server(ctx, server_id).server.tags:
+        raise NotFound(f"Tag {tag} could not be found.")
+    return Response(status_code=204)
+
+
+@router.put("/v2.1/servers/{server_id}/tags/{tag}")
+def add_tag(
+    request: Request, server_id: str, tag: str, cloud: CloudDep, ctx: ContextDep
+) -> Response:
+    added = cloud.compute.attributes.add_tag(ctx, server_id, tag)
+    location = f"{_api(request)}/servers/{server_id}/tags/{tag}"
+    return Response(status_code=201 if added else 204, headers={"Location": location})
+
+
+@router.delete("/v2.1/servers/{server_id}/tags/{tag}", status_code=204)
+def delete_tag(server_id: str, tag: str, cloud: CloudDep, ctx: ContextDep) -> Response:
+    cloud.compute.attributes.delete_tag(ctx, server_id, tag)
+    return Response(status_code=204)
+
+
+# ---- key pairs ---------------------------------------------------------------------------------
+
+
+def _keypair(request: Request, k: Keypair, *, full: bool) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "name": k.name,
+        "public_key": k.public_key,
+        "fingerprint": k.fingerprint,
+        **since(request, "2.2", {"type": k.type}),
+    }
+    if full:
+        body.update(
+            {
+                "user_id": k.user_id,
+                "id": k.id,
+                "created_at": isotime(k.created_at),
+                "updated_at": isotime(k.updated_at),
+                "deleted": False,
+                "deleted_at": None,
+            }
+        )
+    return body
+
+
+@router.get("/v2.1/os-keypairs")
+def list_keypairs(
+    request: Request, cloud: CloudDep, ctx: ContextDep, user_id: str | None = None
+) -> Any:
+    keypairs = cloud.compute.keypairs.list_keypairs(ctx, user_id)
+    return {"keypairs": [{"keypair": _keypair(request, k, full=False)} for k in keypairs]}
+
+
+@router.post("/v2.1/os-keypairs")
+async def create_keypair(request: Request, cloud: CloudDep, ctx: ContextDep) -> Any:
+    obj = _obj(await json_body(request), "keypair")
+    public_key = _str(obj.get("public_key"), "public_key", nullable=True)
+    if public_key is None and microversion.at_least(request, "2.92"):
+        raise BadRequest("Invalid input: public_key is required from microversion 2.92 on.")
+    key_type = _str(obj.get("type", "ssh"), "type") or "ssh"
+    user_id = _str(obj.get("user_id"), "user_id", nullable=True)
+    name = _str(obj.get("name"), "name") or ""
+    keypair, private = cloud.compute.keypairs.create(ctx, name, public_key, key_type, user_id)
+    body = {
+        k: v
+        for k, v in _keypair(request, keypair, full=True).items()
+        if k in ("name", "public_key", "fingerprint", "user_id", "type")
+    }
+    if private is not None:
+        body["private_key"] = private
+    status = 201 if microversion.at_least(request, "2.2") else 200
+    return JSONResponse({"keypair": body}, status_code=status)
+
+
+@router.get("/v2.1/os-keypairs/{name}")
+def show_keypair(
+    request: Request, name: str, cloud: CloudDep, ctx: ContextDep, user_id: str | None = None
+) -> Any:
+    keypair = cloud.compute.keypairs.get(ctx, name, user_id)
+    return {"keypair": _keypair(request, keypair, full=True)}
+
+
+@router.delete("/v2.1/os-keypairs/{name}")
+def delete_keypair(
+    request: Request, name: str, cloud: CloudDep, ctx: ContextDep, user_id: str | None = None
+) -> Response:
+    cloud.compute.keypairs.delete(ctx, name, user_id)
+    return Response(status_code=204 if microversion.at_least(request, "2.2") else 202)
+
+
+# ---- server groups -----------------------------------------------------------------------------
+
+
+def _server_group(request: Request, g: ServerGroup, members: list[str]) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "id": g.id,
+        "name": g.name,
+        "members": members,
+        **since(request, "2.13", {"project_id": g.project_id, "user_id": g.user_id}),
+    }
+    if microversion.at_least(request, "2.64"):
+        body.update({"policy": g.policy, "rules": {}})
+    else:
+        body.update({"policies": [g.policy], "metadata": {}})
+    return body
+
+
+def _server_groups(request: Request, cloud: CloudDep, groups: list[ServerGroup]) -> list[Any]:
+    members = cloud.compute.server_groups.members([g.id for g in groups])
+    return [_server_group(request, g, members[g.id]) for g in groups]
+
+
+@router.get("/v2.1/os-server-groups")
+def list_server_groups(request: Request, cloud: CloudDep, ctx: ContextDep) -> Any:
+    every = request.query_params.get("all_projects", "").lower() in ("true", "1")
+    groups = cloud.compute.server_groups.list_groups(ctx, every)
+    return {"server_groups": _server_groups(request, cloud, groups)}
+
+
+@router.post("/v2.1/os-server-groups")
+async def create_server_group(request: Request, cloud: CloudDep, ctx: ContextDep) -> Any:
+    obj = _obj(await json_body(request), "server_group")
+    if microversion.at_least(request, "2.64"):
+        group_policy = _str(obj.get("policy"), "policy") or ""
+    else:
+        policies = obj.get("policies")
+        if not isinstance(policies, list) or len(policies) != 1:
+            raise BadRequest("Invalid input: 'policies' must hold exactly one policy.")
+        group_policy = _str(policies[0], "policies") or ""
+    name = _str(obj.get("name"), "name") or ""
+    group = cloud.compute.server_groups.create(ctx, name, group_policy)
+    return {"server_group": _server_group(request, group, [])}
+
+
+@router.get("/v2.1/os-server-groups/{group_id}")
+def show_server_group(request: Request, group_id: str, cloud: CloudDep, ctx: ContextDep) -> Any:
+    group = cloud.compute.server_groups.get(ctx, group_id)
+    return {"server_group": _server_groups(request, cloud, [group])[0]}
+
+
+@router.delete("/v2.1/os-server-groups/{group_id}", status_code=204)
+def delete_server_group(group_id: str, cloud: CloudDep, ctx: ContextDep) -> Response:
+    cloud.compute.server_groups.delete(ctx, group_id)
+    return Response(status_code=204)
+
+
+# ---- limits, quotas and availability zones -----------------------------------------------------
+
+QUOTA_DEFAULTS = {
+    "instances": 10,
+    "cores": 20,
+    "ram": 51200,
+    "metadata_items": 128,
+    "key_pairs": 100,
+    "server_groups": 10,
+    "server_group_members": 10,
+}
+"""Nova's default quotas; Passnic reports them (enforcing them at boot is still to come)."""
+_BEFORE_2_36 = {
+    "fixed_ips": -1,
+    "floating_ips": -1,
+    "security_groups": -1,
+    "security_group_rules": -1,
+}
+_BEFORE_2_57 = {
+    "injected_files": 5,
+    "injected_file_content_bytes": 10240,
+    "injected_file_path_bytes": 255,
+}
+
+
+def _quota_limits(request: Request) -> dict[str, int]:
+    limits = dict(QUOTA_DEFAULTS)
+    if not microversion.at_least(request, "2.36"):
+        limits.update(_BEFORE_2_36)
+    if not microversion.at_least(request, "2.57"):
+        limits.update(_BEFORE_2_57)
+    return limits
+
+
+def _usage(cloud: CloudDep, ctx: ContextDep) -> dict[str, int]:
+    views = cloud.compute.list_servers(ctx)
+    return {
+        "instances": len(views),
+        "cores": sum(int(v.server.flavor.get("vcpus", 0)) for v in views),
+        "ram": sum(int(v.server.flavor.get("ram", 0)) for v in views),
+    }
+
+
+@router.get("/v2.1/limits")
+def limits(request: Request, cloud: CloudDep, ctx: ContextDep) -> Any:
+    used = _usage(cloud, ctx)
+    absolute: dict[str, int] = {
+        "maxTotalInstances": QUOTA_DEFAULTS["instances"],
+        "maxTotalCores": QUOTA_DEFAULTS["cores"],
+        "maxTotalRAMSize": QUOTA_DEFAULTS["ram"],
+        "maxServerMeta": QUOTA_DEFAULTS["metadata_items"],
+        "maxTotalKeypairs": QUOTA_DEFAULTS["key_pairs"],
+        "maxServerGroups": QUOTA_DEFAULTS["server_groups"],
+        "maxServerGroupMembers": QUOTA_DEFAULTS["server_group_members"],
+        "totalInstancesUsed": used["instances"],
+        "totalCoresUsed": used["cores"],
+        "totalRAMUsed": used["ram"],
+        "totalServerGroupsUsed": len(cloud.compute.server_groups.list_groups(ctx)),
+    }
+    if not microversion.at_least(request, "2.36"):
+        absolute.update(
+            {
+                "maxSecurityGroups": -1,
+                "maxSecurityGroupRules": -1,
+                "maxTotalFloatingIps": -1,
+                "totalFloatingIpsUsed": 0,
+                "totalSecurityGroupsUsed": 0,
+            }
+        )
+    if not microversion.at_least(request, "2.39"):
+        absolute["maxImageMeta"] = 128
+    if not microversion.at_least(request, "2.57"):
+        absolute.update({"maxPersonality": 5, "maxPersonalitySize": 10240})
+    return {"limits": {"absolute": absolute, "rate": []}}
+
+
+@router.get("/v2.1/os-quota-sets/{project_id}")
+@router.get("/v2.1/os-quota-sets/{project_id}/defaults")
+def show_quota_set(request: Request, project_id: str, ctx: ContextDep) -> Any:
+    if not ctx.owns(project_id) and not ctx.is_admin:
+        raise NotFound(f"Quota for project {project_id} could not be found.")
+    return {"quota_set": {"id": project_id, **_quota_limits(request)}}
+
+
+@router.get("/v2.1/os-quota-sets/{project_id}/detail")
+def show_quota_detail(request: Request, project_id: str, cloud: CloudDep, ctx: ContextDep) -> Any:
+    if not ctx.owns(project_id) and not ctx.is_admin:
+        raise NotFound(f"Quota for project {project_id} could not be found.")
+    used = _usage(cloud, ctx) if ctx.owns(project_id) else {}
+    detail = {
+        k: {"limit": v, "in_use": used.get(k, 0), "reserved": 0}
+        for k, v in _quota_limits(request).items()
+    }
+    return {"quota_set": {"id": project_id, **detail}}
+
+
+@router.get("/v2.1/os-availability-zone")
+def list_availability_zones(ctx: ContextDep) -> Any:
+    """One zone, Nova's default: Passnic has no host aggregates yet."""
+    return {
+        "availabilityZoneInfo": [
+            {"zoneName": "nova", "zoneState": {"available": True}, "hosts": None}
+        ]
+    }
+
+
+@router.get("/v2.1/os-availability-zone/detail")
+def list_availability_zones_detail(cloud: CloudDep, ctx: ContextDep) -> Any:
+    hosts = {
+        h.host.hostname: {
+            "nova-compute": {
+                "available": h.node.up,
+                "active": not h.node.disabled,
+                "updated_at": isotime(h.node.heartbeat_at),
+            }
+        }
+        for h in cloud.compute.hypervisors(ctx)
+    }
+    return {
+        "availabilityZoneInfo": [
+            {"zoneName": "nova", "zoneState": {"available": True}, "hosts": hosts}
+        ]
+    }

@@ -45,8 +45,10 @@ from sqlalchemy.orm import Session
 
 from passnic import policy
 from passnic.compute import actions
+from passnic.compute.attributes import ServerAttributes
 from passnic.compute.flavors import NUMA_POLICY_SPEC, AliasRequest, FlavorService
 from passnic.compute.hosts import HostService, NodeView
+from passnic.compute.keypairs import KeypairService, ServerGroupService
 from passnic.compute.metadata import network_data
 from passnic.compute.models import Guest, InstanceAction, Migration, Server, ServerPort
 from passnic.compute.names import name_matches
@@ -127,6 +129,10 @@ class BootRequest:
     image_id: str | None
     nics: tuple[NicRequest, ...] = ()
     metadata: Mapping[str, str] = field(default_factory=dict)
+    key_name: str | None = None
+    description: str | None = None
+    #: the server group to join (the ``group`` scheduler hint)
+    group_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -184,6 +190,9 @@ class ComputeService:
     ) -> None:
         self.db = db
         self.flavors = FlavorService(db)
+        self.keypairs = KeypairService(db)
+        self.server_groups = ServerGroupService(db)
+        self.attributes = ServerAttributes(db)
         self.image = image
         self.network = network
         self.placement = placement
@@ -294,10 +303,19 @@ class ComputeService:
             task_state="scheduling",
             power_state=NOSTATE,
             metadata_=dict(req.metadata),
+            key_name=req.key_name,
+            description=req.description,
             ports=ports,
         )
+        if req.key_name is not None:
+            try:
+                self.keypairs.find(s, ctx.user_id, req.key_name)
+            except NotFound:
+                raise BadRequest(f"Invalid key_name provided: {req.key_name}.") from None
         s.add(server)
         s.flush()
+        if req.group_id is not None:
+            self.server_groups.join(s, ctx, req.group_id, server)
         self._placement_request(s, server)  # refuse a request no host could ever satisfy now
         actions.begin_action(s, ctx, server, "create")
         actions.start(s, server, "schedule")
