@@ -43,8 +43,9 @@ lint: $(VENV)/.installed-test
 typecheck: $(VENV)/.installed-test
 	$(BIN)/mypy src/passnic
 
+# Two workers (the machine's two cores); the lab's tests share one (tests/lab/conftest.py).
 unit: $(VENV)/.installed-test
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n 2 --dist loadgroup
 
 # The guest image (Debian's kernel + a busybox initramfs), built once into .cache/guest.
 guest: $(VENV)/.installed

@@ -100,7 +100,7 @@ class Settings:
             "PASSNIC_LOCKOUT_DURATION_SECONDS": str(int(self.lockout_duration.total_seconds())),
             "PASSNIC_WORKERS": str(self.workers),
             "PASSNIC_FABRIC_AUTO_REPAIR": "1" if self.fabric_auto_repair else "0",
-            "PASSNIC_FABRIC_KEY_FILE": str(self.fabric_key_path),
+            "PASSNIC_FABRIC_KEY_FILE": self.fabric_key_file,
         }
 
 

@@ -54,6 +54,7 @@ def test_up_serves_and_stops_on_sigterm(tmp_path: Path) -> None:
             "image",
             "platform",
             "fabric",
+            "host-agent",
         }
         clouds = yaml.safe_load((home / "clouds.yaml").read_text())["clouds"]
         assert set(clouds) == {"passnic-admin", "passnic-user1", "passnic-user2"}
