@@ -43,9 +43,11 @@ lint: $(VENV)/.installed-test
 typecheck: $(VENV)/.installed-test
 	$(BIN)/mypy src/passnic
 
-# Two workers (the machine's two cores); the lab's tests share one (tests/lab/conftest.py).
+# Two workers (the machine's two cores), then the lab's tests on their own: lab names are
+# machine-wide, so they run one at a time.
 unit: $(VENV)/.installed-test
-	$(BIN)/pytest -q -n 2 --dist loadgroup
+	$(BIN)/pytest -q -n 2 --ignore=tests/lab
+	$(BIN)/pytest -q tests/lab
 
 # The guest image (Debian's kernel + a busybox initramfs), built once into .cache/guest.
 guest: $(VENV)/.installed

@@ -33,10 +33,3 @@ def lab_prefix(tmp_path: Path) -> Iterator[str]:
     finally:
         netns.cleanup(TEST_PREFIX, tmp_path)
         assert netns.leftovers(TEST_PREFIX) == []
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Lab names are machine-wide: with pytest-xdist, every lab test runs on one worker."""
-    for item in items:
-        if "/tests/lab/" in str(item.path):
-            item.add_marker(pytest.mark.xdist_group("lab"))
