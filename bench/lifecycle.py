@@ -39,6 +39,7 @@ import httpx
 import uvicorn
 from sqlalchemy import create_engine, text
 
+from passnic.agent.host import password_login
 from passnic.app import create_app
 from passnic.cloud import Cloud
 from passnic.config import Settings
@@ -155,24 +156,8 @@ def run(database_url: str, boots: int, label: str) -> dict[str, Any]:
             except httpx.HTTPError:
                 time.sleep(0.05)
         admin = next(c for c in prepared.credentials if c.username == "admin")
-        body = {
-            "auth": {
-                "identity": {
-                    "methods": ["password"],
-                    "password": {
-                        "user": {
-                            "name": admin.username,
-                            "password": admin.password,
-                            "domain": {"id": "default"},
-                        }
-                    },
-                },
-                "scope": {"project": {"name": "admin", "domain": {"id": "default"}}},
-            }
-        }
-        http.headers["X-Auth-Token"] = http.post("/identity/v3/auth/tokens", json=body).headers[
-            "X-Subject-Token"
-        ]
+        login = password_login(f"{base}/identity", admin.username, admin.password, "admin")
+        http.headers["X-Auth-Token"] = login(http)
         while not all(
             s["state"] == "up" for s in http.get(f"{API}/os-services").json()["services"]
         ):

@@ -13,6 +13,7 @@ import yaml
 
 from passnic.agent.discovery import discover_host
 from passnic.agent.fakesysfs import build_sample_compute_sysfs
+from passnic.agent.host import AgentError, password_login
 from passnic.inventory.sample import BOOTSTRAP
 from tests.conftest import BIN, LiveCloud
 
@@ -34,22 +35,13 @@ def _config(live: LiveCloud, name: str) -> dict[str, str]:
 
 
 def _can_log_in(live: LiveCloud, cred: dict[str, str]) -> bool:
-    body = {
-        "auth": {
-            "identity": {
-                "methods": ["password"],
-                "password": {
-                    "user": {
-                        "name": cred["username"],
-                        "password": cred["password"],
-                        "domain": {"name": "Default"},
-                    }
-                },
-            },
-            "scope": {"project": {"name": "service", "domain": {"name": "Default"}}},
-        }
-    }
-    return httpx.post(f"{live.url}/identity/v3/auth/tokens", json=body).status_code == 201
+    login = password_login(f"{live.url}/identity", cred["username"], cred["password"], "service")
+    try:
+        with httpx.Client() as http:
+            login(http)
+    except AgentError:
+        return False
+    return True
 
 
 def _up(live: LiveCloud, host: str) -> bool:
