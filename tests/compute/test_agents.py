@@ -282,3 +282,27 @@ def test_the_long_poll_returns_when_work_arrives(scene: Scene) -> None:
         assert [g["power"] for g in answer["guests"]] == ["running"]
     finally:
         scene.cloud.hosts.watch.stop()
+
+
+def test_an_action_racing_a_delete_is_a_404(scene: Scene, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The server goes away between the caller's read and the conditional UPDATE: a 404, not
+    the 500 of a refresh of a deleted row."""
+    from sqlalchemy import delete as sql_delete
+
+    from passnic.compute.models import Server
+    from passnic.compute.service import ComputeService
+
+    lock(scene.cloud, "compute-1")
+    vm1 = scene.boot("vm1", networks=[{"port": scene.port()["id"]}])
+    original = ComputeService._take
+
+    def racing(self: ComputeService, s: Any, server_id: str, *args: Any) -> Any:
+        with scene.cloud.db.transaction() as other:
+            other.execute(sql_delete(Server).where(Server.id == server_id))
+        return original(self, s, server_id, *args)
+
+    monkeypatch.setattr(ComputeService, "_take", racing)
+    resp = scene.api.post(
+        f"{API}/servers/{vm1['id']}/action", json={"os-stop": None}, headers=scene.user1
+    )
+    assert resp.status_code == 404, resp.text

@@ -1259,7 +1259,10 @@ class ComputeService:
         server = self._visible(s, ctx, server_id)
         taken = self._take(s, server_id, statuses, (None,), task)
         if taken is None:
-            s.refresh(server)
+            current = s.get(Server, server_id, populate_existing=True)
+            if current is None:  # deleted meanwhile by another request
+                raise NotFound(f"Instance {server_id} could not be found.")
+            server = current
             if server.task_state is not None:
                 raise Conflict(
                     f"Cannot '{action}' instance {server_id} while it is in task_state "
