@@ -16,6 +16,7 @@ import math
 import secrets
 import uuid
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
@@ -35,6 +36,7 @@ from passnic.compute.models import (
     Server,
     ServerGroup,
 )
+from passnic.compute.names import name_matches
 from passnic.compute.service import (
     BootRequest,
     Hypervisor,
@@ -559,30 +561,131 @@ async def create_server(request: Request, cloud: CloudDep, ctx: ContextDep) -> A
     )
 
 
-def _list_servers(request: Request, cloud: CloudDep, ctx: ContextDep) -> list[ServerView]:
+#: the statuses Nova's server list filter accepts; any other is a 400, as in Nova
+SERVER_STATUSES = frozenset(
+    [
+        "ACTIVE",
+        "BUILD",
+        "DELETED",
+        "ERROR",
+        "HARD_REBOOT",
+        "MIGRATING",
+        "PASSWORD",
+        "PAUSED",
+        "REBOOT",
+        "REBUILD",
+        "RESCUE",
+        "RESIZE",
+        "REVERT_RESIZE",
+        "SHELVED",
+        "SHELVED_OFFLOADED",
+        "SHUTOFF",
+        "SOFT_DELETED",
+        "SUSPENDED",
+        "UNKNOWN",
+        "VERIFY_RESIZE",
+    ]
+)
+SORT_KEYS: dict[str, Callable[[ServerView], Any]] = {
+    "created_at": lambda v: (v.server.created_at.isoformat(), v.server.id),
+    "updated_at": lambda v: ((v.server.updated_at or v.server.created_at).isoformat(), v.server.id),
+    "display_name": lambda v: (v.server.name, v.server.id),
+    "uuid": lambda v: v.server.id,
+}
+
+
+def _since(value: str | None, key: str) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise BadRequest(f"Invalid filter field: {key}.") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _list_servers(
+    request: Request, cloud: CloudDep, ctx: ContextDep
+) -> tuple[list[ServerView], str | None]:
+    """The page of servers the query asks for, and the marker of the next page (Nova's
+    filters, sorting and ``limit``/``marker`` paging)."""
     q = request.query_params
+    status = q.get("status")
+    if status is not None and status.upper() not in SERVER_STATUSES:
+        raise BadRequest(f"Invalid status value: {status}")
+    since_time = _since(q.get("changes-since"), "changes-since")
+    before_time = _since(q.get("changes-before"), "changes-before")
+    sort_key = q.get("sort_key", "created_at")
+    if sort_key not in SORT_KEYS:
+        raise BadRequest(f"Invalid sort_key: {sort_key}; one of {', '.join(SORT_KEYS)}.")
+    if q.get("sort_dir", "desc") not in ("asc", "desc"):
+        raise BadRequest("sort_dir must be asc or desc.")
+    limit = q.get("limit")
+    if limit is not None and not (limit.isascii() and limit.isdecimal()):
+        raise BadRequest(f"limit must be a non-negative integer, not {limit!r}.")
     if (q.get("deleted") or "").lower() in ("true", "1"):
-        return []
+        return [], None
     all_tenants = q.get("all_tenants")
-    return cloud.compute.list_servers(
+    views = cloud.compute.list_servers(
         ctx,
         name=q.get("name"),
-        status=q.get("status"),
+        status=status,
         all_projects=all_tenants is not None and all_tenants.lower() not in ("false", "0"),
         project_id=q.get("project_id") or q.get("tenant_id"),
         host=q.get("host") or q.get("node"),
     )
 
+    def keep(v: ServerView) -> bool:
+        s = v.server
+        changed = s.updated_at or s.created_at
+        changed = changed if changed.tzinfo else changed.replace(tzinfo=UTC)
+        ips = [ip for nic in v.nics for ip, _subnet in nic.fixed_ips]
+        return (
+            (q.get("flavor") in (None, s.flavor_id))
+            and (q.get("image") in (None, s.image_id))
+            and (q.get("ip") is None or any(name_matches(q.get("ip"), ip) for ip in ips))
+            and (since_time is None or changed >= since_time)
+            and (before_time is None or changed <= before_time)
+        )
+
+    views = sorted(
+        (v for v in views if keep(v)),
+        key=SORT_KEYS[sort_key],
+        reverse=q.get("sort_dir", "desc") == "desc",
+    )
+    marker = q.get("marker")
+    if marker is not None:
+        ids = [v.server.id for v in views]
+        if marker not in ids:
+            raise BadRequest(f"marker [{marker}] not found")
+        views = views[ids.index(marker) + 1 :]
+    if limit is not None and len(views) > int(limit):
+        views = views[: int(limit)]
+        return views, views[-1].server.id if views else None
+    return views, None
+
+
+def _page(
+    request: Request, key: str, items: list[dict[str, Any]], next_marker: str | None
+) -> dict[str, Any]:
+    body: dict[str, Any] = {key: items}
+    if next_marker is not None:
+        query = dict(request.query_params) | {"marker": next_marker}
+        href = str(request.url.replace_query_params(**query))
+        body[f"{key}_links"] = [{"rel": "next", "href": href}]
+    return body
+
 
 @router.get("/v2.1/servers")
 def list_servers(request: Request, cloud: CloudDep, ctx: ContextDep) -> Any:
-    return {"servers": [_server_brief(request, v) for v in _list_servers(request, cloud, ctx)]}
+    views, nxt = _list_servers(request, cloud, ctx)
+    return _page(request, "servers", [_server_brief(request, v) for v in views], nxt)
 
 
 @router.get("/v2.1/servers/detail")
 def list_servers_detail(request: Request, cloud: CloudDep, ctx: ContextDep) -> Any:
-    views = _list_servers(request, cloud, ctx)
-    return {"servers": [_server(request, v, ctx.is_admin) for v in views]}
+    views, nxt = _list_servers(request, cloud, ctx)
+    return _page(request, "servers", [_server(request, v, ctx.is_admin) for v in views], nxt)
 
 
 @router.get("/v2.1/servers/{server_id}")
