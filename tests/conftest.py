@@ -260,3 +260,14 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveCloud]:
 
 
 LoginFn = Callable[[Credential], dict[str, str]]
+
+
+def stop_leftover_agents(home: Path) -> None:
+    """Kill the agents a `passnic up` in ``home`` left running (they run in sessions of their
+    own and outlive a killed controller, as on real compute hosts)."""
+    import contextlib
+    import signal
+
+    for pidfile in (home / "agents").glob("*.pid"):
+        with contextlib.suppress(ProcessLookupError, ValueError):
+            os.kill(int(pidfile.read_text()), signal.SIGKILL)

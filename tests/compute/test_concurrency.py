@@ -25,7 +25,7 @@ from passnic.db import Database
 from passnic.fabric.sample import SAMPLE_SWITCH
 from passnic.image.sample import seed_cirros
 from tests.compute.conftest import ADMIN, add_host, make_passthrough
-from tests.conftest import BIN, PG_ADMIN_URL, free_port
+from tests.conftest import BIN, PG_ADMIN_URL, free_port, stop_leftover_agents
 
 REASON = "No valid host: {hosts} hosts have a pci-passthrough NIC on group0-data0"
 
@@ -206,6 +206,7 @@ def test_two_workers_never_share_a_nic(pg_url: str, tmp_path: Path) -> None:
         except subprocess.TimeoutExpired:  # pragma: no cover
             server.kill()
             server.wait()
+        stop_leftover_agents(home)
 
     statuses = Counter(s["status"] for s in servers)
     faults = {s["fault"]["message"] for s in servers if s["status"] == "ERROR"}

@@ -6,7 +6,6 @@ kill lands mid-step)."""
 
 from __future__ import annotations
 
-import contextlib
 import os
 import signal
 import subprocess
@@ -29,7 +28,7 @@ from passnic.db import Database
 from passnic.image.sample import seed_cirros
 from passnic.placement.models import DeviceClaim
 from tests.compute.conftest import ADMIN, make_passthrough
-from tests.conftest import BIN, PG_ADMIN_URL, free_port
+from tests.conftest import BIN, PG_ADMIN_URL, free_port, stop_leftover_agents
 
 pytestmark = pytest.mark.postgres
 
@@ -102,9 +101,7 @@ class Controller:
                 self.proc.wait(timeout=20)
             except subprocess.TimeoutExpired:  # pragma: no cover
                 self.kill9()
-        for pidfile in (self.home / "agents").glob("*.pid"):  # agents a kill left running
-            with contextlib.suppress(ProcessLookupError, ValueError):
-                os.kill(int(pidfile.read_text()), signal.SIGKILL)
+        stop_leftover_agents(self.home)
 
 
 def _login(base: str, user: str, password: str, project: str) -> dict[str, str]:
