@@ -22,6 +22,18 @@ from tests.compute.conftest import API, Scene, lock
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
 
+def _boot_body(scene: Scene, port_id: str) -> dict[str, Any]:
+    """vm1 on ``port_id``, posted without the scene's settling (these tests take the steps)."""
+    return {
+        "server": {
+            "name": "vm1",
+            "flavorRef": scene.flavor_id("small"),
+            "imageRef": scene.image_id,
+            "networks": [{"port": port_id}],
+        }
+    }
+
+
 def _credential(scene: Scene, host: str) -> dict[str, Any]:
     resp = scene.api.post(f"/agent/v1/hosts/{host}/credential", headers=scene.admin)
     assert resp.status_code == 200, resp.text
@@ -97,14 +109,7 @@ def test_without_its_agent_a_boot_waits_in_spawning(scene: Scene) -> None:
     controller can take it, and finishes when the agent comes."""
     lock(scene.cloud, "compute-1")
     port = scene.port()
-    body = {
-        "server": {
-            "name": "vm1",
-            "flavorRef": scene.flavor_id("small"),
-            "imageRef": scene.image_id,
-            "networks": [{"port": port["id"]}],
-        }
-    }
+    body = _boot_body(scene, port["id"])
     created = scene.api.post(f"{API}/servers", json=body, headers=scene.user1)
     assert created.status_code == 202
     assert set(created.json()["server"]) == {
@@ -203,14 +208,7 @@ def test_steps_resume_in_a_new_controller(scene: Scene, settings: Settings) -> N
     another one (a restart, or another worker) finishes the work from the database."""
     lock(scene.cloud, "compute-1")
     port = scene.port()
-    body = {
-        "server": {
-            "name": "vm1",
-            "flavorRef": scene.flavor_id("small"),
-            "imageRef": scene.image_id,
-            "networks": [{"port": port["id"]}],
-        }
-    }
+    body = _boot_body(scene, port["id"])
     sid = scene.api.post(f"{API}/servers", json=body, headers=scene.user1).json()["server"]["id"]
     scene.cloud.compute.advance(sid)  # scheduled and claimed; then the controller "dies"
     assert scene.show(sid)["OS-EXT-STS:task_state"] == "networking"
@@ -265,14 +263,7 @@ def test_the_long_poll_returns_when_work_arrives(scene: Scene) -> None:
         waiter.start()
         time.sleep(0.5)
         port = scene.port()
-        body = {
-            "server": {
-                "name": "vm1",
-                "flavorRef": scene.flavor_id("small"),
-                "imageRef": scene.image_id,
-                "networks": [{"port": port["id"]}],
-            }
-        }
+        body = _boot_body(scene, port["id"])
         scene.api.post(f"{API}/servers", json=body, headers=scene.user1)
         scene.cloud.conductor.drain()
         waiter.join(timeout=25)
