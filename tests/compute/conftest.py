@@ -68,6 +68,21 @@ def make_passthrough(
     return {"host": host, "ifname": ifname, "pciaddr": port.pciaddr, "mac": port.mac}
 
 
+def net0(cloud: Cloud, cidr: str, user: RequestContext = ADMIN) -> str:
+    """project1's net0 (VLAN 10 of group0-data0) with one subnet; its id."""
+    project1 = cloud.identity.list_projects(ADMIN, name="project1")[0].id
+    net = cloud.network.create_network(
+        ADMIN,
+        name="net0",
+        project_id=project1,
+        network_type="vlan",
+        physical_network="group0-data0",
+        segmentation_id=10,
+    )
+    cloud.network.create_subnet(user, network_id=net.id, cidr=cidr, name="subnet0")
+    return net.id
+
+
 def lock(cloud: Cloud, host: str) -> None:
     cloud.inventory.lock_host(ADMIN, host)
 

@@ -24,7 +24,7 @@ from passnic.context import RequestContext
 from passnic.db import Database
 from passnic.fabric.sample import SAMPLE_SWITCH
 from passnic.image.sample import seed_cirros
-from tests.compute.conftest import ADMIN, add_host, make_passthrough
+from tests.compute.conftest import ADMIN, add_host, make_passthrough, net0
 from tests.conftest import BIN, PG_ADMIN_URL, free_port, stop_leftover_agents
 
 REASON = "No valid host: {hosts} hosts have a pci-passthrough NIC on group0-data0"
@@ -40,19 +40,10 @@ def _fleet(cloud: Cloud, home: Path, hosts: int, ifnames: tuple[str, ...]) -> No
 
 
 def _ports(cloud: Cloud, user: RequestContext, count: int) -> list[str]:
-    project1 = cloud.identity.list_projects(ADMIN, name="project1")[0].id
-    net = cloud.network.create_network(
-        ADMIN,
-        name="net0",
-        project_id=project1,
-        network_type="vlan",
-        physical_network="group0-data0",
-        segmentation_id=10,
-    )
-    cloud.network.create_subnet(user, network_id=net.id, cidr="192.168.0.0/16", name="subnet0")
+    network_id = net0(cloud, "192.168.0.0/16", user)
     return [
         cloud.network.create_port(
-            user, network_id=net.id, name=f"p{i}", vnic_type="direct-physical"
+            user, network_id=network_id, name=f"p{i}", vnic_type="direct-physical"
         ).id
         for i in range(count)
     ]

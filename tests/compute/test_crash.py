@@ -27,7 +27,7 @@ from passnic.config import Settings
 from passnic.db import Database
 from passnic.image.sample import seed_cirros
 from passnic.placement.models import DeviceClaim
-from tests.compute.conftest import ADMIN, make_passthrough
+from tests.compute.conftest import ADMIN, make_passthrough, net0
 from tests.conftest import BIN, PG_ADMIN_URL, free_port, stop_leftover_agents
 
 pytestmark = pytest.mark.postgres
@@ -144,16 +144,7 @@ def test_kill_9_anywhere_then_everything_settles(pg_url: str, tmp_path: Path) ->
         for host in ("compute-0", "compute-1", "compute-2"):
             for ifname in ("enp0s3", "enp0s4"):
                 make_passthrough(cloud, host, ifname)
-        project1 = cloud.identity.list_projects(ADMIN, name="project1")[0].id
-        net = cloud.network.create_network(
-            ADMIN,
-            name="net0",
-            project_id=project1,
-            network_type="vlan",
-            physical_network="group0-data0",
-            segmentation_id=10,
-        )
-        cloud.network.create_subnet(ADMIN, network_id=net.id, cidr="192.168.0.0/24", name="s0")
+        network_id = net0(cloud, "192.168.0.0/24")
         flavor = cloud.compute.flavors.list_flavors(ADMIN)[0].id
         # two workers need a real (SSH) switch; this test is about the lifecycle, not switches
         cloud.fabric.delete_switch(ADMIN, "tor-1")
@@ -178,7 +169,7 @@ def test_kill_9_anywhere_then_everything_settles(pg_url: str, tmp_path: Path) ->
                     "name": name,
                     "flavorRef": flavor,
                     "imageRef": image.id,
-                    "networks": [{"uuid": net.id}],
+                    "networks": [{"uuid": network_id}],
                 }
             }
             resp = http.post(f"{API}/servers", json=body, headers=user)
