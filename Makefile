@@ -4,9 +4,10 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 DEBIAN_PACKAGES := pci.ids iproute2 qemu-system-x86 qemu-utils busybox-static genisoimage \
-	libvirt-clients libxml2-utils libvirt-dev pkg-config
+	libvirt-clients libxml2-utils libvirt-dev pkg-config chromium chromium-driver
+VENDOR := src/passnic/dashboard/static/vendor
 
-.PHONY: run test lint typecheck unit debian guest clean
+.PHONY: run test lint typecheck unit debian guest clean assets
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -15,7 +16,8 @@ $(BIN)/python:
 # Debian packages: the pci.ids database (vendor/device names for discovery), iproute2 (the
 # lab's namespaces), QEMU and the tools of the guest image and config drive, libvirt's client
 # and schemas (virt-xml-validate) and what building libvirt-python needs (libvirt-dev,
-# pkg-config). Installed only where missing and only when we are root.
+# pkg-config) and headless Chromium with its driver (the dashboard's browser tests). Installed
+# only where missing and only when we are root.
 debian:
 	@missing=""; for p in $(DEBIAN_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
@@ -25,11 +27,23 @@ debian:
 	  else echo "note: Debian packages$$missing are not installed"; fi; \
 	fi
 
-$(VENV)/.installed: pyproject.toml | $(BIN)/python
+# The dashboard's JavaScript (htmx, Cytoscape.js): the versions pinned in js/package-lock.json,
+# from the npm registry, copied into the package; Passnic serves them itself at run time. npm
+# comes from Debian only where no Node.js is installed at all.
+$(VENDOR)/.installed: js/package.json js/package-lock.json
+	command -v npm >/dev/null || $(MAKE) debian DEBIAN_PACKAGES="nodejs npm"
+	cd js && npm ci --no-audit --no-fund --silent
+	mkdir -p $(VENDOR)
+	cp js/node_modules/htmx.org/dist/htmx.min.js js/node_modules/cytoscape/dist/cytoscape.min.js $(VENDOR)/
+	touch $@
+
+assets: $(VENDOR)/.installed
+
+$(VENV)/.installed: pyproject.toml $(VENDOR)/.installed | $(BIN)/python
 	$(BIN)/pip install -q -e .
 	touch $@
 
-$(VENV)/.installed-test: pyproject.toml | $(BIN)/python debian
+$(VENV)/.installed-test: pyproject.toml $(VENDOR)/.installed | $(BIN)/python debian
 	$(BIN)/pip install -q -e '.[test]'
 	touch $(VENV)/.installed $@
 
@@ -57,4 +71,4 @@ guest: $(VENV)/.installed
 test: debian lint typecheck guest unit
 
 clean:
-	rm -rf $(VENV) build src/*.egg-info
+	rm -rf $(VENV) build src/*.egg-info js/node_modules $(VENDOR)

@@ -8,11 +8,13 @@ from importlib import import_module
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.responses import RedirectResponse, Response
 
 from passnic import __version__
 from passnic.cloud import Cloud
 from passnic.compute.microversion import Microversions
 from passnic.config import Settings
+from passnic.dashboard import routes as dashboard
 from passnic.logs import RequestLog
 from passnic.web import InputGuard, base_url, install_error_handlers
 
@@ -64,12 +66,15 @@ def create_app(cloud: Cloud | None = None) -> FastAPI:
     app.add_middleware(RequestLog)  # outermost: every answer, a refused one too, has its id
     for module in API_MODULES:
         app.include_router(import_module(module).router)
+    dashboard.install(app)
 
-    @app.get("/")
-    def root(request: Request) -> dict[str, Any]:
-        """Where each API lives; needs no token."""
+    @app.get("/", response_model=None)
+    def root(request: Request) -> dict[str, Any] | Response:
+        """Where each API lives (needs no token); a browser is sent to the dashboard."""
         from passnic.identity.routes import SERVICES
 
+        if dashboard.wants_html(request):
+            return RedirectResponse("/ui/", status_code=303)
         base = base_url(request)
         return {
             "name": "passnic",

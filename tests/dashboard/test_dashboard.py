@@ -1,0 +1,264 @@
+"""The dashboard in a real browser (issue 14's acceptance), in order on one live cloud: the admin
+procedure and a network from the Hosts and Networks pages, user1's boot from the Servers page
+(its timeline and console), vm1's NIC on its switch port with VLAN 10 in the topology, drift made
+behind Passnic's back seen and repaired, and user1 seeing nothing of project2. No page may log a
+console error. The topology and the timeline are saved as the README's screenshots."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+from selenium.webdriver.support.ui import Select
+
+from passnic.bootstrap import Credential
+from passnic.fabric.portconfig import PortConfig
+from tests.conftest import LiveCloud
+from tests.dashboard.conftest import DOCS, Browser
+
+pytestmark = pytest.mark.browser
+VM1_PORT = "GigabitEthernet1/0/1"  # tor-1's port cabled to compute-0 enp0s3
+
+
+def api_as(cloud: LiveCloud, cred: Credential) -> httpx.Client:
+    auth = {
+        "identity": {
+            "methods": ["password"],
+            "password": {
+                "user": {
+                    "name": cred.username,
+                    "password": cred.password,
+                    "domain": {"id": "default"},
+                }
+            },
+        },
+        "scope": {"project": {"name": cred.project, "domain": {"id": "default"}}},
+    }
+    resp = httpx.post(f"{cloud.url}/identity/v3/auth/tokens", json={"auth": auth})
+    resp.raise_for_status()
+    return httpx.Client(
+        base_url=cloud.url, headers={"X-Auth-Token": resp.headers["X-Subject-Token"]}, timeout=30
+    )
+
+
+def no_console_errors(b: Browser) -> None:
+    assert b.console_errors() == []
+
+
+def in_row(b: Browser, host: str, ifname: str, css: str) -> Any:
+    """An element of the row of ``ifname`` in ``host``'s card (found afresh: htmx swaps it)."""
+    return b.find(f"#host-{host} tr[data-ifname='{ifname}'] {css}")
+
+
+def set_class(b: Browser, host: str, ifclass: str) -> None:
+    Select(in_row(b, host, "enp0s3", "select[name=ifclass]")).select_by_value(ifclass)
+    in_row(b, host, "enp0s3", "button.set-class").click()
+
+
+def test_sign_in_is_refused_with_a_wrong_password(browser: Browser, creds: Any) -> None:
+    b = browser
+    b.open("/")  # a browser asking for / lands on the sign-in form
+    b.wait(lambda: "/ui/login" in b.driver.current_url, "the sign-in form")
+    b.find("#user").send_keys("admin")
+    b.find("#password").send_keys("not-the-password")
+    b.find("#sign-in").click()
+    assert "invalid" in b.find("#login-error").text.lower() or b.text("#login-error")
+    assert "/ui/login" in b.driver.current_url
+    # the API's own root still answers JSON to API clients
+    assert httpx.get(f"{b.url}/").json()["name"] == "passnic"
+    no_console_errors(b)
+
+
+def test_admin_procedure_from_the_hosts_page(browser: Browser, creds: Any) -> None:
+    b = browser
+    b.login(creds["admin"])
+    b.find("a[href='/ui/hosts']").click()
+    for host in ("compute-0", "compute-1"):
+        # sysinv's refusal, shown in the host's card: the host is unlocked
+        set_class(b, host, "pci-passthrough")
+        b.wait_text("Host must be locked.", f"#host-{host}")
+        b.find(f"#host-{host} button.lock-toggle").click()
+        b.wait(lambda h=host: b.text(f"#host-{h} .admin-state") == "locked", "locked")
+        set_class(b, host, "pci-passthrough")
+        b.wait(
+            lambda h=host: in_row(b, h, "enp0s3", ".ifclass").text == "pci-passthrough",
+            "class pci-passthrough",
+        )
+        in_row(b, host, "enp0s3", "button.assign").click()
+        b.wait(
+            lambda h=host: in_row(b, h, "enp0s3", ".datanetworks").text == "group0-data0",
+            "data network group0-data0",
+        )
+        assert "sysinv refused" not in b.text(f"#host-{host}")
+        b.find(f"#host-{host} button.lock-toggle").click()
+        b.wait(lambda h=host: b.text(f"#host-{h} .admin-state") == "unlocked", "unlocked")
+    no_console_errors(b)
+
+
+def test_admin_creates_net0_for_project1(browser: Browser) -> None:
+    b = browser
+    b.open("/ui/networks")
+    b.find("details.card summary").click()
+    b.find("#net-name").send_keys("net0")
+    Select(b.find("#net-project")).select_by_visible_text("project1")
+    b.find("#net-vlan").send_keys("10")
+    b.find("#net-cidr").send_keys("192.168.10.0/24")
+    b.find("#create-network").click()
+    b.wait(lambda: "net0" in b.text("#networks"), "net0 listed")
+    row = next(r for r in b.text("#networks").splitlines() if r.startswith("net0"))
+    assert "project1" in row and " 10 " in f" {row} " and "192.168.10.0/24" in row
+    no_console_errors(b)
+    b.logout()
+
+
+def test_user1_boots_vm1_and_reads_its_timeline(browser: Browser, creds: Any) -> None:
+    b = browser
+    b.login(creds["user1"])
+    assert b.text("#project") == "project1"
+    # a member is shown no Hosts or Fabric page
+    assert not b.driver.find_elements("css selector", "a[href='/ui/hosts']")
+    assert not b.driver.find_elements("css selector", "a[href='/ui/fabric']")
+    b.find("a[href='/ui/servers']").click()
+    b.find("#boot-name").send_keys("vm1")
+    Select(b.find("#boot-flavor")).select_by_visible_text("small")
+    network = Select(b.find("#boot-network"))
+    network.select_by_visible_text(
+        next(o.text for o in network.options if o.text.startswith("net0"))
+    )
+    b.find("#boot").click()
+    b.wait(lambda: b.text("#server-status") == "ACTIVE", "vm1 ACTIVE")  # live, no reload
+    b.wait_text("switch_port", "#timeline")
+    timeline = b.text("#timeline")
+    for step in ("create", "schedule", "claimed compute-0 enp0s3", "access VLAN 10", "spawn"):
+        assert step in timeline
+    b.wait_text("Passnic fake guest vm1", "#console")
+    assert "192.168.10." in b.text("#console")
+    # stop and start, the status following without a reload
+    b.find("#action-stop").click()
+    b.wait(lambda: b.text("#server-status") == "SHUTOFF", "vm1 SHUTOFF")
+    b.find("#action-start").click()
+    b.wait(lambda: b.text("#server-status") == "ACTIVE", "vm1 ACTIVE again")
+    no_console_errors(b)
+    b.logout()
+
+
+PATH_OF_VM1 = """
+const cy = window.passnicTopology, id = (x) => cy.getElementById(x);
+const nic = 'nic:compute-0:enp0s3', port = 'swport:tor-1:' + arguments[0];
+const net = id('vlan:10').outgoers('node[kind = "network"]');
+return {
+  cable: id(nic + '->' + port).nonempty(),
+  vlan: id(port + '->vlan:10').nonempty(),
+  network: net.data('label'),
+  server: net.outgoers('node[kind = "server"]').some((n) => n.data('label').startsWith('vm1')),
+  label: id(port).data('label'),
+};
+"""
+
+
+def _vm1_port_classes(b: Browser) -> str:
+    return str(
+        b.driver.execute_script(
+            "return window.passnicTopology.getElementById(arguments[0]).classes().join(' ')",
+            f"swport:tor-1:{VM1_PORT}",
+        )
+    )
+
+
+def test_topology_shows_vm1_nic_on_its_switch_port_in_vlan_10(browser: Browser, creds: Any) -> None:
+    b = browser
+    b.login(creds["admin"])
+    b.wait(lambda: b.find("#cy").get_attribute("data-ready") == "true", "the topology drawn")
+    b.wait_text("vm1", "#paths")
+    row = b.find("#paths tr[data-server='vm1']").text
+    assert "compute-0 enp0s3" in row and f"tor-1 {VM1_PORT} (access VLAN 10)" in row
+    assert "VLAN 10" in row and "net0" in row
+    assert b.driver.execute_script(PATH_OF_VM1, VM1_PORT) == {
+        "cable": True,
+        "vlan": True,
+        "network": "net0 (VLAN 10)",
+        "server": True,
+        "label": f"{VM1_PORT}\naccess VLAN 10",
+    }
+    assert "bound" in _vm1_port_classes(b) and "drift" not in _vm1_port_classes(b)
+    # the details and the frame trace, from the keyboard-usable list
+    b.find("#paths tr[data-server='vm1'] button").click()
+    b.wait_text("untagged frame enters tor-1", "#details")
+    assert "→ VLAN 10 → net0 (project1)" in b.text("#details")
+    b.find("#trace input[name=tag]").send_keys("20")
+    b.find("#trace button").click()
+    b.wait_text("dropped: tagged VLAN 20 on an access port for VLAN 10", "#details")
+    b.driver.execute_script("window.scrollTo(0, 0)")
+    b.driver.save_screenshot(str(DOCS / "dashboard-topology.png"))
+    no_console_errors(b)
+
+
+def test_drift_appears_and_is_repaired(browser: Browser, cloud: LiveCloud) -> None:
+    b = browser
+    tor1 = cloud.cloud.fabric.soft("tor-1")
+    tor1.switch.configure(VM1_PORT, PortConfig.access(20))  # behind Passnic's back
+    b.wait(lambda: "drift" in _vm1_port_classes(b), "drift in the topology")  # by polling
+    assert "drift" in str(b.find("#paths tr[data-server='vm1']").get_attribute("class"))
+    b.find("a[href='/ui/fabric']").click()
+    row = b.find(f"tr[data-port='{VM1_PORT}']")
+    assert "DRIFT" in row.text and "access VLAN 20" in row.text
+    b.find("#audit").click()
+    b.wait_text("wrong VLAN: access VLAN 20, expected 10", "#audit-result")
+    b.wait_text(VM1_PORT, "#alarms-active")
+    b.find("#repair").click()
+    b.wait_text("repaired", "#audit-result")
+    b.wait(lambda: "DRIFT" not in b.find(f"tr[data-port='{VM1_PORT}']").text, "no drift")
+    assert "No active alarms." in b.text("#alarms-active")
+    assert VM1_PORT in b.text("#alarms-resolved")
+    assert tor1.read([VM1_PORT])[VM1_PORT] == PortConfig.access(10)
+    b.find("a[href='/ui/topology']").click()
+    b.wait(lambda: b.find("#cy").get_attribute("data-ready") == "true", "the topology drawn")
+    b.wait(lambda: "bound" in _vm1_port_classes(b), "vm1's port drawn")
+    assert "drift" not in _vm1_port_classes(b)
+    no_console_errors(b)
+    b.logout()
+
+
+def test_user1_sees_nothing_of_project2(browser: Browser, cloud: LiveCloud, creds: Any) -> None:
+    b = browser
+    user2 = api_as(cloud, creds["user2"])
+    secret = user2.post("/networking/v2.0/networks", json={"network": {"name": "p2-secret"}})
+    assert secret.status_code == 201, secret.text
+    b.login(creds["user1"])
+    b.wait(lambda: b.find("#cy").get_attribute("data-ready") == "true", "the topology drawn")
+    labels = b.driver.execute_script(
+        "return window.passnicTopology.nodes().map((n) => n.data('label'))"
+    )
+    assert any(label.startswith("vm1") for label in labels)
+    assert not any("p2-secret" in label for label in labels)
+    for page in ("/ui/networks", "/ui/servers"):
+        b.open(page)
+        b.find("main h1")
+        assert "p2-secret" not in b.text() and "project2" not in b.text()
+    no_console_errors(b)
+    for page in ("/ui/fabric", "/ui/hosts"):  # refused: a 403 page, logged by the browser
+        b.open(page)
+        b.wait_text("admin's", "main")
+        errors = b.console_errors()
+        assert len(errors) == 1 and "403" in errors[0]
+    b.logout()
+
+
+def test_admin_migrates_vm1_and_confirms(browser: Browser, creds: Any) -> None:
+    b = browser
+    b.login(creds["admin"])
+    b.find("a[href='/ui/servers']").click()
+    b.find("#servers tr[data-server='vm1'] a").click()
+    b.wait(lambda: b.text("#server-status") == "ACTIVE", "vm1's page")
+    b.find("#action-migrate").click()
+    b.wait(lambda: b.text("#server-status") == "VERIFY_RESIZE", "vm1 waiting for confirmation")
+    b.find("#action-confirm").click()
+    b.wait(lambda: b.text("#server-status") == "ACTIVE", "vm1 migrated")
+    assert b.text("#server-host") == "compute-1"
+    b.wait_text("compute-1 enp0s3", "#server-fabric")
+    timeline = b.text("#timeline")
+    assert "migrate" in timeline and "confirm" in timeline and "create" in timeline
+    b.driver.execute_script("window.scrollTo(0, 0)")
+    b.driver.save_screenshot(str(DOCS / "dashboard-server-timeline.png"))
+    no_console_errors(b)
