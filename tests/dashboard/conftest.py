@@ -10,7 +10,7 @@ import shutil
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -18,10 +18,9 @@ from passnic.bootstrap import Credential, load_credentials
 from passnic.dashboard.routes import STATIC, VENDOR_FILES
 from tests.conftest import LiveCloud
 
-webdriver = pytest.importorskip("selenium.webdriver")
-from selenium.webdriver.common.by import By  # noqa: E402
-from selenium.webdriver.remote.webdriver import WebDriver  # noqa: E402
-from selenium.webdriver.remote.webelement import WebElement  # noqa: E402
+if TYPE_CHECKING:
+    from selenium.webdriver.remote.webdriver import WebDriver
+    from selenium.webdriver.remote.webelement import WebElement
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
@@ -43,13 +42,13 @@ def no_background_audit() -> Iterator[None]:
 
 
 @pytest.fixture(scope="module")
-def cloud(no_background_audit: None, live: LiveCloud) -> LiveCloud:
+def live_ui(no_background_audit: None, live: LiveCloud) -> LiveCloud:
     return live
 
 
 @pytest.fixture(scope="module")
-def creds(cloud: LiveCloud) -> dict[str, Credential]:
-    return {c.username: c for c in load_credentials(cloud.home)}
+def creds(live_ui: LiveCloud) -> dict[str, Credential]:
+    return {c.username: c for c in load_credentials(live_ui.home)}
 
 
 class Browser:
@@ -63,10 +62,10 @@ class Browser:
         self.driver.get(self.url + path)
 
     def find(self, css: str) -> WebElement:
-        return self.wait(lambda: self.driver.find_element(By.CSS_SELECTOR, css), css)
+        return self.wait(lambda: self.driver.find_element("css selector", css), css)
 
     def text(self, css: str = "body") -> str:
-        return str(self.driver.find_element(By.CSS_SELECTOR, css).text)
+        return str(self.driver.find_element("css selector", css).text)
 
     def wait(self, probe: Callable[[], Any], what: str) -> Any:
         """The first truthy value of ``probe`` (exceptions count as not yet), within WAIT s."""
@@ -105,11 +104,12 @@ class Browser:
 
 
 @pytest.fixture(scope="module")
-def browser(cloud: LiveCloud) -> Iterator[Browser]:
+def browser(live_ui: LiveCloud) -> Iterator[Browser]:
     if not (os.path.exists(CHROMIUM) and os.path.exists(CHROMEDRIVER)):
         pytest.skip("needs Debian's chromium and chromium-driver (make debian)")
     if not all((STATIC / "vendor" / f).is_file() for f in VENDOR_FILES):
         pytest.skip("needs the dashboard's JavaScript (make assets)")
+    webdriver = pytest.importorskip("selenium.webdriver")
     from selenium.webdriver.chrome.service import Service
 
     options = webdriver.ChromeOptions()
@@ -120,6 +120,6 @@ def browser(cloud: LiveCloud) -> Iterator[Browser]:
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
     try:
-        yield Browser(driver, cloud.url)
+        yield Browser(driver, live_ui.url)
     finally:
         driver.quit()

@@ -10,18 +10,19 @@ from typing import Any
 
 import httpx
 import pytest
-from selenium.webdriver.support.ui import Select
 
 from passnic.bootstrap import Credential
 from passnic.fabric.portconfig import PortConfig
 from tests.conftest import LiveCloud
 from tests.dashboard.conftest import DOCS, Browser
 
+Select = pytest.importorskip("selenium.webdriver.support.ui").Select
+
 pytestmark = pytest.mark.browser
 VM1_PORT = "GigabitEthernet1/0/1"  # tor-1's port cabled to compute-0 enp0s3
 
 
-def api_as(cloud: LiveCloud, cred: Credential) -> httpx.Client:
+def api_as(live_ui: LiveCloud, cred: Credential) -> httpx.Client:
     auth = {
         "identity": {
             "methods": ["password"],
@@ -35,10 +36,10 @@ def api_as(cloud: LiveCloud, cred: Credential) -> httpx.Client:
         },
         "scope": {"project": {"name": cred.project, "domain": {"id": "default"}}},
     }
-    resp = httpx.post(f"{cloud.url}/identity/v3/auth/tokens", json={"auth": auth})
+    resp = httpx.post(f"{live_ui.url}/identity/v3/auth/tokens", json={"auth": auth})
     resp.raise_for_status()
     return httpx.Client(
-        base_url=cloud.url, headers={"X-Auth-Token": resp.headers["X-Subject-Token"]}, timeout=30
+        base_url=live_ui.url, headers={"X-Auth-Token": resp.headers["X-Subject-Token"]}, timeout=30
     )
 
 
@@ -194,9 +195,9 @@ def test_topology_shows_vm1_nic_on_its_switch_port_in_vlan_10(browser: Browser, 
     no_console_errors(b)
 
 
-def test_drift_appears_and_is_repaired(browser: Browser, cloud: LiveCloud) -> None:
+def test_drift_appears_and_is_repaired(browser: Browser, live_ui: LiveCloud) -> None:
     b = browser
-    tor1 = cloud.cloud.fabric.soft("tor-1")
+    tor1 = live_ui.cloud.fabric.soft("tor-1")
     tor1.switch.configure(VM1_PORT, PortConfig.access(20))  # behind Passnic's back
     b.wait(lambda: "drift" in _vm1_port_classes(b), "drift in the topology")  # by polling
     assert "drift" in str(b.find("#paths tr[data-server='vm1']").get_attribute("class"))
@@ -220,9 +221,9 @@ def test_drift_appears_and_is_repaired(browser: Browser, cloud: LiveCloud) -> No
     b.logout()
 
 
-def test_user1_sees_nothing_of_project2(browser: Browser, cloud: LiveCloud, creds: Any) -> None:
+def test_user1_sees_nothing_of_project2(browser: Browser, live_ui: LiveCloud, creds: Any) -> None:
     b = browser
-    user2 = api_as(cloud, creds["user2"])
+    user2 = api_as(live_ui, creds["user2"])
     secret = user2.post("/networking/v2.0/networks", json={"network": {"name": "p2-secret"}})
     assert secret.status_code == 201, secret.text
     b.login(creds["user1"])

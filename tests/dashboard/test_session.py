@@ -1,0 +1,143 @@
+"""The dashboard's session and safety without a browser: `/` for browsers and for API clients,
+the cookie's flags, CSRF on every form, sign-in required, admin pages closed to members, what a
+member's topology holds, and how a switch port's line becomes VLANs."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from fastapi.testclient import TestClient
+
+from passnic.bootstrap import Credential
+from passnic.dashboard.client import LOGIN_CSRF_COOKIE, TOKEN_COOKIE
+from passnic.dashboard.topology import port_vlans
+
+HTML = {"Accept": "text/html,application/xhtml+xml"}
+
+
+def sign_in(api: TestClient, cred: Credential) -> str:
+    """Sign in through the form; the CSRF token of the pages that follow."""
+    api.get("/ui/login")
+    form = {
+        "csrf_token": api.cookies[LOGIN_CSRF_COOKIE],
+        "user": cred.username,
+        "password": cred.password,
+        "domain": "Default",
+        "project": cred.project,
+    }
+    resp = api.post("/ui/login", data=form, follow_redirects=False)
+    assert resp.status_code == 303 and resp.headers["location"] == "/ui/topology"
+    page = api.get("/ui/topology").text
+    found = re.search(r'name="csrf_token" value="([0-9a-f]+)"', page)
+    assert found
+    return found.group(1)
+
+
+def test_root_sends_browsers_to_the_dashboard_and_api_clients_the_catalog(
+    api: TestClient,
+) -> None:
+    resp = api.get("/", headers=HTML, follow_redirects=False)
+    assert resp.status_code == 303 and resp.headers["location"] == "/ui/"
+    assert api.get("/").json()["name"] == "passnic"
+    login = api.get("/ui/topology", headers=HTML, follow_redirects=False)
+    assert login.status_code == 303 and login.headers["location"] == "/ui/login"
+    htmx = api.get("/ui/servers/table", headers={"HX-Request": "true"}, follow_redirects=False)
+    assert htmx.status_code == 204 and htmx.headers["HX-Redirect"] == "/ui/login"
+
+
+def test_the_token_cookie_is_httponly_and_samesite(
+    api: TestClient, sample: dict[str, Credential]
+) -> None:
+    api.get("/ui/login")
+    cred = sample["admin"]
+    form = {"user": cred.username, "password": cred.password, "project": "admin"}
+    stale = api.post("/ui/login", data=form, follow_redirects=False)  # no CSRF token
+    assert stale.status_code == 200 and "stale" in stale.text
+    assert TOKEN_COOKIE not in stale.headers.get("set-cookie", "")
+    wrong = api.post(
+        "/ui/login",
+        data={**form, "password": "wrong", "csrf_token": api.cookies[LOGIN_CSRF_COOKIE]},
+        follow_redirects=False,
+    )
+    assert wrong.status_code == 200 and 'role="alert"' in wrong.text
+    good = api.post(
+        "/ui/login",
+        data={**form, "csrf_token": api.cookies[LOGIN_CSRF_COOKIE]},
+        follow_redirects=False,
+    )
+    cookie = next(c for c in good.headers.get_list("set-cookie") if c.startswith(TOKEN_COOKIE))
+    assert "HttpOnly" in cookie and "SameSite=strict" in cookie and "Path=/" in cookie
+    page = api.get("/ui/topology")
+    assert "script-src 'self'" in page.headers["content-security-policy"]
+    assert not re.search(r"<script(?![^>]*\bsrc=)", page.text)  # no inline script
+
+
+def test_forms_need_the_csrf_token(api: TestClient, sample: dict[str, Credential]) -> None:
+    csrf = sign_in(api, sample["admin"])
+    refused = api.post("/ui/hosts/compute-0/lock", data={})
+    assert refused.status_code == 403
+    assert "unlocked" in api.get("/ui/hosts").text.split('id="host-compute-0"')[1][:600]
+    forged = api.post("/ui/hosts/compute-0/lock", data={"csrf_token": "0" * 64})
+    assert forged.status_code == 403
+    locked = api.post("/ui/hosts/compute-0/lock", headers={"X-CSRF-Token": csrf})
+    assert locked.status_code == 200 and '<strong class="admin-state">locked<' in locked.text
+    out = api.post("/ui/logout", data={"csrf_token": csrf}, follow_redirects=False)
+    assert out.status_code == 303
+    api.cookies.clear()
+    assert api.get("/ui/hosts", follow_redirects=False).headers["location"] == "/ui/login"
+
+
+def test_sysinv_refusal_is_shown_in_the_host_card(
+    api: TestClient, sample: dict[str, Credential]
+) -> None:
+    csrf = sign_in(api, sample["admin"])
+    page = api.get("/ui/hosts").text
+    iface = re.search(r'/ui/hosts/compute-0/interfaces/([0-9a-f-]+)/class', page)
+    assert iface
+    resp = api.post(
+        f"/ui/hosts/compute-0/interfaces/{iface.group(1)}/class",
+        data={"csrf_token": csrf, "ifclass": "pci-passthrough"},
+    )
+    assert resp.status_code == 200 and "sysinv refused: Host must be locked." in resp.text
+
+
+def test_members_see_their_project_only(api: TestClient, sample: dict[str, Credential]) -> None:
+    csrf = sign_in(api, sample["user2"])
+    api.post("/ui/networks", data={"csrf_token": csrf, "name": "p2-only"}, follow_redirects=False)
+    assert "p2-only" in api.get("/ui/networks").text
+    api.cookies.clear()
+    sign_in(api, sample["user1"])
+    for page in ("/ui/hosts", "/ui/fabric"):
+        assert api.get(page).status_code == 403
+    assert "p2-only" not in api.get("/ui/networks").text
+    labels = [
+        e["data"].get("label", "") for e in api.get("/ui/topology.json").json()["elements"]
+    ]
+    assert not any("p2-only" in label for label in labels)
+
+
+def test_admin_topology_cables_nics_to_switch_ports(
+    api: TestClient, sample: dict[str, Credential]
+) -> None:
+    sign_in(api, sample["admin"])
+    elements = api.get("/ui/topology.json").json()["elements"]
+    edges = {e["data"]["id"] for e in elements if "source" in e["data"]}
+    assert "nic:compute-0:enp0s3->swport:tor-1:GigabitEthernet1/0/1" in edges
+    port = next(e for e in elements if e["data"]["id"] == "swport:tor-1:GigabitEthernet1/0/1")
+    assert "quarantined" in port["classes"] and "drift" not in port["classes"]
+
+
+@pytest.mark.parametrize(
+    ("line", "vlans", "trunk"),
+    [
+        ("access VLAN 10", {10}, False),
+        ("access VLAN 4000, shut down", set(), False),
+        ("trunk, native 10, allowed 10,20-22", {10, 20, 21, 22}, True),
+        ("trunk, native none, allowed none", set(), True),
+        ("access, no VLAN", set(), False),
+        (None, set(), False),
+    ],
+)
+def test_port_vlans(line: str | None, vlans: set[int], trunk: bool) -> None:
+    assert port_vlans(line) == (vlans, trunk)
