@@ -93,7 +93,7 @@ def test_sysinv_refusal_is_shown_in_the_host_card(
 ) -> None:
     csrf = sign_in(api, sample["admin"])
     page = api.get("/ui/hosts").text
-    iface = re.search(r'/ui/hosts/compute-0/interfaces/([0-9a-f-]+)/class', page)
+    iface = re.search(r"/ui/hosts/compute-0/interfaces/([0-9a-f-]+)/class", page)
     assert iface
     resp = api.post(
         f"/ui/hosts/compute-0/interfaces/{iface.group(1)}/class",
@@ -111,9 +111,7 @@ def test_members_see_their_project_only(api: TestClient, sample: dict[str, Crede
     for page in ("/ui/hosts", "/ui/fabric"):
         assert api.get(page).status_code == 403
     assert "p2-only" not in api.get("/ui/networks").text
-    labels = [
-        e["data"].get("label", "") for e in api.get("/ui/topology.json").json()["elements"]
-    ]
+    labels = [e["data"].get("label", "") for e in api.get("/ui/topology.json").json()["elements"]]
     assert not any("p2-only" in label for label in labels)
 
 
