@@ -43,6 +43,9 @@ def api_as(live_ui: LiveCloud, cred: Credential) -> httpx.Client:
     )
 
 
+Creds = dict[str, Credential]
+
+
 def no_console_errors(b: Browser) -> None:
     assert b.console_errors() == []
 
@@ -57,8 +60,7 @@ def set_class(b: Browser, host: str, ifclass: str) -> None:
     in_row(b, host, "enp0s3", "button.set-class").click()
 
 
-def test_sign_in_is_refused_with_a_wrong_password(browser: Browser, creds: Any) -> None:
-    b = browser
+def sign_in_is_refused_with_a_wrong_password(b: Browser, live_ui: LiveCloud, creds: Creds) -> None:
     b.open("/")  # a browser asking for / lands on the sign-in form
     b.wait(lambda: "/ui/login" in b.driver.current_url, "the sign-in form")
     b.find("#user").send_keys("admin")
@@ -71,8 +73,7 @@ def test_sign_in_is_refused_with_a_wrong_password(browser: Browser, creds: Any) 
     no_console_errors(b)
 
 
-def test_admin_procedure_from_the_hosts_page(browser: Browser, creds: Any) -> None:
-    b = browser
+def admin_procedure_from_the_hosts_page(b: Browser, live_ui: LiveCloud, creds: Creds) -> None:
     b.login(creds["admin"])
     b.find("a[href='/ui/hosts']").click()
     for host in ("compute-0", "compute-1"):
@@ -97,8 +98,7 @@ def test_admin_procedure_from_the_hosts_page(browser: Browser, creds: Any) -> No
     no_console_errors(b)
 
 
-def test_admin_creates_net0_for_project1(browser: Browser) -> None:
-    b = browser
+def admin_creates_net0_for_project1(b: Browser, live_ui: LiveCloud, creds: Creds) -> None:
     b.open("/ui/networks")
     b.find("details.card summary").click()
     b.find("#net-name").send_keys("net0")
@@ -113,8 +113,7 @@ def test_admin_creates_net0_for_project1(browser: Browser) -> None:
     b.logout()
 
 
-def test_user1_boots_vm1_and_reads_its_timeline(browser: Browser, creds: Any) -> None:
-    b = browser
+def user1_boots_vm1_and_reads_its_timeline(b: Browser, live_ui: LiveCloud, creds: Creds) -> None:
     b.login(creds["user1"])
     assert b.text("#project") == "project1"
     # a member is shown no Hosts or Fabric page
@@ -167,8 +166,9 @@ def _vm1_port_classes(b: Browser) -> str:
     )
 
 
-def test_topology_shows_vm1_nic_on_its_switch_port_in_vlan_10(browser: Browser, creds: Any) -> None:
-    b = browser
+def topology_shows_vm1_nic_on_its_switch_port_in_vlan_10(
+    b: Browser, live_ui: LiveCloud, creds: Creds
+) -> None:
     b.login(creds["admin"])
     b.wait(lambda: b.find("#cy").get_attribute("data-ready") == "true", "the topology drawn")
     b.wait_text("vm1", "#paths")
@@ -195,8 +195,7 @@ def test_topology_shows_vm1_nic_on_its_switch_port_in_vlan_10(browser: Browser, 
     no_console_errors(b)
 
 
-def test_drift_appears_and_is_repaired(browser: Browser, live_ui: LiveCloud) -> None:
-    b = browser
+def drift_appears_and_is_repaired(b: Browser, live_ui: LiveCloud, creds: Creds) -> None:
     tor1 = live_ui.cloud.fabric.soft("tor-1")
     tor1.switch.configure(VM1_PORT, PortConfig.access(20))  # behind Passnic's back
     b.wait(lambda: "drift" in _vm1_port_classes(b), "drift in the topology")  # by polling
@@ -221,8 +220,7 @@ def test_drift_appears_and_is_repaired(browser: Browser, live_ui: LiveCloud) -> 
     b.logout()
 
 
-def test_user1_sees_nothing_of_project2(browser: Browser, live_ui: LiveCloud, creds: Any) -> None:
-    b = browser
+def user1_sees_nothing_of_project2(b: Browser, live_ui: LiveCloud, creds: Creds) -> None:
     user2 = api_as(live_ui, creds["user2"])
     secret = user2.post("/networking/v2.0/networks", json={"network": {"name": "p2-secret"}})
     assert secret.status_code == 201, secret.text
@@ -246,8 +244,7 @@ def test_user1_sees_nothing_of_project2(browser: Browser, live_ui: LiveCloud, cr
     b.logout()
 
 
-def test_admin_migrates_vm1_and_confirms(browser: Browser, creds: Any) -> None:
-    b = browser
+def admin_migrates_vm1_and_confirms(b: Browser, live_ui: LiveCloud, creds: Creds) -> None:
     b.login(creds["admin"])
     b.find("a[href='/ui/servers']").click()
     b.find("#servers tr[data-server='vm1'] a").click()
@@ -263,3 +260,49 @@ def test_admin_migrates_vm1_and_confirms(browser: Browser, creds: Any) -> None:
     b.driver.execute_script("window.scrollTo(0, 0)")
     b.driver.save_screenshot(str(DOCS / "dashboard-server-timeline.png"))
     no_console_errors(b)
+    b.logout()
+
+
+def no_valid_host_is_explained_and_the_server_deleted(
+    b: Browser, live_ui: LiveCloud, creds: Creds
+) -> None:
+    """Two passthrough NICs on group0-data0: vm1 holds one, vm2 takes the other, vm3 finds
+    none; its page says why, stage by stage, and deletes it."""
+    b.login(creds["user1"])
+    for name in ("vm2", "vm3"):
+        b.open("/ui/servers")
+        b.find("#boot-name").send_keys(name)
+        network = Select(b.find("#boot-network"))
+        network.select_by_visible_text(
+            next(o.text for o in network.options if o.text.startswith("net0"))
+        )
+        b.find("#boot").click()
+        b.wait(lambda: b.text("#server-status") in ("ACTIVE", "ERROR"), f"{name} settled")
+    assert b.text("#server-status") == "ERROR"
+    fault = b.find("#fault").text
+    assert "No valid host" in fault and "in use by" in fault
+    assert "vm1" in fault and "vm2" in fault
+    b.find("#action-delete").click()
+    b.driver.switch_to.alert.accept()
+    b.wait(lambda: b.driver.current_url.endswith("/ui/servers"), "back to the servers")
+    b.wait(lambda: "vm3" not in b.text("#servers"), "vm3 gone")
+    assert "vm2" in b.text("#servers")
+    no_console_errors(b)
+    b.logout()
+
+
+def test_the_dashboard_in_a_browser(browser: Browser, live_ui: LiveCloud, creds: Creds) -> None:
+    """The steps share one cloud and one browser, in this order (one test: workers of
+    pytest-xdist never split it)."""
+    for step in (
+        sign_in_is_refused_with_a_wrong_password,
+        admin_procedure_from_the_hosts_page,
+        admin_creates_net0_for_project1,
+        user1_boots_vm1_and_reads_its_timeline,
+        topology_shows_vm1_nic_on_its_switch_port_in_vlan_10,
+        drift_appears_and_is_repaired,
+        user1_sees_nothing_of_project2,
+        admin_migrates_vm1_and_confirms,
+        no_valid_host_is_explained_and_the_server_deleted,
+    ):
+        step(browser, live_ui, creds)

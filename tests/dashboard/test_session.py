@@ -139,3 +139,24 @@ def test_admin_topology_cables_nics_to_switch_ports(
 )
 def test_port_vlans(line: str | None, vlans: set[int], trunk: bool) -> None:
     assert port_vlans(line) == (vlans, trunk)
+
+
+def test_project_switcher_asks_for_the_password(
+    api: TestClient, sample: dict[str, Credential]
+) -> None:
+    csrf = sign_in(api, sample["user1"])
+    assert '<option value="project1" selected>project1</option>' in api.get("/ui/projects").text
+    before = api.cookies[TOKEN_COOKIE]
+    wrong = api.post("/ui/project", data={"csrf_token": csrf, "project": "project1"})
+    assert 'role="alert"' in wrong.text and api.cookies[TOKEN_COOKIE] == before
+    other = api.post(
+        "/ui/project",
+        data={"csrf_token": csrf, "project": "project2", "password": sample["user1"].password},
+    )
+    assert 'role="alert"' in other.text and api.cookies[TOKEN_COOKIE] == before
+    switched = api.post(
+        "/ui/project",
+        data={"csrf_token": csrf, "project": "project1", "password": sample["user1"].password},
+        follow_redirects=False,
+    )
+    assert switched.status_code == 303 and api.cookies[TOKEN_COOKIE] != before

@@ -227,7 +227,7 @@ async def switch_project(request: Request) -> Response:
             request, "Default", s.ctx.user_name, form.get("password", ""), form.get("project", "")
         )
     except ApiError as exc:
-        return render(request, "error.html", 401, message=exc.message, session=s)
+        return s.page("error.html", message=exc.message)
     response = go(request, "/ui/topology")
     set_cookie(response, request, TOKEN_COOKIE, token, "/")
     return response
