@@ -77,6 +77,11 @@ def new_request_id() -> str:
     return f"req-{uuid.uuid4()}"
 
 
+IN_PROCESS_CLIENT = "passnic-in-process"
+"""The client address of the dashboard's own API calls (an ASGI scope value no socket can
+give): the request log keeps them at debug, beside the page request that made them."""
+
+
 class RequestLog:
     """ASGI middleware: gives each request an id (``request.state.request_id``, answered in
     ``x-openstack-request-id`` as OpenStack services do) and logs one line when it ends:
@@ -109,10 +114,15 @@ class RequestLog:
         finally:
             current_request_id.reset(token)
             caller = state.get("context")
+            level = logging.INFO
+            if status >= 500:
+                level = logging.ERROR
+            elif (scope.get("client") or ("",))[0] == IN_PROCESS_CLIENT:
+                level = logging.DEBUG
             log_event(
                 request_log,
                 "request",
-                logging.ERROR if status >= 500 else logging.INFO,
+                level,
                 method=scope["method"],
                 path=scope["path"],
                 status=status,

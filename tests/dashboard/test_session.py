@@ -4,6 +4,7 @@ member's topology holds, and how a switch port's line becomes VLANs."""
 
 from __future__ import annotations
 
+import logging
 import re
 
 import pytest
@@ -160,3 +161,17 @@ def test_project_switcher_asks_for_the_password(
         follow_redirects=False,
     )
     assert switched.status_code == 303 and api.cookies[TOKEN_COOKIE] != before
+
+
+def test_the_pages_api_calls_are_logged_at_debug(
+    api: TestClient, sample: dict[str, Credential], caplog: pytest.LogCaptureFixture
+) -> None:
+    """One info line per page; the API calls it made in-process only at debug."""
+    sign_in(api, sample["admin"])
+    caplog.set_level(logging.DEBUG, logger="passnic.request")
+    caplog.clear()
+    assert api.get("/ui/topology.json").status_code == 200
+    lines = [(r.levelno, r.getMessage()) for r in caplog.records if r.name == "passnic.request"]
+    info = [m for level, m in lines if level == logging.INFO]
+    assert len(info) == 1 and " path=/ui/topology.json status=200 " in info[0]
+    assert any("path=/fabric/v1/switches " in m for level, m in lines if level == logging.DEBUG)

@@ -15,6 +15,7 @@ from fastapi import Request
 
 from passnic.context import RequestContext
 from passnic.errors import NotAuthenticated, PassnicError
+from passnic.logs import IN_PROCESS_CLIENT
 
 TOKEN_COOKIE = "passnic_token"
 LOGIN_CSRF_COOKIE = "passnic_login_csrf"
@@ -78,7 +79,7 @@ class Api:
         headers: dict[str, str] | None = None,
         **params: Any,
     ) -> Any:
-        transport = httpx.ASGITransport(app=self.request.app)
+        transport = httpx.ASGITransport(app=self.request.app, client=(IN_PROCESS_CLIENT, 0))
         headers = {
             "X-Auth-Token": self.token,
             "OpenStack-API-Version": COMPUTE_VERSION,
@@ -123,7 +124,7 @@ async def authenticate(
     }
     if scope:
         auth["scope"] = scope
-    transport = httpx.ASGITransport(app=request.app)
+    transport = httpx.ASGITransport(app=request.app, client=(IN_PROCESS_CLIENT, 0))
     async with httpx.AsyncClient(transport=transport, base_url=str(request.base_url)) as client:
         resp = await client.post("/identity/v3/auth/tokens", json={"auth": auth})
     if resp.status_code != 201:

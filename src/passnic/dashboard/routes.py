@@ -198,9 +198,7 @@ async def login(request: Request) -> Response:
         )
     except ApiError as exc:
         return _login_page(request, error=exc.message, form=form)
-    response = RedirectResponse(form.get("next") or "/ui/topology", status_code=303)
-    if not (response.headers["location"].startswith("/ui/")):
-        response.headers["location"] = "/ui/topology"  # never off-site
+    response = RedirectResponse("/ui/topology", status_code=303)
     set_cookie(response, request, TOKEN_COOKIE, token, "/")
     response.delete_cookie(LOGIN_CSRF_COOKIE, path="/ui/login")
     return response
