@@ -128,18 +128,19 @@ def test_admin_topology_cables_nics_to_switch_ports(
 
 
 @pytest.mark.parametrize(
-    ("line", "vlans", "trunk"),
+    ("line", "vlans", "extra"),
     [
-        ("access VLAN 10", {10}, False),
-        ("access VLAN 4000, shut down", set(), False),
-        ("trunk, native 10, allowed 10,20-22", {10, 20, 21, 22}, True),
-        ("trunk, native none, allowed none", set(), True),
-        ("access, no VLAN", set(), False),
-        (None, set(), False),
+        ("access VLAN 10", {10}, set()),
+        ("access VLAN 4000, shut down", set(), set()),
+        ("trunk, native 10, allowed 10,20-22", {10, 20, 21, 22}, {20, 21, 22}),
+        ("trunk, native none, allowed 30", {30}, {30}),
+        ("trunk, native none, allowed none", set(), set()),
+        ("access, no VLAN", set(), set()),
+        (None, set(), set()),
     ],
 )
-def test_port_vlans(line: str | None, vlans: set[int], trunk: bool) -> None:
-    assert port_vlans(line) == (vlans, trunk)
+def test_port_vlans(line: str | None, vlans: set[int], extra: set[int]) -> None:
+    assert port_vlans(line) == (vlans, extra)
 
 
 def test_project_switcher_asks_for_the_password(
@@ -175,3 +176,56 @@ def test_the_pages_api_calls_are_logged_at_debug(
     info = [m for level, m in lines if level == logging.INFO]
     assert len(info) == 1 and " path=/ui/topology.json status=200 " in info[0]
     assert any("path=/fabric/v1/switches " in m for level, m in lines if level == logging.DEBUG)
+
+
+def test_a_trunk_and_its_extra_vlans_are_marked() -> None:
+    """vm1's port made a trunk (native 10, allowed 10 and 20): the port is a trunk, VLAN 20 is
+    an extra VLAN reaching net1, and the port drifts only where desired and actual differ."""
+    from passnic.dashboard.topology import Inputs, build
+
+    port = {
+        "name": "enp0s3", "interface_uuid": "if-1", "sriov_totalvfs": 64, "pdevice": "X710",
+        "pciaddr": "0000:00:03.0", "mac": "52:54:00:00:00:03", "numa_node": 0,
+    }  # fmt: skip
+    trunk = "trunk, native 10, allowed 10,20"
+    got = Inputs(
+        hosts=[{"hostname": "compute-0", "administrative": "unlocked", "operational": "enabled",
+                "availability": "available"}],
+        host_nics={"compute-0": ([port], [{"uuid": "if-1", "ifclass": "pci-passthrough"}],
+                                 [{"ifname": "enp0s3", "datanetwork_name": "group0-data0"}])},
+        switch_ports={"tor-1": [
+            {"role": "edge", "name": "Gi1/0/1", "host": "compute-0", "nic": "enp0s3",
+             "desired": trunk, "actual": trunk, "status": "bound", "reason": "trunk"},
+            {"role": "edge", "name": "Gi1/0/2", "host": None, "nic": None,
+             "desired": "access VLAN 4000, shut down", "actual": "access VLAN 30",
+             "status": "quarantined", "reason": "free"},
+            {"role": "uplink", "name": "Gi1/0/48", "host": None, "nic": None, "desired": None,
+             "actual": "trunk, native none, allowed 1-4094", "status": None, "reason": None},
+        ]},
+        networks=[
+            {"id": f"n{vlan}", "name": f"net{vlan}", "project_id": "p1", "status": "ACTIVE",
+             "provider:network_type": "vlan", "provider:physical_network": "group0-data0",
+             "provider:segmentation_id": vlan}
+            for vlan in (10, 20)
+        ],
+        servers=[{"id": "s1", "name": "vm1", "status": "ACTIVE", "tenant_id": "p1",
+                  "addresses": {"net10": []}, "flavor": {"original_name": "small"}}],
+        server_fabric={"s1": [{"host": "compute-0", "nic": "enp0s3", "switch": "tor-1",
+                               "port": "Gi1/0/1", "actual": trunk, "vlan": 10, "drift": []}]},
+    )  # fmt: skip
+    data = build(got)
+    nodes = {e["data"]["id"]: e for e in data["elements"] if "source" not in e["data"]}
+    edges = {e["data"]["id"]: e["classes"] for e in data["elements"] if "source" in e["data"]}
+    assert "trunk" in nodes["swport:tor-1:Gi1/0/1"]["classes"]
+    assert "drift" not in nodes["swport:tor-1:Gi1/0/1"]["classes"]
+    assert "extra" in nodes["vlan:20"]["classes"] and "extra" not in nodes["vlan:10"]["classes"]
+    assert "extra" in edges["swport:tor-1:Gi1/0/1->vlan:20"]
+    assert edges["vlan:20->network:n20"] == "vlan-network"
+    assert "drift" in nodes["swport:tor-1:Gi1/0/2"]["classes"]  # carries VLAN 30 instead
+    assert "swport:tor-1:Gi1/0/48" not in nodes  # uplinks carry everything: not drawn
+    assert "network:n10->server:s1" in edges
+    assert data["paths"] == [
+        {"server": "vm1", "server_id": "s1", "host": "compute-0", "nic": "enp0s3",
+         "switch": "tor-1", "port": "Gi1/0/1", "actual": trunk, "vlan": 10, "drift": False,
+         "networks": ["net10"]}
+    ]  # fmt: skip

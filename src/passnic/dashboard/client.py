@@ -14,7 +14,7 @@ import httpx
 from fastapi import Request
 
 from passnic.context import RequestContext
-from passnic.errors import NotAuthenticated, PassnicError
+from passnic.errors import PassnicError
 from passnic.logs import IN_PROCESS_CLIENT
 
 TOKEN_COOKIE = "passnic_token"
@@ -37,6 +37,10 @@ def new_login_csrf() -> str:
 
 def same(a: str | None, b: str | None) -> bool:
     return bool(a) and bool(b) and hmac.compare_digest(str(a), str(b))
+
+
+class LoginRequired(Exception):
+    """No valid session (none, or its token expired): the user signs in again."""
 
 
 class ApiError(Exception):
@@ -92,7 +96,7 @@ class Api:
                 method, path, json=body, params=params or None, headers=headers
             )
         if resp.status_code == 401:
-            raise NotAuthenticated("The session has expired: sign in again.")
+            raise LoginRequired()
         data = resp.json() if resp.content else None
         if resp.is_error:
             raise ApiError(resp.status_code, fault_message(data, resp.reason_phrase))
@@ -134,13 +138,13 @@ async def authenticate(
 
 
 def session_context(request: Request) -> tuple[str, RequestContext]:
-    """The signed-in user's token and who they are; NotAuthenticated without a valid one."""
+    """The signed-in user's token and who they are; LoginRequired without a valid one."""
     token = request.cookies.get(TOKEN_COOKIE)
     if not token:
-        raise NotAuthenticated("Sign in first.")
+        raise LoginRequired()
     try:
         ctx = request.app.state.cloud.identity.validate_token(token)
     except PassnicError as exc:
-        raise NotAuthenticated("The session has expired: sign in again.") from exc
+        raise LoginRequired() from exc
     request.state.context = ctx  # the request log names the caller
     return token, ctx

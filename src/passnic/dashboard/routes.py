@@ -26,13 +26,13 @@ from passnic.dashboard.client import (
     TOKEN_COOKIE,
     Api,
     ApiError,
+    LoginRequired,
     authenticate,
     csrf_for,
     new_login_csrf,
     same,
     session_context,
 )
-from passnic.errors import NotAuthenticated
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
 STATIC = Path(__file__).parent / "static"
@@ -60,10 +60,6 @@ SERVER_ACTIONS = {
     "confirm": {"confirmResize": None},
     "revert": {"revertResize": None},
 }
-
-
-class LoginRequired(Exception):
-    """No valid session: a page goes to the sign-in form, an htmx request is redirected there."""
 
 
 class Session:
@@ -98,10 +94,7 @@ class CsrfRefused(Exception):
 
 
 async def session(request: Request) -> Session:
-    try:
-        token, ctx = session_context(request)
-    except NotAuthenticated as exc:
-        raise LoginRequired() from exc
+    token, ctx = session_context(request)
     return Session(request, token, ctx)
 
 
@@ -148,9 +141,15 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(LoginRequired)
     async def _login(request: Request, _exc: LoginRequired) -> Response:
+        """A page goes to the sign-in form; an htmx request sends the whole window there."""
         response = go(request, "/ui/login")
         response.delete_cookie(TOKEN_COOKIE, path="/")
         return response
+
+    @app.exception_handler(ApiError)
+    async def _refused(request: Request, exc: ApiError) -> Response:
+        """An API's refusal that no page expected (a server deleted meanwhile), in its words."""
+        return render(request, "error.html", exc.status, message=exc.message)
 
     @app.exception_handler(CsrfRefused)
     async def _csrf(request: Request, _exc: CsrfRefused) -> Response:
@@ -208,7 +207,7 @@ async def login(request: Request) -> Response:
 async def logout(request: Request) -> Response:
     s = await session(request)
     await s.form()
-    with contextlib.suppress(ApiError, NotAuthenticated):  # signed out either way
+    with contextlib.suppress(ApiError, LoginRequired):  # signed out either way
         await s.api.call("DELETE", "/identity/v3/auth/tokens", headers={"X-Subject-Token": s.token})
     response = go(request, "/ui/login")
     response.delete_cookie(TOKEN_COOKIE, path="/")

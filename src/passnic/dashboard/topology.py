@@ -84,17 +84,19 @@ async def gather(api: Api, admin: bool) -> Inputs:
     return got
 
 
-def port_vlans(summary: str | None) -> tuple[set[int], bool]:
-    """The VLANs a switch port carries, read from its one-line configuration, and whether it is a
-    trunk. A shut-down port carries none."""
+def port_vlans(summary: str | None) -> tuple[set[int], set[int]]:
+    """The VLANs a switch port carries, read from its one-line configuration, and of those the
+    extra ones: a trunk's beyond its native VLAN (the server's own network), which let the guest
+    reach other networks. A shut-down port carries none."""
     if not summary or summary.endswith("shut down"):
-        return set(), False
+        return set(), set()
     if m := _ACCESS.match(summary):
-        return {int(m.group(1))}, False
+        return {int(m.group(1))}, set()
     if m := _TRUNK.match(summary):
         native = {int(m.group(1))} if m.group(1).isdigit() else set()
-        return set(parse_vlan_list(m.group(2))) | native, True
-    return set(), False
+        carried = set(parse_vlan_list(m.group(2))) | native
+        return carried, carried - native
+    return set(), set()
 
 
 class Graph:
@@ -215,7 +217,8 @@ def build(got: Inputs) -> dict[str, Any]:
             port_id = f"swport:{sw}:{r['name']}"
             nic_id = f"nic:{r['host']}:{r['nic']}"
             drift = r["desired"] is not None and r["desired"] != r["actual"]
-            carried, trunk = port_vlans(r["actual"])
+            carried, extra = port_vlans(r["actual"])
+            trunk = (r["actual"] or "").startswith("trunk")
             classes = [r["status"] or "unmanaged"]
             if drift:
                 classes.append("drift")
@@ -243,11 +246,9 @@ def build(got: Inputs) -> dict[str, Any]:
             )
             if r["host"]:
                 g.edge(nic_id, port_id, "cable", "drift" if drift else "")
-            desired, _ = port_vlans(r["desired"])
             for vlan in carried:
                 vlan_ports.setdefault(vlan, []).append(port_id)
-                if trunk and vlan not in desired:
-                    extra_vlans.add(vlan)
+            extra_vlans |= extra
 
     # VLANs and the networks they carry
     net_by_vlan: dict[int, list[dict[str, Any]]] = {}
