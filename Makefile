@@ -29,13 +29,15 @@ debian:
 
 # The dashboard's JavaScript (htmx, Cytoscape.js): the versions pinned in js/package-lock.json,
 # from the npm registry, copied into the package; Passnic serves them itself at run time. npm
-# comes from Debian only where no Node.js is installed at all.
+# comes from Debian only where no Node.js is installed at all. Without them the APIs still run
+# and the dashboard says what is missing.
 $(VENDOR)/.installed: js/package.json js/package-lock.json
 	command -v npm >/dev/null || $(MAKE) debian DEBIAN_PACKAGES="nodejs npm"
-	cd js && npm ci --no-audit --no-fund --silent
-	mkdir -p $(VENDOR)
-	cp js/node_modules/htmx.org/dist/htmx.min.js js/node_modules/cytoscape/dist/cytoscape.min.js $(VENDOR)/
-	touch $@
+	(cd js && npm ci --no-audit --no-fund --silent) \
+	  && mkdir -p $(VENDOR) \
+	  && cp js/node_modules/htmx.org/dist/htmx.min.js js/node_modules/cytoscape/dist/cytoscape.min.js $(VENDOR)/ \
+	  && touch $@ \
+	  || echo "warning: the dashboard's JavaScript could not be installed (make assets retries)"
 
 assets: $(VENDOR)/.installed
 

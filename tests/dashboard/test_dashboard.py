@@ -291,6 +291,7 @@ def no_valid_host_is_explained_and_the_server_deleted(
     b.logout()
 
 
+@pytest.mark.timeout(900)  # about two minutes alone; more on a busy machine
 def test_the_dashboard_in_a_browser(browser: Browser, live_ui: LiveCloud, creds: Creds) -> None:
     """The steps share one cloud and one browser, in this order (one test: workers of
     pytest-xdist never split it)."""
