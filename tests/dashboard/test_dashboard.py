@@ -291,6 +291,24 @@ def no_valid_host_is_explained_and_the_server_deleted(
     b.logout()
 
 
+def pages_fit_a_tablet(b: Browser, live_ui: LiveCloud, creds: Creds) -> None:
+    """At a tablet's width no page scrolls sideways (wide tables scroll in their own box)."""
+    b.login(creds["admin"])
+    b.driver.set_window_size(820, 1180)
+    try:
+        for page in ("topology", "hosts", "networks", "servers", "fabric"):
+            b.open(f"/ui/{page}")
+            b.find("main h1")
+            overflow = b.driver.execute_script(
+                "return document.documentElement.scrollWidth - window.innerWidth"
+            )
+            assert overflow <= 0, f"/ui/{page} is {overflow}px too wide"
+        no_console_errors(b)
+    finally:
+        b.driver.set_window_size(1440, 1000)
+    b.logout()
+
+
 @pytest.mark.timeout(900)  # about two minutes alone; more on a busy machine
 def test_the_dashboard_in_a_browser(browser: Browser, live_ui: LiveCloud, creds: Creds) -> None:
     """The steps share one cloud and one browser, in this order (one test: workers of
@@ -305,5 +323,6 @@ def test_the_dashboard_in_a_browser(browser: Browser, live_ui: LiveCloud, creds:
         user1_sees_nothing_of_project2,
         admin_migrates_vm1_and_confirms,
         no_valid_host_is_explained_and_the_server_deleted,
+        pages_fit_a_tablet,
     ):
         step(browser, live_ui, creds)
