@@ -291,6 +291,39 @@ def no_valid_host_is_explained_and_the_server_deleted(
     b.logout()
 
 
+def a_trunk_is_amber_and_its_tagged_frames_traced(
+    b: Browser, live_ui: LiveCloud, creds: Creds
+) -> None:
+    """An admin's trunk exception for vm1 (native 10, allowed 10 and 20): its port and VLAN 20
+    turn amber, and vm1's trace shows where a frame tagged 20 lands, unasked."""
+    admin = api_as(live_ui, creds["admin"])
+    project1 = admin.get("/identity/v3/projects", params={"name": "project1"}).json()
+    net1 = {
+        "name": "net1",
+        "project_id": project1["projects"][0]["id"],
+        "provider:network_type": "vlan",
+        "provider:physical_network": "group0-data0",
+        "provider:segmentation_id": 20,
+    }
+    assert admin.post("/networking/v2.0/networks", json={"network": net1}).status_code == 201
+    vm1 = admin.get("/compute/v2.1/servers", params={"all_tenants": 1, "name": "vm1"}).json()
+    trunk = f"/fabric/v1/servers/{vm1['servers'][0]['id']}/trunk"
+    assert admin.put(trunk, json={"allowed_vlans": [10, 20]}).status_code == 200
+    b.login(creds["admin"])
+    b.wait(lambda: "trunk" in _vm1_port_classes(b), "vm1's port drawn as a trunk")
+    extra = b.driver.execute_script(
+        "return window.passnicTopology.getElementById('vlan:20').hasClass('extra')"
+    )
+    assert extra is True
+    b.find("#paths tr[data-server='vm1'] button").click()
+    b.wait_text("frame tagged VLAN 20 enters tor-1", "#details")
+    assert "→ VLAN 20 → net1 (project1)" in b.text("#details")
+    assert admin.delete(trunk).status_code == 200
+    b.wait(lambda: "trunk" not in _vm1_port_classes(b), "vm1's port an access port again")
+    no_console_errors(b)
+    b.logout()
+
+
 def pages_fit_a_tablet(b: Browser, live_ui: LiveCloud, creds: Creds) -> None:
     """At a tablet's width no page scrolls sideways (wide tables scroll in their own box)."""
     b.login(creds["admin"])
@@ -320,6 +353,7 @@ def test_the_dashboard_in_a_browser(browser: Browser, live_ui: LiveCloud, creds:
         user1_boots_vm1_and_reads_its_timeline,
         topology_shows_vm1_nic_on_its_switch_port_in_vlan_10,
         drift_appears_and_is_repaired,
+        a_trunk_is_amber_and_its_tagged_frames_traced,
         user1_sees_nothing_of_project2,
         admin_migrates_vm1_and_confirms,
         no_valid_host_is_explained_and_the_server_deleted,

@@ -255,21 +255,32 @@ async def topology_json(request: Request) -> Response:
 
 @router.get("/servers/{server_id}/trace")
 async def trace(request: Request, server_id: str, tag: str = "") -> Response:
+    """Where the server's frames land: one tag asked for, or by default the untagged frame and,
+    on a trunk, a frame tagged with each of its extra VLANs (where the guest reaches other
+    networks)."""
     s = await session(request)
-    params: dict[str, Any] = {}
-    problem = None
-    if tag.strip():
-        if tag.strip().isdigit() and 0 <= int(tag) <= 4095:
-            params["tag"] = int(tag)
-        else:
-            problem = "A VLAN tag is a number from 0 to 4095."
+    tag = tag.strip()
+    if tag and not (tag.isdigit() and 0 <= int(tag) <= 4095):
+        return s.page(
+            "_trace.html",
+            traces=[],
+            problem="A VLAN tag is a number from 0 to 4095.",
+            server_id=server_id,
+            tag=tag,
+        )
+    path = f"/fabric/v1/servers/{server_id}/trace"
+    tags: list[int | None] = [int(tag)] if tag else [None]
     traces: list[Any] = []
-    if problem is None:
-        try:
-            found = await s.api.get(f"/fabric/v1/servers/{server_id}/trace", **params)
-            traces = found["traces"]
-        except ApiError as exc:
-            problem = exc.message
+    problem = None
+    try:
+        if not tag:
+            ports = (await s.api.get(f"/fabric/v1/servers/{server_id}"))["server"]["ports"]
+            tags += sorted(set().union(*(topology.port_vlans(p["actual"])[1] for p in ports)))
+        for t in tags:
+            found = await s.api.get(path, **({} if t is None else {"tag": t}))
+            traces += found["traces"]
+    except ApiError as exc:
+        problem = exc.message
     return s.page("_trace.html", traces=traces, problem=problem, server_id=server_id, tag=tag)
 
 
