@@ -172,5 +172,7 @@
       });
   }
   refresh();
-  setInterval(refresh, POLL_MS);
+  // A hidden tab asks nothing: the picture costs the controller a dozen API calls.
+  setInterval(() => { if (!document.hidden) refresh(); }, POLL_MS);
+  document.addEventListener("visibilitychange", () => { if (!document.hidden) refresh(); });
 })();
