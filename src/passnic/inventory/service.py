@@ -1405,6 +1405,20 @@ class InventoryService:
                 stmt = stmt.where(Host.hostname == hostname)
             return [_passthrough_device(i) for i in s.scalars(stmt).unique()]
 
+    def nic_pci_address(self, hostname: str, ifname: str) -> str | None:
+        """The PCI address of a host's interface ("" when it has no port); None when the host
+        has no such interface."""
+        with self.db.transaction() as s:
+            iface = s.scalar(
+                select(Interface)
+                .join(Interface.host)
+                .where(Host.hostname == hostname, Interface.ifname == ifname)
+            )
+            if iface is None:
+                return None
+            port = s.scalar(select(EthernetPort).where(EthernetPort.interface_uuid == iface.uuid))
+            return port.pciaddr if port is not None else ""
+
     def compute_hosts(self) -> list[ComputeHost]:
         """Hosts that can run VMs (worker subfunction), with state and capacity."""
         with self.db.transaction() as s:

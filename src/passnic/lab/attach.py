@@ -4,11 +4,14 @@
 `attach_lab` makes each compute host's agent run the lab hypervisor (a VM = a namespace
 holding its NIC: `passnic.lab.driver`) by rewriting the agents' config files, and points
 switch tor-1 at the lab switch's SSH CLI (netmiko ``cisco_ios``), cabling every lab NIC to its
-switch port. `stop_lab` stops the lab and removes what is left.
+switch port. `stop_lab` stops the lab and removes what is left. A later start without the lab
+(`release_lab_switch`) points tor-1 back at the in-process switch: the lab's address is dead
+once the lab is gone.
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -97,7 +100,33 @@ def point_switch_at_lab(cloud: Cloud, lab: Lab) -> str:
     )
     for (host, nic), sport in sorted(lab.cabling().items()):
         cloud.fabric.set_link(LAB_ADMIN, host, nic, name, sport)
+    _lab_mark(cloud).write_text(json.dumps({"switch": name, "address": address}))
     return address
+
+
+def _lab_mark(cloud: Cloud) -> Path:
+    """Which switch the lab took over, and at which address (so a start without the lab
+    gives it back, and leaves alone a switch an operator has pointed elsewhere since)."""
+    return Path(cloud.settings.home) / "lab-switch.json"
+
+
+def release_lab_switch(cloud: Cloud) -> str | None:
+    """The switch a previous lab run pointed at its (now dead) SSH address is the in-process
+    test switch again, its ports and cabling kept; its name, or None when there was none."""
+    from passnic.fabric.service import SOFT
+
+    mark = _lab_mark(cloud)
+    try:
+        taken = json.loads(mark.read_text())
+    except (OSError, ValueError):
+        return None
+    name = str(taken.get("switch") or "")
+    switches = {sw.name: sw for sw in cloud.fabric.list_switches(LAB_ADMIN)}
+    sw = switches.get(name)
+    if sw is not None and sw.address == taken.get("address"):
+        cloud.fabric.repoint_switch(LAB_ADMIN, name, driver=SOFT, address="")
+    mark.unlink(missing_ok=True)
+    return name if sw is not None else None
 
 
 def attach_lab(cloud: Cloud, lab: Lab, agent_configs: list[Path]) -> str:
