@@ -41,6 +41,7 @@ class Cloud:
         self.conductor = Conductor(self.compute, self.hosts)
         self.inventory.consult(self.placement.nics_in_use, self.network.data_network_users)
         self.inventory.servers_on = self.placement.servers_on
+        self.inventory.lldp_heard = self.fabric.learn_lldp
 
     def close(self) -> None:
         self.conductor.stop()

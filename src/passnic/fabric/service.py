@@ -68,6 +68,8 @@ policy.register({"fabric:admin": "admin"})
 
 EDGE, UPLINK = "edge", "uplink"
 MANUAL, LLDP = "manual", "lldp"
+#: alarm kinds: a port's config drifted; LLDP disagrees with a manual link; a learned link moved
+DRIFT, LLDP_MISMATCH, LLDP_MOVED = "fabric-drift", "lldp-mismatch", "lldp-moved"
 TRUNK_WARNING = (
     "a trunk lets the guest tag its frames into every allowed VLAN: it can reach networks "
     "{vlans} directly, bypassing the access-port isolation"
@@ -108,6 +110,25 @@ class FabricSources(Protocol):
     def nic_pci_address(self, hostname: str, ifname: str) -> str | None:
         """The PCI address of a host's interface (None: no such interface)."""
         ...
+
+
+class HeardNeighbour(Protocol):
+    """What one NIC of a host hears over LLDP (the inventory's record of an agent report)."""
+
+    @property
+    def ifname(self) -> str: ...
+
+    @property
+    def pci_address(self) -> str: ...
+
+    @property
+    def chassis_id(self) -> str: ...
+
+    @property
+    def port_identifier(self) -> str: ...
+
+    @property
+    def system_name(self) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -444,6 +465,9 @@ class FabricService:
                     return _loaded_link(other)
                 s.delete(other)
                 s.flush()
+            if source == MANUAL:  # the operator settles what LLDP disagreed about
+                for port_id in {sp.id, link.switch_port_id if link is not None else sp.id}:
+                    _resolve_alarms(s, port_id, LLDP_MISMATCH, LLDP_MOVED)
             if link is None:
                 link = FabricLink(hostname=hostname, ifname=ifname)
                 s.add(link)
@@ -451,6 +475,114 @@ class FabricService:
             s.flush()
             s.refresh(link)
             return _loaded_link(link)
+
+    def learn_lldp(self, hostname: str, heard: Iterable[HeardNeighbour]) -> list[str]:
+        """Turn what a host's NICs hear over LLDP into their links (``source: lldp``).
+
+        The neighbour names a managed switch by its name (as system name or chassis ID) and
+        one of its edge ports by its name (the port ID). A manual link always stays: when LLDP
+        disagrees an ``lldp-mismatch`` alarm says so (resolved once they agree or the operator
+        sets the link again). A learned link that moves raises an ``lldp-moved`` alarm; the port
+        it left is quarantined, the new one converged. What changed, one line each."""
+        changes: list[str] = []
+        hosts = {hostname}
+        vacated: list[tuple[str, str, PortConfig]] = []
+        with self.db.transaction() as s:
+            switches = list(s.scalars(select(FabricSwitch)))
+            for n in heard:
+                sw = next((w for w in switches if w.name == n.system_name), None) or next(
+                    (w for w in switches if w.name == n.chassis_id), None
+                )
+                sp = (
+                    next((p for p in sw.ports if p.name == n.port_identifier), None) if sw else None
+                )
+                if sw is None or sp is None or sp.role != EDGE:
+                    continue
+                nic, where = f"{hostname} {n.ifname}", f"{sw.name} {sp.name}"
+                link = s.scalar(
+                    select(FabricLink).where(
+                        FabricLink.hostname == hostname, FabricLink.ifname == n.ifname
+                    )
+                )
+                if link is not None and link.switch_port_id == sp.id:
+                    _resolve_alarms(s, sp.id, LLDP_MISMATCH)
+                    continue
+                if link is not None and link.source == MANUAL:
+                    cabled = f"{link.switch_port.switch.name} {link.switch_port.name}"
+                    _raise_alarm(
+                        s,
+                        link.switch_port_id,
+                        LLDP_MISMATCH,
+                        f"{nic}: cabled to {cabled} (manual link) but LLDP hears {where}",
+                    )
+                    continue
+                other = s.scalar(select(FabricLink).where(FabricLink.switch_port_id == sp.id))
+                if other is not None and other.source == MANUAL:
+                    _raise_alarm(
+                        s,
+                        sp.id,
+                        LLDP_MISMATCH,
+                        f"{nic} hears {where} over LLDP, but {where} is cabled to "
+                        f"{other.hostname} {other.ifname} (manual link)",
+                    )
+                    continue
+                if other is not None:  # that NIC's learned link is stale: this one hears it now
+                    hosts.add(other.hostname)
+                    s.delete(other)
+                    s.flush()
+                if link is None:
+                    link = FabricLink(hostname=hostname, ifname=n.ifname)
+                    s.add(link)
+                    changes.append(f"{nic}: learned link to {where}")
+                else:
+                    old = link.switch_port
+                    moved = (
+                        f"{nic}: learned link moved from {old.switch.name} {old.name} to {where}"
+                    )
+                    _raise_alarm(s, sp.id, LLDP_MOVED, moved)
+                    vacated.append(
+                        (old.switch_id, old.name, PortConfig.quarantine(old.switch.quarantine_vlan))
+                    )
+                    changes.append(moved)
+                    log.warning("fabric: %s", moved)
+                link.pci_address, link.switch_port_id, link.source = n.pci_address, sp.id, LLDP
+                s.flush()
+        if changes:
+            log_event(log, "lldp_learned", host=hostname, changes="; ".join(changes))
+        for switch_id, port, config in vacated:
+            try:
+                self._push(switch_id, {port: config})
+            except SwitchError as exc:
+                log.warning("fabric: quarantining vacated port %s failed: %s", port, exc)
+        if changes:
+            try:
+                self.provision(sorted(hosts))
+            except SwitchError as exc:  # left to the audit
+                log.warning("fabric: converging learned links of %s failed: %s", hostname, exc)
+        return changes
+
+    def _push(self, switch_id: str, configs: Mapping[str, PortConfig]) -> None:
+        """Set ports no link manages any more (one session, under the switch's lock)."""
+        with self._switch_lock(switch_id):
+            with self.db.transaction() as s:
+                sw = s.get(FabricSwitch, switch_id)
+                if sw is None:
+                    return
+                driver, save = self.driver(sw), sw.save_config
+            driver.apply(dict(configs), save=save)
+
+    def delete_link(self, ctx: RequestContext, hostname: str, ifname: str) -> None:
+        """Forget a NIC's cable (its switch port is left as it is, unmanaged)."""
+        policy.enforce(ctx, "fabric:admin")
+        with self.db.transaction() as s:
+            link = s.scalar(
+                select(FabricLink).where(
+                    FabricLink.hostname == hostname, FabricLink.ifname == ifname
+                )
+            )
+            if link is None:
+                raise NotFound(f"Host {hostname} NIC {ifname} is not cabled.")
+            s.delete(link)
 
     def list_links(self, ctx: RequestContext) -> list[FabricLink]:
         policy.enforce(ctx, "fabric:admin")
@@ -603,7 +735,11 @@ class FabricService:
         with self.db.transaction() as s:
             for r in rows:
                 m = r.managed
-                active = FabricAlarm.switch_port_id == m.port_id, FabricAlarm.resolved_at.is_(None)
+                active = (
+                    FabricAlarm.switch_port_id == m.port_id,
+                    FabricAlarm.resolved_at.is_(None),
+                    FabricAlarm.kind == DRIFT,
+                )
                 if r.drifts and not r.fixed:
                     s.execute(delete(FabricAlarm).where(*active))
                 else:
@@ -615,7 +751,7 @@ class FabricService:
                     s.add(
                         FabricAlarm(
                             switch_port_id=m.port_id,
-                            kind="fabric-drift",
+                            kind=DRIFT,
                             message=line,
                             detected_at=now,
                             resolved_at=now if r.fixed else None,
@@ -929,6 +1065,32 @@ class FabricService:
         assert sw is not None
         _ = list(sw.ports)
         return sw
+
+
+def _raise_alarm(s: Session, switch_port_id: str, kind: str, message: str) -> None:
+    """An active alarm, once: the same one still active is not repeated."""
+    same = s.scalar(
+        select(FabricAlarm).where(
+            FabricAlarm.switch_port_id == switch_port_id,
+            FabricAlarm.kind == kind,
+            FabricAlarm.message == message,
+            FabricAlarm.resolved_at.is_(None),
+        )
+    )
+    if same is None:
+        s.add(FabricAlarm(switch_port_id=switch_port_id, kind=kind, message=message))
+
+
+def _resolve_alarms(s: Session, switch_port_id: str, *kinds: str) -> None:
+    s.execute(
+        update(FabricAlarm)
+        .where(
+            FabricAlarm.switch_port_id == switch_port_id,
+            FabricAlarm.kind.in_(kinds),
+            FabricAlarm.resolved_at.is_(None),
+        )
+        .values(resolved_at=utcnow())
+    )
 
 
 def _log_push(row: AuditRow) -> None:
