@@ -181,7 +181,7 @@ def alarm_list(
     fmt: FormatOption = OutputFormat.table,
     column: ColumnOption = None,
 ) -> None:
-    """List active fabric alarms (drift the audit found and could not repair)."""
+    """List active fabric alarms: drift the audit could not repair, LLDP against the cabling."""
     path = "/v1/alarms?resolved=true" if resolved else "/v1/alarms"
     print_list(get_client(ctx).get(SERVICE, path)["alarms"], ALARM_FIELDS, fmt, column)
 
