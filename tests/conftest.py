@@ -230,7 +230,14 @@ class LiveCloud:
 
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveCloud]:
-    """`passnic up` in a thread: a fresh embedded cloud per test module."""
+    """`passnic up` in a thread: a fresh embedded cloud per test module. Its periodic fabric
+    audit is off: it would repair the drift a test makes on purpose while the test runs."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("PASSNIC_FABRIC_AUDIT_INTERVAL", "0")
+        yield from _live(tmp_path_factory)
+
+
+def _live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveCloud]:
     home = tmp_path_factory.mktemp("live")
     settings = Settings(home=home)
     port = free_port()

@@ -22,6 +22,7 @@ from passnic.bootstrap import (
 )
 from passnic.cloud import Cloud
 from passnic.config import Settings, private_dir
+from passnic.errors import PassnicError
 from passnic.logs import logging_options
 from passnic.supervisor import AgentSupervisor
 
@@ -79,6 +80,19 @@ def lab_possible() -> str | None:
     return netns_available()
 
 
+def _release_lab_switch(cloud: Cloud, say: Callable[[str], None]) -> None:
+    """A previous lab run left its switch pointed at the lab's SSH address, dead now."""
+    from passnic.lab.attach import release_lab_switch
+
+    try:
+        name = release_lab_switch(cloud)
+    except PassnicError as exc:  # e.g. the test switch with several workers
+        say(f"Switch left as the lab set it (its SSH address is gone): {exc.message}")
+        return
+    if name is not None:
+        say(f"Switch {name}: back on the in-process switch (the lab that drove it is gone)")
+
+
 def serve(
     settings: Settings,
     host: str,
@@ -119,6 +133,7 @@ def serve(
                 say(LAB_LINE.format(address=attach_lab(cloud, started, agents or [])))
             else:
                 say(FAKE_LINE.format(reason=fake_reason))
+                _release_lab_switch(cloud, say)
             supervisor.start()
             if workers > 1:
                 # Worker processes re-import the app; the environment carries the settings.

@@ -99,6 +99,7 @@ def test_sriov_capable_nic(sysfs: Path, pci_ids: PciIds) -> None:
         "mtu": 9000,
         "speed": 10000,
         "link_mode": "0",
+        "lldp_neighbour": None,  # discovery reads sysfs; the agent adds what LLDP says
     }
 
 

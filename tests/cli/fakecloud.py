@@ -215,6 +215,8 @@ class FakeCloud:
                 lambda h: ok({"ethernet_ports": self.ports}),
             ),
             ("GET", r"/ihosts/([^/]+)/iinterfaces", lambda h: ok({"iinterfaces": self.interfaces})),
+            ("GET", r"/ihosts/([^/]+)/lldp_neighbours", lambda h: ok({"lldp_neighbours": LLDP})),
+            ("GET", r"/ihosts/([^/]+)/lldp_agents", lambda h: ok({"lldp_agents": LLDP_AGENTS})),
             ("GET", r"/ihosts/([^/]+)/interface_datanetworks", lambda h: self.ifdn_list()),
             ("GET", r"/iinterfaces/([^/]+)/interface_datanetworks", lambda i: self.ifdn_list(i)),
             ("PATCH", r"/iinterfaces/([^/]+)", lambda u: self.patch_interface(u, body)),
@@ -292,6 +294,32 @@ class FakeCloud:
 
     def sent(self, method: str, path_suffix: str = "") -> list[Sent]:
         return [r for r in self.requests if r.method == method and r.path.endswith(path_suffix)]
+
+
+#: what compute-0's enp0s3 hears (the inventory API's fields)
+LLDP = [
+    {
+        "uuid": "lldp-1",
+        "port_name": "enp0s3",
+        "chassis_id": "tor-1",
+        "port_identifier": "GigabitEthernet1/0/1",
+        "system_name": "tor-1",
+        "system_description": "",
+        "management_address": None,
+        "ttl": 20,
+    }
+]
+LLDP_AGENTS = [
+    {
+        "uuid": "agent-1",
+        "port_name": "enp0s3",
+        "status": "rx=enabled,tx=disabled",
+        "chassis_id": "compute-0",
+        "port_identifier": "52:54:00:00:01:03",
+        "system_name": "compute-0",
+        "system_description": "Passnic host agent",
+    }
+]
 
 
 def ok(body: Any, status: int = 200) -> httpx.Response:

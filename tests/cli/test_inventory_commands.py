@@ -291,3 +291,22 @@ def test_host_if_delete(run: Run, fake: FakeCloud) -> None:
 def test_one_token_per_invocation(run: Run, fake: FakeCloud) -> None:
     run("host-if-list", "compute-0")
     assert len(fake.sent("POST", "/auth/tokens")) == 1
+
+
+def test_lldp_lists_use_starlingx_labels(run: Run, fake: FakeCloud) -> None:
+    result = run("host-lldp-neighbor-list", "compute-0", "-f", "json")
+    assert result.exit_code == 0, result.output
+    (row,) = json.loads(result.stdout)
+    assert list(row) == [
+        "uuid", "local_port", "remote_port", "chassis_id", "system_name", "system_description",
+        "management_address",
+    ]  # fmt: skip
+    assert (row["local_port"], row["remote_port"]) == ("enp0s3", "GigabitEthernet1/0/1")
+    result = run("host-lldp-agent-list", "compute-0", "-f", "json")
+    assert result.exit_code == 0, result.output
+    (row,) = json.loads(result.stdout)
+    assert list(row) == [
+        "uuid", "local_port", "status", "chassis_id", "port_id", "system_name",
+        "system_description",
+    ]  # fmt: skip
+    assert row["status"] == "rx=enabled,tx=disabled"

@@ -258,6 +258,14 @@ def test_report_flags_foreign_project(scene: Scene, tor1: SoftSwitchDriver) -> N
     assert row["flagged"] and row["foreign_vlans"] == [30]
 
 
+def _switch_port_event(scene: Scene, server_id: str) -> dict[str, Any]:
+    api = f"/compute/v2.1/servers/{server_id}/os-instance-actions"
+    (create,) = scene.api.get(api, headers=scene.admin).json()["instanceActions"]
+    action = scene.api.get(f"{api}/{create['request_id']}", headers=scene.admin)
+    events = action.json()["instanceAction"]["events"]
+    return next(e for e in events if e["event"] == "switch_port")
+
+
 def test_alias_nic_without_network_stays_quarantined(scene: Scene, tor1: SoftSwitchDriver) -> None:
     dev = next(
         d for d in scene.cloud.inventory.passthrough_devices("compute-0") if d.ifname == "enp0s3"
@@ -268,26 +276,45 @@ def test_alias_nic_without_network_stays_quarantined(scene: Scene, tor1: SoftSwi
     assert shown["status"] == "ACTIVE", shown
     host = shown["OS-EXT-SRV-ATTR:host"]
     assert not switch_port(tor1, host).admin_up
+    # the boot's instance action says why, and what to do
+    details = _switch_port_event(scene, server["id"])["details"]
+    assert "carries no network" in details and "--nic net-id=" in details, details
     st = scene.api.get(f"{FAB}/servers/{server['id']}", headers=scene.admin).json()["server"]
-    assert st["ports"][0]["status"] == "quarantined"
-    assert "passnic:network" in st["ports"][0]["reason"]
+    assert st["ports"] == []
+    (row,) = [
+        p
+        for p in scene.api.get(f"{FAB}/switches/tor-1/ports", headers=scene.admin).json()["ports"]
+        if p["host"] == host and p["nic"] == "enp0s3"
+    ]
+    assert row["status"] == "quarantined" and "carries no network" in row["reason"]
 
 
-def test_alias_nic_with_flavor_network(scene: Scene, tor1: SoftSwitchDriver) -> None:
+def test_alias_nic_with_a_network_of_the_boot(scene: Scene, tor1: SoftSwitchDriver) -> None:
+    """`--nic net-id=net0` with an alias flavor: the port made for net0 is bound to the alias
+    NIC (no second NIC is asked for), so its switch port is access VLAN 10."""
     dev = next(
         d for d in scene.cloud.inventory.passthrough_devices("compute-0") if d.ifname == "enp0s3"
     )
-    flavor = scene.alias_flavor("pci-net0", "nic", dev.vendor_id or "", dev.product_id or "")
-    resp = scene.api.post(
-        f"/compute/v2.1/flavors/{flavor}/os-extra_specs",
-        json={"extra_specs": {"passnic:network": "net0"}},
-        headers=scene.admin,
-    )
-    assert resp.status_code == 200, resp.text
-    server = scene.boot("vm2", flavor="pci-net0", networks="none")
+    scene.alias_flavor("pci-net0", "nic", dev.vendor_id or "", dev.product_id or "")
+    server = scene.boot("vm2", flavor="pci-net0", networks=[{"uuid": scene.network_id}])
     shown = scene.show(server["id"])
     assert shown["status"] == "ACTIVE", shown
-    assert switch_port(tor1, shown["OS-EXT-SRV-ATTR:host"]) == PortConfig.access(10)
+    host = shown["OS-EXT-SRV-ATTR:host"]
+    assert switch_port(tor1, host) == PortConfig.access(10)
+    assert list(shown["addresses"]) == ["net0"]
+    claims = scene.cloud.placement.list_claims()
+    assert len(claims) == 1 and claims[0].alias_name == "nic" and claims[0].port_id
+    port = scene.get_port(claims[0].port_id)
+    assert port["binding:host_id"] == host
+    assert port["binding:profile"]["pci_slot"] == claims[0].pci_address
+    assert port["mac_address"] == claims[0].mac
+    st = scene.api.get(f"{FAB}/servers/{server['id']}", headers=scene.admin).json()["server"]
+    assert [(p["status"], p["vlan"]) for p in st["ports"]] == [("bound", 10)]
+    # delete: the NIC's switch port is quarantined again, the port made for net0 is gone
+    scene.delete(server["id"])
+    assert not switch_port(tor1, host).admin_up
+    resp = scene.api.get(f"/networking/v2.0/ports/{port['id']}", headers=scene.admin)
+    assert resp.status_code == 404
 
 
 def test_lldp_never_replaces_a_manual_link(scene: Scene) -> None:

@@ -108,6 +108,29 @@ def test_lldp_names_the_switch_and_port(lab_prefix: str) -> None:
         sock.close()
 
 
+def test_a_host_hears_its_switch_port_over_lldp(lab_prefix: str) -> None:
+    """The agent's raw-socket listener, on a NIC cabled to the lab switch, hears which port of
+    which switch it is cabled to."""
+    from passnic.agent.lldp import Listener, Neighbour, open_sockets
+    from passnic.lab.switch import in_netns
+
+    netns.add_netns(SWITCH_NS)
+    netns.add_veth("pn-t-sp2", "pn-t-hp2", ns=SWITCH_NS, peer_ns=SWITCH_NS)
+    netns.set_up("pn-t-sp2", ns=SWITCH_NS)
+    netns.set_up("pn-t-hp2", ns=SWITCH_NS)
+    listener = Listener(in_netns(SWITCH_NS, lambda: open_sockets(["pn-t-hp2"]))).start()
+    port = SwitchPort("GigabitEthernet1/0/9", "pn-t-sp2", PortConfig.quarantine(1))
+    try:
+        with LabSwitch("tor-1", [port], netns=SWITCH_NS, lldp_interval=0.2):
+            deadline = time.monotonic() + 5
+            while not listener.neighbours() and time.monotonic() < deadline:
+                time.sleep(0.05)
+        heard = listener.neighbours()["pn-t-hp2"]
+        assert heard == Neighbour("tor-1", "GigabitEthernet1/0/9", "tor-1", ttl=10)
+    finally:
+        listener.stop()
+
+
 TCP_SERVER = """
 import socket
 s = socket.socket()

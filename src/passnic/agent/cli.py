@@ -136,6 +136,7 @@ def run(
         HostAgent,
         password_login,
     )
+    from passnic.agent.lldp import host_neighbours
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s agent %(levelname)s %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per long-poll is noise
@@ -162,6 +163,15 @@ def run(
 
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, on_signal)
+
+    def inventory() -> HostReport:
+        return discover_host(cfg.hostname, sysfs_root=cfg.sysfs_root)
+
+    # the NICs' LLDP neighbours: the driver's when it hears them itself (a lab host's NICs
+    # live in its namespace; the fake driver reads a file), else the host's own interfaces
+    lldp = getattr(hypervisor, "lldp_neighbours", None) or host_neighbours(
+        p.name for p in inventory().ports
+    )
     with httpx.Client(timeout=HTTP_TIMEOUT_SECONDS) as http:
         login = password_login(
             cfg.auth_url, cfg.username, cfg.password, cfg.project_name, cfg.user_domain_name
@@ -171,7 +181,8 @@ def run(
             hypervisor,
             ControllerClient(http, cfg.controller, login),
             state_dir=cfg.state_dir,
-            inventory=lambda: discover_host(cfg.hostname, sysfs_root=cfg.sysfs_root),
+            inventory=inventory,
+            lldp=lldp,
         )
         agent.run(stop)
 

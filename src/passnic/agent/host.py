@@ -18,7 +18,7 @@ import json
 import logging
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -27,6 +27,7 @@ from typing import Any
 import httpx
 
 from passnic.agent.drivers import GuestState, HypervisorDriver, HypervisorError
+from passnic.agent.lldp import Neighbour, with_neighbours
 from passnic.compute.protocol import (
     MAX_CONSOLE,
     ActualGuest,
@@ -145,11 +146,15 @@ class HostAgent:
         *,
         state_dir: Path | None = None,
         inventory: Callable[[], HostReport] | None = None,
+        lldp: Callable[[], Mapping[str, Neighbour]] | None = None,
     ) -> None:
         self.hostname = hostname
         self.driver = driver
         self.client = client
         self.inventory = inventory
+        #: what each NIC hears over LLDP now; a change sends the inventory again
+        self.lldp = lldp
+        self._heard: dict[str, Neighbour] = {}
         self._memory = _Memory.load(state_dir / "agent.json" if state_dir else None)
         self._errors: dict[str, tuple[int, str]] = {}  # server id -> (version, message)
         self._versions: dict[str, int] = {}  # server id -> the version it last converged
@@ -166,12 +171,13 @@ class HostAgent:
     def sync_once(self, wait: float = 0.0) -> bool:
         """Report, receive, converge. True when it changed something on the host (then the
         next round reports at once)."""
-        if self.inventory is not None and not self._inventory_sent:
-            report = self.inventory()
+        heard = self._hear()
+        if self.inventory is not None and (not self._inventory_sent or heard != self._heard):
+            report = with_neighbours(self.inventory(), heard)
             self.client.post(
                 f"/agent/v1/hosts/{self.hostname}/inventory", report.model_dump(mode="json")
             )
-            self._inventory_sent = True
+            self._inventory_sent, self._heard = True, heard
         request = SyncRequest(
             generation=self._generation, guests=self._actual(), wait=wait
         ).model_dump(mode="json")
@@ -186,6 +192,15 @@ class HostAgent:
         self._desired = answer.guests
         self.heartbeat_timeout = answer.heartbeat_timeout
         return self.converge(answer.guests)
+
+    def _hear(self) -> dict[str, Neighbour]:
+        if self.lldp is None:
+            return {}
+        try:
+            return dict(self.lldp())
+        except Exception:  # hearing nothing new must never stop the agent
+            log.exception("agent %s: LLDP", self.hostname)
+            return self._heard
 
     def run(self, stop: threading.Event) -> None:
         """Sync until ``stop``: at once after a change, else a long-poll; back off on errors.

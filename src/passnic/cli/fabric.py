@@ -181,7 +181,7 @@ def alarm_list(
     fmt: FormatOption = OutputFormat.table,
     column: ColumnOption = None,
 ) -> None:
-    """List active fabric alarms (drift the audit found and could not repair)."""
+    """List active fabric alarms: drift the audit could not repair, LLDP against the cabling."""
     path = "/v1/alarms?resolved=true" if resolved else "/v1/alarms"
     print_list(get_client(ctx).get(SERVICE, path)["alarms"], ALARM_FIELDS, fmt, column)
 
@@ -197,16 +197,15 @@ def switch_key_rotate(
 ) -> None:
     """Re-encrypt every switch credential with a new key (run on the controller's machine;
     running workers follow without a restart)."""
+    from passnic.cloud import Cloud
     from passnic.config import Settings, default_home
-    from passnic.db import Database
-    from passnic.fabric.service import FabricService
 
     settings = Settings(home=(home or default_home()).expanduser(), database_url=database_url)
-    db = Database(settings.database_url)
+    cloud = Cloud(settings)
     try:
-        count = FabricService(db, settings).rotate_key()
+        count = cloud.fabric.rotate_key()
     finally:
-        db.dispose()
+        cloud.close()
     typer.echo(f"Re-encrypted the credentials of {count} switch(es) with a new key.")
 
 

@@ -401,6 +401,53 @@ def _child_show(spec: HostChildCommands) -> Callable[..., None]:
     return command
 
 
+# ---- LLDP ----------------------------------------------------------------------------------
+
+#: StarlingX's labels (cgts-client's host-lldp-neighbor-list and host-lldp-agent-list)
+LLDP_NEIGHBOUR_COLUMNS = fields(
+    "uuid",
+    ("local_port", "port_name"),
+    ("remote_port", "port_identifier"),
+    "chassis_id",
+    "system_name",
+    "system_description",
+    "management_address",
+)
+LLDP_AGENT_COLUMNS = fields(
+    "uuid",
+    ("local_port", "port_name"),
+    "status",
+    "chassis_id",
+    ("port_id", "port_identifier"),
+    "system_name",
+    "system_description",
+)
+
+
+def host_lldp_neighbor_list(
+    ctx: typer.Context,
+    host: HostArg,
+    fmt: FormatOption = OutputFormat.table,
+    column: ColumnOption = None,
+) -> None:
+    """List host lldp neighbors: what each port hears (the switch and its port)."""
+    client = get_client(ctx)
+    items = host_collection(client, find_host(client, host), "lldp_neighbours")
+    print_list(_sorted(items, "port_name"), LLDP_NEIGHBOUR_COLUMNS, fmt, column)
+
+
+def host_lldp_agent_list(
+    ctx: typer.Context,
+    host: HostArg,
+    fmt: FormatOption = OutputFormat.table,
+    column: ColumnOption = None,
+) -> None:
+    """List host lldp agents: the host agent's LLDP receiver on each port."""
+    client = get_client(ctx)
+    items = host_collection(client, find_host(client, host), "lldp_agents")
+    print_list(_sorted(items, "port_name"), LLDP_AGENT_COLUMNS, fmt, column)
+
+
 # ---- hosts -------------------------------------------------------------------------------
 
 
@@ -1013,6 +1060,8 @@ COMMANDS: tuple[tuple[str, Callable[..., None]], ...] = (
             (f"{spec.stem}-show", _child_show(spec)),
         )
     ),
+    ("host-lldp-neighbor-list", host_lldp_neighbor_list),
+    ("host-lldp-agent-list", host_lldp_agent_list),
     ("host-if-list", host_if_list),
     ("host-if-show", host_if_show),
     ("host-if-add", host_if_add),

@@ -25,16 +25,19 @@ Ports (``networks`` of the boot request):
   data network (any NIC there, with or without SR-IOV); a ``normal`` port is attached without a
   NIC (it carries the address only); other vnic types are refused.
 * ``{"uuid": network}``: Passnic creates a ``direct-physical`` port on the network (a Passnic
-  VM's NICs are passthrough NICs) and deletes it with the server.
+  VM's NICs are passthrough NICs) and deletes it with the server. With a flavor that asks for
+  NICs through ``pci_passthrough:alias``, these ports are bound to the alias NICs, in order (so
+  their switch ports carry the network's VLAN); further ones ask for NICs of their own.
 * ``"auto"``, ``"none"`` or nothing: no port; a flavor with ``pci_passthrough:alias`` still
-  gets its NICs (StarlingX's path for NICs without SR-IOV).
+  gets its NICs (StarlingX's path for NICs without SR-IOV), but they carry no network: their
+  switch ports stay quarantined, and the boot's instance action says so.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import logging
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, timedelta
 from typing import Any, Protocol, cast
@@ -350,26 +353,44 @@ class ComputeService:
         specs: dict[str, str] = f.get("extra_specs") or {}
         requests: list[DeviceRequest] = []
         sources: list[DeviceSource] = []
-        for sp in server.ports:
-            seg = self.network.port_segment(s, sp.port_id)
-            if seg.port.vnic_type != DIRECT_PHYSICAL:
+        aliases = [AliasRequest(**raw) for raw in server.pci_requests]
+        segments = [self.network.port_segment(s, sp.port_id) for sp in server.ports]
+        on_alias = _alias_ports(server, segments, sum(a.count for a in aliases))
+        alias_carried = {seg.port.id for seg in on_alias}
+        for seg in segments:
+            if seg.port.vnic_type != DIRECT_PHYSICAL or seg.port.id in alias_carried:
                 continue
             label = f"port {seg.port.name or seg.port.id}"
             requests.append(DeviceRequest.port(seg.physical_network, label=label))
             sources.append(DeviceSource(port_id=seg.port.id, physical_network=seg.physical_network))
-        for raw in server.pci_requests:
-            alias = AliasRequest(**raw)
-            requests.append(
-                DeviceRequest.alias(
-                    alias.vendor_id,
-                    alias.product_id,
-                    count=alias.count,
-                    device_type=_device_type(alias.device_type),
-                    label=f"PCI alias {alias.alias}",
-                    numa_policy=_numa_policy(alias.numa_policy),
+        for alias in aliases:
+            # one request per NIC that carries a port, one for the rest
+            bound = [on_alias.pop(0) for _ in range(min(alias.count, len(on_alias)))]
+            parts: list[tuple[int, PortSegment | None]] = [(1, carried) for carried in bound]
+            parts.append((alias.count - len(bound), None))
+            for count, carried in parts:
+                if not count:
+                    continue
+                label = f"PCI alias {alias.alias}"
+                requests.append(
+                    DeviceRequest.alias(
+                        alias.vendor_id,
+                        alias.product_id,
+                        count=count,
+                        device_type=_device_type(alias.device_type),
+                        label=label if carried is None else f"{label} for port {carried.port.id}",
+                        numa_policy=_numa_policy(alias.numa_policy),
+                    )
                 )
-            )
-            sources.append(DeviceSource(alias_name=alias.alias))
+                sources.append(
+                    DeviceSource(alias_name=alias.alias)
+                    if carried is None
+                    else DeviceSource(
+                        alias_name=alias.alias,
+                        port_id=carried.port.id,
+                        physical_network=carried.physical_network,
+                    )
+                )
         swap_gb = -(-int(f.get("swap") or 0) // 1024)
         request = PlacementRequest(
             flavor=Flavor(
@@ -419,6 +440,22 @@ class ComputeService:
                 stmt = stmt.where(Server.status == status.upper())
             servers = [sv for sv in s.scalars(stmt) if name_matches(name, sv.name)]
             return self._views(s, servers)
+
+    def server_refs(
+        self, *, ids: Collection[str] | None = None, ref: str | None = None
+    ) -> list[tuple[str, str, str]]:
+        """(id, name, project id) of these servers, or of the one named or identified by
+        `ref` (an id first, else the first of that name): the read-model other domains use
+        to name servers."""
+        with self.db.transaction() as s:
+            stmt = select(Server.id, Server.name, Server.project_id)
+            if ids is not None:
+                rows = s.execute(stmt.where(Server.id.in_(list(ids)))).all()
+                return [(i, n, p) for i, n, p in rows]
+            found = s.execute(stmt.where(Server.id == ref)).first()
+            if found is None:
+                found = s.execute(stmt.where(Server.name == ref).limit(1)).first()
+            return [] if found is None else [(found[0], found[1], found[2])]
 
     def network_data(self, ctx: RequestContext, server_id: str) -> dict[str, Any]:
         """OpenStack's ``network_data.json`` for the guest: one ``phy`` link per passthrough
@@ -725,9 +762,10 @@ class ComputeService:
             server = self._take(s, server_id, ("BUILD",), ("networking",), "spawning")
             if server is None:
                 return
-            actions.finish(s, server, "switch_port", details="; ".join(done) or None)
-            actions.start(s, server, "spawn", hostname)
             claims = self.placement.claims(s, server_id, hostname)
+            details = [*done, *_unbound_alias_nics(claims)]
+            actions.finish(s, server, "switch_port", details="; ".join(details) or None)
+            actions.start(s, server, "spawn", hostname)
             self.hosts.want(s, server_id, hostname, "running", self._guest(s, server, claims))
 
     def _step_spawned(self, server_id: str) -> None:
@@ -1375,6 +1413,26 @@ def _claimed(claims: Iterable[DeviceClaim]) -> str:
         what = f"port {c.port_id}" if c.port_id else f"alias {c.alias_name}"
         parts.append(f"{c.hostname} {c.ifname} ({c.pci_address}, MAC {c.mac}) for {what}")
     return "claimed " + "; ".join(parts) if parts else "no NIC needed"
+
+
+def _alias_ports(server: Server, segments: Sequence[PortSegment], nics: int) -> list[PortSegment]:
+    """The ports the flavor's PCI alias NICs carry: a boot's ``{"uuid": network}`` entries
+    (ports Passnic made), in order, one per alias NIC; further ones ask for NICs of their own."""
+    made = {sp.port_id for sp in server.ports if sp.created}
+    ordered = [
+        seg for seg in segments if seg.port.id in made and seg.port.vnic_type == DIRECT_PHYSICAL
+    ]
+    return ordered[:nics]
+
+
+def _unbound_alias_nics(claims: Iterable[DeviceClaim]) -> list[str]:
+    """What the server's instance action says of NICs held through an alias without a port."""
+    return [
+        f"{c.hostname} {c.ifname} (PCI alias {c.alias_name}) carries no network: its switch "
+        "port stays quarantined (boot with --nic net-id=<network> to give it one)"
+        for c in claims
+        if c.port_id is None
+    ]
 
 
 def _resting(old_vm_state: str) -> str:

@@ -1,9 +1,10 @@
-"""The fabric's tables: switches, their ports, the cabling from host NICs to switch ports, and
-the drift the last audit found (shown as alarms).
+"""The fabric's tables: switches, their ports, the cabling from host NICs to switch ports
+(typed or learned over LLDP), and alarms (drift the audit found, LLDP disagreeing with the
+cabling).
 
-The desired configuration of a port is never stored: it follows from the cabling and from what
-holds the NIC (placement's claims), so it cannot disagree with them. Only an admin's explicit
-trunk exception for one server is stored, on the switch port.
+The desired configuration of a port is never stored: it follows from the cabling and from the
+network domain's binding of a port to the NIC, so it cannot disagree with them. Only an admin's
+explicit trunk exception for one server is stored, on the switch port.
 """
 
 from __future__ import annotations
@@ -78,8 +79,10 @@ class FabricLink(Timestamps, Base):
 
 
 class FabricAlarm(Base):
-    """One drift an audit found on a managed port: active while the port is wrong; resolved
-    when the audit repaired it or the port came right (kept, so repairs leave a trace)."""
+    """One drift an audit found on a managed port (``fabric-drift``): active while the port is
+    wrong; resolved when the audit repaired it or the port came right (kept, so repairs leave
+    a trace). Or what LLDP says against the cabling (``lldp-mismatch``, ``lldp-moved``):
+    active until LLDP agrees or the operator sets the link."""
 
     __tablename__ = "fabric_alarms"
 

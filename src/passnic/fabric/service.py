@@ -2,14 +2,17 @@
 port, provisioning (called by compute around boot, migration and delete), audit, trace, trunk
 exceptions and the L2 report.
 
-Desired state of an edge port cabled to a passthrough NIC:
+Desired state of an edge port cabled to a passthrough NIC, from the one source of intent, the
+network domain's NIC bindings (`passnic.network.bindings`: a port bound to that host's NIC):
 
-* the NIC is claimed for a server's direct-physical port: access, up, VLAN = the port's
-  network segmentation ID (a flat network: the switch's ``native_vlan``);
-* claimed through a PCI alias: the VLAN of the network named by the flavor's extra spec
-  ``passnic:network``, else quarantined (and ``status`` says why);
+* a port is bound to the NIC: access, up, VLAN = the port's network segmentation ID (a flat
+  network: the switch's ``native_vlan``), whether the NIC was claimed for a direct-physical
+  port or through a flavor's PCI alias (the boot's ``--nic net-id=`` port is bound to it);
 * an admin's trunk exception for that server: trunk, native = that VLAN, the allowed list;
-* not claimed: quarantined (shut down, parked on ``quarantine_vlan`` when the switch has one).
+* no port bound: quarantined (shut down, parked on ``quarantine_vlan`` when the switch has one).
+
+Besides the bindings the fabric reads only its own tables (switches, cabling, alarms) and, for
+names in its answers, the other domains' published read-models (`FabricSources`).
 
 Switch I/O never happens inside a database transaction: a change reads the desired state (and
 commits), talks to the switch once (one driver session for all pending ports of a switch, which
@@ -30,17 +33,16 @@ import hashlib
 import logging
 import os
 import threading
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Collection, Iterable, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import delete, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from passnic import policy
-from passnic.compute.models import Server
 from passnic.config import Settings
 from passnic.context import RequestContext
 from passnic.db import Database, utcnow
@@ -57,18 +59,17 @@ from passnic.fabric.drivers.soft import SoftSwitchDriver
 from passnic.fabric.frames import MacTable, SoftSwitch, classify_ingress
 from passnic.fabric.models import FabricAlarm, FabricLink, FabricSwitch, FabricSwitchPort
 from passnic.fabric.portconfig import PortConfig, diff, format_vlan_list, parse_vlan_list
-from passnic.identity.models import Project
 from passnic.logs import log_event
-from passnic.network.models import Network, Port
-from passnic.placement.models import DeviceClaim
+from passnic.network.bindings import NetworkRecord, NicBinding
 
 log = logging.getLogger(__name__)
 
 policy.register({"fabric:admin": "admin"})
 
-FLAVOR_NETWORK_SPEC = "passnic:network"
 EDGE, UPLINK = "edge", "uplink"
 MANUAL, LLDP = "manual", "lldp"
+#: alarm kinds: a port's config drifted; LLDP disagrees with a manual link; a learned link moved
+DRIFT, LLDP_MISMATCH, LLDP_MOVED = "fabric-drift", "lldp-mismatch", "lldp-moved"
 TRUNK_WARNING = (
     "a trunk lets the guest tag its frames into every allowed VLAN: it can reach networks "
     "{vlans} directly, bypassing the access-port isolation"
@@ -81,6 +82,56 @@ def audit_interval() -> float:
 
 
 @dataclass(frozen=True)
+class ServerRef:
+    id: str
+    name: str
+    project_id: str
+
+
+class FabricSources(Protocol):
+    """What the fabric reads of the other domains, through their published read-models."""
+
+    def nic_bindings(
+        self, hostnames: Collection[str] | None = None, server_id: str | None = None
+    ) -> list[NicBinding]:
+        """The network domain's ports bound to NICs: the intent of every switch port."""
+        ...
+
+    def network_records(self) -> list[NetworkRecord]: ...
+
+    def find_server(self, ref: str) -> ServerRef | None:
+        """A server by id or name."""
+        ...
+
+    def servers(self, ids: Collection[str]) -> dict[str, ServerRef]: ...
+
+    def project_names(self) -> dict[str, str]: ...
+
+    def nic_pci_address(self, hostname: str, ifname: str) -> str | None:
+        """The PCI address of a host's interface (None: no such interface)."""
+        ...
+
+
+class HeardNeighbour(Protocol):
+    """What one NIC of a host hears over LLDP (the inventory's record of an agent report)."""
+
+    @property
+    def ifname(self) -> str: ...
+
+    @property
+    def pci_address(self) -> str: ...
+
+    @property
+    def chassis_id(self) -> str: ...
+
+    @property
+    def port_identifier(self) -> str: ...
+
+    @property
+    def system_name(self) -> str: ...
+
+
+@dataclass(frozen=True)
 class Desired:
     """What one managed port should be, and why, in operator words."""
 
@@ -90,6 +141,8 @@ class Desired:
     server_id: str | None = None
     network_id: str | None = None
     vlan: int | None = None
+    #: the bound port's MAC (the NIC's own)
+    mac: str = ""
 
 
 @dataclass(frozen=True)
@@ -155,9 +208,10 @@ def _uplink_config() -> PortConfig:
 
 
 class FabricService:
-    def __init__(self, db: Database, settings: Settings) -> None:
+    def __init__(self, db: Database, settings: Settings, sources: FabricSources) -> None:
         self.db = db
         self.settings = settings
+        self.sources = sources
         self.credentials = CredentialBox(settings.fabric_key_path)
         #: how netmiko drivers open a session (tests put a recorded switch here)
         self.connect: ConnectionFactory = open_netmiko
@@ -337,9 +391,10 @@ class FabricService:
     def switch_ports(self, ctx: RequestContext, ref: str) -> list[dict[str, Any]]:
         """Each port of a switch with its cable, desired and actual configuration."""
         policy.enforce(ctx, "fabric:admin")
+        bindings = self._bindings(None)
         with self.db.transaction() as s:
             sw = self._switch(s, ref)
-            managed = {m.port_id: m for m in self._managed(s, sw)}
+            managed = {m.port_id: m for m in self._managed(s, sw, bindings)}
             links = {
                 link.switch_port_id: link
                 for link in s.scalars(
@@ -392,7 +447,11 @@ class FabricService:
                 raise NotFound(f"Switch {sw.name} has no port {port}.")
             if sp.role != EDGE:
                 raise BadRequest(f"Port {port} of {sw.name} is an uplink, not a host port.")
-            pci = pci_address if pci_address is not None else _pci_of(s, hostname, ifname)
+            pci = pci_address
+            if pci is None:
+                pci = self.sources.nic_pci_address(hostname, ifname)
+                if pci is None:
+                    raise NotFound(f"Host {hostname} has no interface {ifname}.")
             link = s.scalar(
                 select(FabricLink).where(
                     FabricLink.hostname == hostname, FabricLink.ifname == ifname
@@ -406,6 +465,9 @@ class FabricService:
                     return _loaded_link(other)
                 s.delete(other)
                 s.flush()
+            if source == MANUAL:  # the operator settles what LLDP disagreed about
+                for port_id in {sp.id, link.switch_port_id if link is not None else sp.id}:
+                    _resolve_alarms(s, port_id, LLDP_MISMATCH, LLDP_MOVED)
             if link is None:
                 link = FabricLink(hostname=hostname, ifname=ifname)
                 s.add(link)
@@ -413,6 +475,114 @@ class FabricService:
             s.flush()
             s.refresh(link)
             return _loaded_link(link)
+
+    def learn_lldp(self, hostname: str, heard: Iterable[HeardNeighbour]) -> list[str]:
+        """Turn what a host's NICs hear over LLDP into their links (``source: lldp``).
+
+        The neighbour names a managed switch by its name (as system name or chassis ID) and
+        one of its edge ports by its name (the port ID). A manual link always stays: when LLDP
+        disagrees an ``lldp-mismatch`` alarm says so (resolved once they agree or the operator
+        sets the link again). A learned link that moves raises an ``lldp-moved`` alarm; the port
+        it left is quarantined, the new one converged. What changed, one line each."""
+        changes: list[str] = []
+        hosts = {hostname}
+        vacated: list[tuple[str, str, PortConfig]] = []
+        with self.db.transaction() as s:
+            switches = list(s.scalars(select(FabricSwitch)))
+            for n in heard:
+                sw = next((w for w in switches if w.name == n.system_name), None) or next(
+                    (w for w in switches if w.name == n.chassis_id), None
+                )
+                sp = (
+                    next((p for p in sw.ports if p.name == n.port_identifier), None) if sw else None
+                )
+                if sw is None or sp is None or sp.role != EDGE:
+                    continue
+                nic, where = f"{hostname} {n.ifname}", f"{sw.name} {sp.name}"
+                link = s.scalar(
+                    select(FabricLink).where(
+                        FabricLink.hostname == hostname, FabricLink.ifname == n.ifname
+                    )
+                )
+                if link is not None and link.switch_port_id == sp.id:
+                    _resolve_alarms(s, sp.id, LLDP_MISMATCH)
+                    continue
+                if link is not None and link.source == MANUAL:
+                    cabled = f"{link.switch_port.switch.name} {link.switch_port.name}"
+                    _raise_alarm(
+                        s,
+                        link.switch_port_id,
+                        LLDP_MISMATCH,
+                        f"{nic}: cabled to {cabled} (manual link) but LLDP hears {where}",
+                    )
+                    continue
+                other = s.scalar(select(FabricLink).where(FabricLink.switch_port_id == sp.id))
+                if other is not None and other.source == MANUAL:
+                    _raise_alarm(
+                        s,
+                        sp.id,
+                        LLDP_MISMATCH,
+                        f"{nic} hears {where} over LLDP, but {where} is cabled to "
+                        f"{other.hostname} {other.ifname} (manual link)",
+                    )
+                    continue
+                if other is not None:  # that NIC's learned link is stale: this one hears it now
+                    hosts.add(other.hostname)
+                    s.delete(other)
+                    s.flush()
+                if link is None:
+                    link = FabricLink(hostname=hostname, ifname=n.ifname)
+                    s.add(link)
+                    changes.append(f"{nic}: learned link to {where}")
+                else:
+                    old = link.switch_port
+                    moved = (
+                        f"{nic}: learned link moved from {old.switch.name} {old.name} to {where}"
+                    )
+                    _raise_alarm(s, sp.id, LLDP_MOVED, moved)
+                    vacated.append(
+                        (old.switch_id, old.name, PortConfig.quarantine(old.switch.quarantine_vlan))
+                    )
+                    changes.append(moved)
+                    log.warning("fabric: %s", moved)
+                link.pci_address, link.switch_port_id, link.source = n.pci_address, sp.id, LLDP
+                s.flush()
+        if changes:
+            log_event(log, "lldp_learned", host=hostname, changes="; ".join(changes))
+        for switch_id, port, config in vacated:
+            try:
+                self._push(switch_id, {port: config})
+            except SwitchError as exc:
+                log.warning("fabric: quarantining vacated port %s failed: %s", port, exc)
+        if changes:
+            try:
+                self.provision(sorted(hosts))
+            except SwitchError as exc:  # left to the audit
+                log.warning("fabric: converging learned links of %s failed: %s", hostname, exc)
+        return changes
+
+    def _push(self, switch_id: str, configs: Mapping[str, PortConfig]) -> None:
+        """Set ports no link manages any more (one session, under the switch's lock)."""
+        with self._switch_lock(switch_id):
+            with self.db.transaction() as s:
+                sw = s.get(FabricSwitch, switch_id)
+                if sw is None:
+                    return
+                driver, save = self.driver(sw), sw.save_config
+            driver.apply(dict(configs), save=save)
+
+    def delete_link(self, ctx: RequestContext, hostname: str, ifname: str) -> None:
+        """Forget a NIC's cable (its switch port is left as it is, unmanaged)."""
+        policy.enforce(ctx, "fabric:admin")
+        with self.db.transaction() as s:
+            link = s.scalar(
+                select(FabricLink).where(
+                    FabricLink.hostname == hostname, FabricLink.ifname == ifname
+                )
+            )
+            if link is None:
+                raise NotFound(f"Host {hostname} NIC {ifname} is not cabled.")
+            s.delete(link)
 
     def list_links(self, ctx: RequestContext) -> list[FabricLink]:
         policy.enforce(ctx, "fabric:admin")
@@ -426,8 +596,17 @@ class FabricService:
 
     # ==== desired state ===========================================================================
 
+    def _bindings(self, hostnames: Collection[str] | None) -> dict[tuple[str, str], NicBinding]:
+        """The network domain's bindings by (host, PCI address); read before, never inside,
+        a fabric transaction."""
+        return {(b.host, b.pci_address): b for b in self.sources.nic_bindings(hostnames)}
+
     def _managed(
-        self, s: Session, sw: FabricSwitch, hostnames: Iterable[str] | None = None
+        self,
+        s: Session,
+        sw: FabricSwitch,
+        bindings: Mapping[tuple[str, str], NicBinding],
+        hostnames: Iterable[str] | None = None,
     ) -> list[ManagedPort]:
         ports = {p.id: p for p in sw.ports if p.role == EDGE}
         stmt = select(FabricLink).where(FabricLink.switch_port_id.in_(list(ports)))
@@ -436,6 +615,7 @@ class FabricService:
         rows = []
         for link in s.scalars(stmt):
             sp = ports[link.switch_port_id]
+            binding = bindings.get((link.hostname, link.pci_address))
             rows.append(
                 ManagedPort(
                     sw.name,
@@ -444,71 +624,10 @@ class FabricService:
                     link.hostname,
                     link.ifname,
                     link.pci_address,
-                    self._desired(s, sw, sp, link),
+                    _desired(sw, sp, binding),
                 )
             )
         return sorted(rows, key=lambda m: m.port)
-
-    def _desired(
-        self, s: Session, sw: FabricSwitch, sp: FabricSwitchPort, link: FabricLink
-    ) -> Desired:
-        quarantine = PortConfig.quarantine(sw.quarantine_vlan)
-        claim = s.scalar(
-            select(DeviceClaim).where(
-                DeviceClaim.hostname == link.hostname,
-                DeviceClaim.pci_address == link.pci_address,
-            )
-        )
-        if claim is None:
-            return Desired(quarantine, "quarantined", "NIC not bound to any server")
-        network: Network | None = None
-        if claim.port_id is not None:
-            port = s.get(Port, claim.port_id)
-            network = s.get(Network, port.network_id) if port is not None else None
-        else:
-            server = s.get(Server, claim.consumer_id)
-            specs: dict[str, str] = (server.flavor.get("extra_specs") or {}) if server else {}
-            ref = specs.get(FLAVOR_NETWORK_SPEC)
-            if not ref:
-                return Desired(
-                    quarantine,
-                    "quarantined",
-                    f"NIC held through PCI alias {claim.alias_name} with no port: flavor "
-                    f"extra spec {FLAVOR_NETWORK_SPEC} names no network, so it stays quarantined",
-                    server_id=claim.consumer_id,
-                )
-            network = s.scalar(
-                select(Network).where(or_(Network.id == ref, Network.name == ref)).limit(1)
-            )
-        if network is None:
-            return Desired(
-                quarantine,
-                "quarantined",
-                "the NIC's network could not be found",
-                server_id=claim.consumer_id,
-            )
-        vlan = network.segmentation_id if network.network_type == "vlan" else sw.native_vlan
-        if vlan is None:
-            vlan = sw.native_vlan
-        if sp.trunk_server_id == claim.consumer_id and sp.trunk_vlans:
-            allowed = parse_vlan_list(sp.trunk_vlans)
-            return Desired(
-                PortConfig.trunk(vlan, allowed),
-                "trunk",
-                f"trunk exception for server {claim.consumer_id}: "
-                + TRUNK_WARNING.format(vlans=format_vlan_list(allowed)),
-                claim.consumer_id,
-                network.id,
-                vlan,
-            )
-        return Desired(
-            PortConfig.access(vlan),
-            "bound",
-            f"bound to {network.name or network.id} (VLAN {vlan})",
-            claim.consumer_id,
-            network.id,
-            vlan,
-        )
 
     # ==== provisioning ============================================================================
 
@@ -546,11 +665,12 @@ class FabricService:
         desired state and commit, then one driver session that reads the ports and, with
         `repair`, changes the drifted ones (and saves), all under the switch's lock."""
         with self._switch_lock(switch_id):
+            bindings = self._bindings(hosts)
             with self.db.transaction() as s:
                 sw = s.get(FabricSwitch, switch_id)
                 if sw is None:
                     return []
-                managed = self._managed(s, sw, hosts)
+                managed = self._managed(s, sw, bindings, hosts)
                 driver = self.driver(sw)
                 save, name = sw.save_config, sw.name
             desired = {m.port: m.desired.config for m in managed}
@@ -615,7 +735,11 @@ class FabricService:
         with self.db.transaction() as s:
             for r in rows:
                 m = r.managed
-                active = FabricAlarm.switch_port_id == m.port_id, FabricAlarm.resolved_at.is_(None)
+                active = (
+                    FabricAlarm.switch_port_id == m.port_id,
+                    FabricAlarm.resolved_at.is_(None),
+                    FabricAlarm.kind == DRIFT,
+                )
                 if r.drifts and not r.fixed:
                     s.execute(delete(FabricAlarm).where(*active))
                 else:
@@ -627,7 +751,7 @@ class FabricService:
                     s.add(
                         FabricAlarm(
                             switch_port_id=m.port_id,
-                            kind="fabric-drift",
+                            kind=DRIFT,
                             message=line,
                             detected_at=now,
                             resolved_at=now if r.fixed else None,
@@ -697,36 +821,30 @@ class FabricService:
 
     # ==== per server: status, trunk, trace =======================================================
 
-    def _server_ports(self, s: Session, server: Server) -> list[tuple[FabricSwitch, ManagedPort]]:
-        claims = list(
-            s.scalars(
-                select(DeviceClaim).where(
-                    DeviceClaim.consumer_id == server.id,
-                    DeviceClaim.hostname == (server.host or ""),
-                )
-            )
-        )
+    def _server_ports(self, s: Session, server_id: str) -> list[tuple[FabricSwitch, ManagedPort]]:
+        """The managed ports cabled to the NICs the server's ports are bound to."""
+        bindings = self.sources.nic_bindings(server_id=server_id)
+        keyed = {(b.host, b.pci_address): b for b in bindings}
         out = []
-        for claim in claims:
+        for b in bindings:
             link = s.scalar(
                 select(FabricLink).where(
-                    FabricLink.hostname == claim.hostname,
-                    FabricLink.pci_address == claim.pci_address,
+                    FabricLink.hostname == b.host, FabricLink.pci_address == b.pci_address
                 )
             )
             if link is None:
                 continue
             sw = link.switch_port.switch
             m = next(
-                m for m in self._managed(s, sw, [link.hostname]) if m.port_id == link.switch_port_id
+                m
+                for m in self._managed(s, sw, keyed, [link.hostname])
+                if m.port_id == link.switch_port_id
             )
             out.append((sw, m))
         return out
 
-    def _server(self, s: Session, server_id: str) -> Server:
-        server = s.get(Server, server_id)
-        if server is None:
-            server = s.scalar(select(Server).where(Server.name == server_id).limit(2))
+    def _server(self, server_id: str) -> ServerRef:
+        server = self.sources.find_server(server_id)
         if server is None:
             raise NotFound(f"Server {server_id} could not be found.")
         return server
@@ -734,9 +852,9 @@ class FabricService:
     def server_fabric(self, ctx: RequestContext, server_id: str) -> dict[str, Any]:
         """Where a server's NICs are cabled and what their switch ports should be and are."""
         policy.enforce(ctx, "fabric:admin")
+        server = self._server(server_id)
         with self.db.transaction() as s:
-            server = self._server(s, server_id)
-            managed = [(self.driver(sw), m) for sw, m in self._server_ports(s, server)]
+            managed = [(self.driver(sw), m) for sw, m in self._server_ports(s, server.id)]
         actual = _read_switches(managed)
         ports = []
         for _driver, m in managed:
@@ -757,38 +875,33 @@ class FabricService:
         Every allowed VLAN must belong to a network the server's project may use."""
         policy.enforce(ctx, "fabric:admin")
         vlans = sorted(set(allowed)) if allowed is not None else None
+        server = self._server(server_id)
+        if vlans is not None:
+            if not vlans:
+                raise BadRequest("A trunk needs an explicit, non-empty allowed_vlans list.")
+            usable = {
+                n.segmentation_id
+                for n in self.sources.network_records()
+                if n.network_type == "vlan" and (n.project_id == server.project_id or n.shared)
+            }
+            foreign = [v for v in vlans if v not in usable]
+            if foreign:
+                raise BadRequest(
+                    f"VLANs {format_vlan_list(foreign)} belong to no network project "
+                    f"{server.project_id} may use: refused on a trunk."
+                )
         with self.db.transaction() as s:
-            server = self._server(s, server_id)
-            ports = self._server_ports(s, server)
+            ports = self._server_ports(s, server.id)
             if not ports:
                 raise Conflict(f"Server {server.name} has no NIC cabled to a managed switch port.")
-            if vlans is not None:
-                if not vlans:
-                    raise BadRequest("A trunk needs an explicit, non-empty allowed_vlans list.")
-                usable = {
-                    n.segmentation_id
-                    for n in s.scalars(
-                        select(Network).where(
-                            Network.network_type == "vlan",
-                            or_(Network.project_id == server.project_id, Network.shared.is_(True)),
-                        )
-                    )
-                }
-                foreign = [v for v in vlans if v not in usable]
-                if foreign:
-                    raise BadRequest(
-                        f"VLANs {format_vlan_list(foreign)} belong to no network project "
-                        f"{server.project_id} may use: refused on a trunk."
-                    )
             for _sw, m in ports:
                 sp = s.get(FabricSwitchPort, m.port_id)
                 assert sp is not None
                 sp.trunk_server_id = server.id if vlans is not None else None
                 sp.trunk_vlans = format_vlan_list(vlans) if vlans is not None else ""
-            host = server.host or ""
-            sid = server.id
-        self.provision([host])
-        result = self.server_fabric(ctx, sid)
+            hosts = sorted({m.hostname for _sw, m in ports})
+        self.provision(hosts)
+        result = self.server_fabric(ctx, server.id)
         if vlans is not None:
             result["warning"] = TRUNK_WARNING.format(vlans=format_vlan_list(vlans))
         return result
@@ -796,31 +909,26 @@ class FabricService:
     def trace(self, ctx: RequestContext, server_id: str, tag: int | None = None) -> dict[str, Any]:
         """Where a frame from each of the server's NICs goes, from the switch's actual config."""
         policy.enforce(ctx, "fabric:admin")
+        server = self._server(server_id)
+        networks = {
+            n.segmentation_id: n for n in self.sources.network_records() if n.segmentation_id
+        }
+        projects = self.sources.project_names()
         with self.db.transaction() as s:
-            server = self._server(s, server_id)
-            networks = {
-                n.segmentation_id: n for n in s.scalars(select(Network)) if n.segmentation_id
-            }
-            projects = {p.id: p.name for p in s.scalars(select(Project))}
-            plan = []
-            for sw, m in self._server_ports(s, server):
-                claim = s.scalar(
-                    select(DeviceClaim).where(
-                        DeviceClaim.hostname == m.hostname,
-                        DeviceClaim.pci_address == m.pci_address,
-                    )
-                )
-                plan.append((sw.name, self.driver(sw), [p.name for p in sw.ports], m, claim))
+            plan = [
+                (sw.name, self.driver(sw), [p.name for p in sw.ports], m)
+                for sw, m in self._server_ports(s, server.id)
+            ]
         # One read per switch, of all its ports (the trace follows the frame across them).
         switch_configs: dict[str, dict[str, PortConfig]] = {}
-        for name, driver, names, _m, _c in plan:
+        for name, driver, names, _m in plan:
             if name not in switch_configs:
                 switch_configs[name] = driver.read(names)
         traces = []
-        for name, _driver, _names, m, claim in plan:
+        for name, _driver, _names, m in plan:
             actual = switch_configs[name]
             config = actual.get(m.port)
-            mac = bytes.fromhex((claim.mac if claim else "").replace(":", "") or "020000000001")
+            mac = bytes.fromhex(m.desired.mac.replace(":", "") or "020000000001")
             frame = _frame(mac, tag)
             kind = "untagged frame" if tag is None else f"frame tagged VLAN {tag}"
             entry: dict[str, Any] = {
@@ -885,12 +993,18 @@ class FabricService:
         policy.enforce(ctx, "fabric:admin")
         segments: dict[int, list[str]] = {}
         servers_out = []
+        nets = {n.segmentation_id: n for n in self.sources.network_records() if n.segmentation_id}
+        bindings = self._bindings(None)
+        held: dict[str, list[tuple[SwitchDriver, ManagedPort]]] = {}
         with self.db.transaction() as s:
-            nets = {n.segmentation_id: n for n in s.scalars(select(Network)) if n.segmentation_id}
-            servers = [
-                (server, [(self.driver(sw), m) for sw, m in self._server_ports(s, server)])
-                for server in s.scalars(select(Server).order_by(Server.name))
-            ]
+            for sw in s.scalars(select(FabricSwitch).order_by(FabricSwitch.name)):
+                driver: SwitchDriver | None = None
+                for m in self._managed(s, sw, bindings):
+                    if m.desired.server_id:
+                        driver = driver or self.driver(sw)
+                        held.setdefault(m.desired.server_id, []).append((driver, m))
+        refs = self.sources.servers(list(held))
+        servers = sorted((refs[sid], pairs) for sid, pairs in held.items() if sid in refs)
         actual = _read_switches([pair for _server, pairs in servers for pair in pairs])
         for server, pairs in servers:
             reach: set[int] = set()
@@ -953,6 +1067,32 @@ class FabricService:
         return sw
 
 
+def _raise_alarm(s: Session, switch_port_id: str, kind: str, message: str) -> None:
+    """An active alarm, once: the same one still active is not repeated."""
+    same = s.scalar(
+        select(FabricAlarm).where(
+            FabricAlarm.switch_port_id == switch_port_id,
+            FabricAlarm.kind == kind,
+            FabricAlarm.message == message,
+            FabricAlarm.resolved_at.is_(None),
+        )
+    )
+    if same is None:
+        s.add(FabricAlarm(switch_port_id=switch_port_id, kind=kind, message=message))
+
+
+def _resolve_alarms(s: Session, switch_port_id: str, *kinds: str) -> None:
+    s.execute(
+        update(FabricAlarm)
+        .where(
+            FabricAlarm.switch_port_id == switch_port_id,
+            FabricAlarm.kind.in_(kinds),
+            FabricAlarm.resolved_at.is_(None),
+        )
+        .values(resolved_at=utcnow())
+    )
+
+
 def _log_push(row: AuditRow) -> None:
     m, desired = row.managed, row.managed.desired
     log_event(
@@ -969,18 +1109,41 @@ def _log_push(row: AuditRow) -> None:
     )
 
 
-def _pci_of(s: Session, hostname: str, ifname: str) -> str:
-    from passnic.inventory.models import EthernetPort, Host, Interface
-
-    iface = s.scalar(
-        select(Interface)
-        .join(Interface.host)
-        .where(Host.hostname == hostname, Interface.ifname == ifname)
+def _desired(sw: FabricSwitch, sp: FabricSwitchPort, binding: NicBinding | None) -> Desired:
+    """What the port cabled to a NIC should be, given the port bound to that NIC (if any)."""
+    quarantine = PortConfig.quarantine(sw.quarantine_vlan)
+    if binding is None:
+        return Desired(
+            quarantine,
+            "quarantined",
+            "no port is bound to the NIC: it carries no network",
+        )
+    server_id = binding.server_id or None
+    vlan = binding.segmentation_id if binding.network_type == "vlan" else None
+    if vlan is None:
+        vlan = sw.native_vlan
+    network = binding.network_name or binding.network_id
+    if server_id is not None and sp.trunk_server_id == server_id and sp.trunk_vlans:
+        allowed = parse_vlan_list(sp.trunk_vlans)
+        return Desired(
+            PortConfig.trunk(vlan, allowed),
+            "trunk",
+            f"trunk exception for server {server_id}: "
+            + TRUNK_WARNING.format(vlans=format_vlan_list(allowed)),
+            server_id,
+            binding.network_id,
+            vlan,
+            binding.mac,
+        )
+    return Desired(
+        PortConfig.access(vlan),
+        "bound",
+        f"bound to {network} (VLAN {vlan})",
+        server_id,
+        binding.network_id,
+        vlan,
+        binding.mac,
     )
-    if iface is None:
-        raise NotFound(f"Host {hostname} has no interface {ifname}.")
-    port = s.scalar(select(EthernetPort).where(EthernetPort.interface_uuid == iface.uuid))
-    return port.pciaddr if port is not None else ""
 
 
 def _read_switches(

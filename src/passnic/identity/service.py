@@ -309,6 +309,11 @@ class IdentityService:
                 query = query.where(Project.domain_id == domain_id)
             return list(s.scalars(query))
 
+    def project_names(self) -> dict[str, str]:
+        """Every project's name by id: the read-model other domains use to name projects."""
+        with self.db.transaction() as s:
+            return {i: n for i, n in s.execute(select(Project.id, Project.name)).all()}
+
     def user_projects(self, ctx: RequestContext, user_id: str) -> list[Project]:
         """The enabled projects a user holds a role on (GET /v3/users/{id}/projects and
         /v3/auth/projects): the user itself or an admin may ask."""

@@ -119,6 +119,27 @@ class EthernetPort(Timestamps, Base):
         return [a for a in self.sriov_vfs_pci_address.split(",") if a]
 
 
+class LldpNeighbour(Timestamps, Base):
+    """sysinv ``lldp_neighbours``: what a port last heard over LLDP, as its agent reported it
+    (the row goes when a report says the port hears nothing)."""
+
+    __tablename__ = "lldp_neighbours"
+
+    uuid: Mapped[str] = uuid_pk()
+    host_uuid: Mapped[str] = mapped_column(ForeignKey("i_host.uuid", ondelete="CASCADE"))
+    port_uuid: Mapped[str] = mapped_column(
+        ForeignKey("ethernet_ports.uuid", ondelete="CASCADE"), unique=True
+    )
+    chassis_id: Mapped[str] = mapped_column(String(255))
+    port_identifier: Mapped[str] = mapped_column(String(255))
+    system_name: Mapped[str] = mapped_column(String(255), default="")
+    system_description: Mapped[str] = mapped_column(String(255), default="")
+    port_description: Mapped[str] = mapped_column(String(255), default="")
+    ttl: Mapped[int] = mapped_column(Integer, default=120)
+
+    port: Mapped[EthernetPort] = relationship(lazy="joined", innerjoin=True)
+
+
 class Interface(Timestamps, Base):
     """sysinv ``interfaces`` (all iftypes in one table): how the operator uses ports.
 

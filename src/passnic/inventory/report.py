@@ -21,6 +21,17 @@ Count = Annotated[int, Field(ge=0, le=INT32_MAX)]
 NumaNode = Annotated[int, Field(ge=-1, le=INT32_MAX)]
 
 
+class LldpNeighbourReport(BaseModel):
+    """What the port hears over LLDP: the switch (chassis ID, system name) and its port."""
+
+    chassis_id: Name
+    port_identifier: Name
+    system_name: Text = ""
+    system_description: Text = ""
+    port_description: Text = ""
+    ttl: Count = 120
+
+
 class PortReport(BaseModel):
     """One physical Ethernet port (a PCI network-class device; never a VF)."""
 
@@ -43,6 +54,9 @@ class PortReport(BaseModel):
     mtu: Count = 1500
     speed: Count | None = Field(default=None, description="Mb/s; None when the link is down")
     link_mode: Text | None = None
+    lldp_neighbour: LldpNeighbourReport | None = Field(
+        default=None, description="None: nothing heard over LLDP (now)"
+    )
 
 
 class HostReport(BaseModel):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import asdict
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
@@ -334,6 +335,49 @@ def list_host_ethernet_ports(
 ) -> dict[str, Any]:
     ports = cloud.inventory.list_ports(ctx, host)
     return {"ethernet_ports": [ethernet_port_json(request, p) for p in ports]}
+
+
+@router.get("/v1/ihosts/{host}/lldp_neighbours")
+def list_host_lldp_neighbours(
+    host: str, request: Request, ctx: ContextDep, cloud: CloudDep
+) -> dict[str, Any]:
+    """What each port hears over LLDP, in sysinv's fields (``port_name`` is the local port)."""
+    return {
+        "lldp_neighbours": [
+            {
+                "uuid": n.uuid,
+                "host_uuid": n.host_uuid,
+                "port_uuid": n.port_uuid,
+                "port_name": n.port.name,
+                "port_namedisplay": None,
+                "msap": f"{n.chassis_id},{n.port_identifier}",
+                "chassis_id": n.chassis_id,
+                "port_identifier": n.port_identifier,
+                "ttl": n.ttl,
+                "system_name": n.system_name,
+                "system_description": n.system_description,
+                "port_description": n.port_description,
+                "management_address": None,
+                "created_at": isotime(n.created_at),
+                "updated_at": isotime(n.updated_at),
+                "links": _links(request, "lldp_neighbours", n.uuid),
+            }
+            for n in cloud.inventory.list_lldp_neighbours(ctx, host)
+        ]
+    }
+
+
+@router.get("/v1/ihosts/{host}/lldp_agents")
+def list_host_lldp_agents(
+    host: str, request: Request, ctx: ContextDep, cloud: CloudDep
+) -> dict[str, Any]:
+    """The host agent's LLDP receiver on each port, in sysinv's fields."""
+    return {
+        "lldp_agents": [
+            {**asdict(a), "links": _links(request, "lldp_agents", a.uuid)}
+            for a in cloud.inventory.list_lldp_agents(ctx, host)
+        ]
+    }
 
 
 @router.get("/v1/ihosts/{host}/interface_datanetworks")

@@ -34,6 +34,7 @@ from passnic.inventory.models import (
     Host,
     Interface,
     InterfaceDataNetwork,
+    LldpNeighbour,
     NumaNode,
 )
 from passnic.inventory.report import INT32_MAX, HostReport, Personality, PortReport
@@ -820,6 +821,33 @@ def _check_vxlan(values: Mapping[str, Any]) -> None:
 # -- the service ------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class HeardNeighbour:
+    """What one NIC of a host hears over LLDP, as the fabric learns its cabling from it."""
+
+    ifname: str
+    pci_address: str
+    chassis_id: str
+    port_identifier: str
+    system_name: str
+
+
+@dataclass(frozen=True)
+class LldpAgent:
+    """The host agent's LLDP receiver on one port (sysinv's ``lldp_agents``): Passnic's agent
+    listens (rx) and does not advertise (tx)."""
+
+    uuid: str
+    host_uuid: str
+    port_uuid: str
+    port_name: str
+    status: str
+    chassis_id: str
+    port_identifier: str
+    system_name: str
+    system_description: str
+
+
 class InventoryService:
     """Hosts, their ports and interfaces, data networks, and the assignments between them."""
 
@@ -830,6 +858,9 @@ class InventoryService:
         self.servers_on: Callable[[str], list[str]] = lambda _hostname: []
         self._nics_in_use: NicsInUse = lambda _hostname: ()
         self._datanetwork_users: DataNetworkUsers = lambda _name: ()
+        #: Told, after each agent report, what the host's NICs hear over LLDP. The cloud
+        #: wires it to the fabric, which learns the cabling from it.
+        self.lldp_heard: Callable[[str, list[HeardNeighbour]], object] = lambda _h, _n: None
 
     def consult(self, nics_in_use: NicsInUse, datanetwork_users: DataNetworkUsers) -> None:
         """Where to read what is in use: placement's claims and the networking domain's
@@ -876,7 +907,81 @@ class InventoryService:
         """
         policy.enforce(ctx, "inventory:agent_report")
         with self._writing() as s:
-            return self._upsert_host(s, report, initial)
+            host = self._upsert_host(s, report, initial)
+            heard = self._record_lldp(s, host, report)
+        self.lldp_heard(host.hostname, heard)
+        return host
+
+    def _record_lldp(self, s: Session, host: Host, report: HostReport) -> list[HeardNeighbour]:
+        """Each reported port's LLDP neighbour: kept, replaced, or gone when it hears none."""
+        ports = {p.name: p for p in _host_ports(s, host)}
+        rows = {
+            n.port_uuid: n
+            for n in s.scalars(select(LldpNeighbour).where(LldpNeighbour.host_uuid == host.uuid))
+        }
+        owners = {i.uuid: i.ifname for i in _host_interfaces(s, host)}
+        heard = []
+        for reported in report.ports:
+            port = ports.get(reported.name)
+            if port is None:
+                continue
+            row = rows.get(port.uuid)
+            found = reported.lldp_neighbour
+            if found is None:
+                if row is not None:
+                    s.delete(row)
+                continue
+            if row is None:
+                row = LldpNeighbour(host_uuid=host.uuid, port_uuid=port.uuid)
+                s.add(row)
+            row.chassis_id, row.port_identifier = found.chassis_id, found.port_identifier
+            row.system_name, row.system_description = found.system_name, found.system_description
+            row.port_description, row.ttl = found.port_description, found.ttl
+            heard.append(
+                HeardNeighbour(
+                    ifname=owners.get(port.interface_uuid or "", port.name),
+                    pci_address=port.pciaddr,
+                    chassis_id=found.chassis_id,
+                    port_identifier=found.port_identifier,
+                    system_name=found.system_name,
+                )
+            )
+        s.flush()
+        return heard
+
+    def list_lldp_neighbours(self, ctx: RequestContext, host: str) -> list[LldpNeighbour]:
+        """What each port of the host last heard over LLDP."""
+        policy.enforce(ctx, "inventory:read")
+        with self.db.transaction() as s:
+            h = _host(s, host)
+            return list(
+                s.scalars(
+                    select(LldpNeighbour)
+                    .join(LldpNeighbour.port)
+                    .where(LldpNeighbour.host_uuid == h.uuid)
+                    .order_by(EthernetPort.name)
+                )
+            )
+
+    def list_lldp_agents(self, ctx: RequestContext, host: str) -> list[LldpAgent]:
+        """The agent's LLDP receiver on each port of the host (one per port, receive only)."""
+        policy.enforce(ctx, "inventory:read")
+        with self.db.transaction() as s:
+            h = _host(s, host)
+            return [
+                LldpAgent(
+                    uuid=str(uuidlib.uuid5(uuidlib.NAMESPACE_URL, f"lldp-agent:{p.uuid}")),
+                    host_uuid=h.uuid,
+                    port_uuid=p.uuid,
+                    port_name=p.name,
+                    status="rx=enabled,tx=disabled",
+                    chassis_id=h.mgmt_mac or h.hostname,
+                    port_identifier=p.mac,
+                    system_name=h.hostname,
+                    system_description="Passnic host agent",
+                )
+                for p in _host_ports(s, h)
+            ]
 
     def _upsert_host(self, s: Session, report: HostReport, initial: HostState) -> Host:
         host = s.scalar(select(Host).where(Host.hostname == report.hostname))
@@ -1404,6 +1509,20 @@ class InventoryService:
             if hostname is not None:
                 stmt = stmt.where(Host.hostname == hostname)
             return [_passthrough_device(i) for i in s.scalars(stmt).unique()]
+
+    def nic_pci_address(self, hostname: str, ifname: str) -> str | None:
+        """The PCI address of a host's interface ("" when it has no port); None when the host
+        has no such interface."""
+        with self.db.transaction() as s:
+            iface = s.scalar(
+                select(Interface)
+                .join(Interface.host)
+                .where(Host.hostname == hostname, Interface.ifname == ifname)
+            )
+            if iface is None:
+                return None
+            port = s.scalar(select(EthernetPort).where(EthernetPort.interface_uuid == iface.uuid))
+            return port.pciaddr if port is not None else ""
 
     def compute_hosts(self) -> list[ComputeHost]:
         """Hosts that can run VMs (worker subfunction), with state and capacity."""

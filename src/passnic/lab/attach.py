@@ -4,15 +4,20 @@
 `attach_lab` makes each compute host's agent run the lab hypervisor (a VM = a namespace
 holding its NIC: `passnic.lab.driver`) by rewriting the agents' config files, and points
 switch tor-1 at the lab switch's SSH CLI (netmiko ``cisco_ios``), cabling every lab NIC to its
-switch port. `stop_lab` stops the lab and removes what is left.
+switch port. `stop_lab` stops the lab and removes what is left. A later start without the lab
+(`release_lab_switch`) points tor-1 back at the in-process switch: the lab's address is dead
+once the lab is gone.
 """
 
 from __future__ import annotations
 
+import json
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from passnic.context import RequestContext
+from passnic.fabric.service import MANUAL, SOFT
 from passnic.lab import netns
 
 if TYPE_CHECKING:
@@ -81,9 +86,11 @@ def use_lab_hypervisors(lab: Lab, agent_configs: list[Path]) -> None:
 
 
 def point_switch_at_lab(cloud: Cloud, lab: Lab) -> str:
-    """Switch tor-1 (the lab's switch name) is driven over the lab switch's SSH CLI, and every
-    lab NIC is cabled to its port; its address (``host:port``). Idempotent: a restart only
-    updates the address."""
+    """Switch tor-1 (the lab's switch name) is driven over the lab switch's SSH CLI; its
+    address (``host:port``). The cabling is not typed: the lab switch sends LLDP and the hosts'
+    agents report what their NICs hear, so the links are learned (`wait_for_cabling`). The
+    sample cloud's typed links of the lab's NICs give way to the learned ones; links learned
+    by an earlier run stay (a restart keeps its bound ports as they were). Idempotent."""
     params = lab.netmiko_params()
     address = f"{params['host']}:{params['port']}"
     name = lab.spec.switch_name
@@ -95,9 +102,48 @@ def point_switch_at_lab(cloud: Cloud, lab: Lab) -> str:
         username=params["username"],
         password=params["password"],
     )
-    for (host, nic), sport in sorted(lab.cabling().items()):
-        cloud.fabric.set_link(LAB_ADMIN, host, nic, name, sport)
+    cabling = lab.cabling()
+    for link in cloud.fabric.list_links(LAB_ADMIN):
+        typed = link.source == MANUAL and link.switch_port.switch.name == name
+        if typed and cabling.get((link.hostname, link.ifname)) == link.switch_port.name:
+            cloud.fabric.delete_link(LAB_ADMIN, link.hostname, link.ifname)
+    _lab_mark(cloud).write_text(json.dumps({"switch": name, "address": address}))
     return address
+
+
+def wait_for_cabling(cloud: Cloud, lab: Lab, timeout: float = 60.0) -> list[str]:
+    """Wait until every lab NIC's link is known (learned over LLDP once the agents report);
+    the NICs still without one when `timeout` passes."""
+    deadline = time.monotonic() + timeout
+    while True:
+        known = {(lk.hostname, lk.ifname) for lk in cloud.fabric.list_links(LAB_ADMIN)}
+        missing = sorted(f"{h} {n}" for h, n in lab.cabling() if (h, n) not in known)
+        if not missing or time.monotonic() > deadline:
+            return missing
+        time.sleep(0.5)
+
+
+def _lab_mark(cloud: Cloud) -> Path:
+    """Which switch the lab took over, and at which address (so a start without the lab
+    gives it back, and leaves alone a switch an operator has pointed elsewhere since)."""
+    return Path(cloud.settings.home) / "lab-switch.json"
+
+
+def release_lab_switch(cloud: Cloud) -> str | None:
+    """The switch a previous lab run pointed at its (now dead) SSH address is the in-process
+    test switch again, its ports and cabling kept; its name, or None when there was none."""
+    mark = _lab_mark(cloud)
+    try:
+        taken = json.loads(mark.read_text())
+    except (OSError, ValueError):
+        return None
+    name = str(taken.get("switch") or "")
+    switches = {sw.name: sw for sw in cloud.fabric.list_switches(LAB_ADMIN)}
+    sw = switches.get(name)
+    if sw is not None and sw.address == taken.get("address"):
+        cloud.fabric.repoint_switch(LAB_ADMIN, name, driver=SOFT, address="")
+    mark.unlink(missing_ok=True)
+    return name if sw is not None else None
 
 
 def attach_lab(cloud: Cloud, lab: Lab, agent_configs: list[Path]) -> str:

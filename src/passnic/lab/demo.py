@@ -355,7 +355,7 @@ class Demo:
 
         from passnic.cloud import Cloud
         from passnic.config import Settings
-        from passnic.lab.attach import attach_lab, start_lab
+        from passnic.lab.attach import attach_lab, start_lab, wait_for_cabling
         from passnic.server import prepare
         from passnic.supervisor import AgentSupervisor
 
@@ -387,9 +387,15 @@ class Demo:
         for cred in prepared.credentials:
             self.headers[cred.username] = {"X-Auth-Token": self.login(cred)}
         self.wait_for_hosts()
+        missing = wait_for_cabling(self.cloud, self.lab)
+        if missing:
+            raise DemoError(f"no LLDP heard on {', '.join(missing)}: their cabling is unknown")
 
         self.step("Fabric: tor-1 driven by netmiko cisco_ios over SSH (was the in-process lab)")
-        self.note(f"tor-1 = cisco_ios at {address}; {len(self.lab.cabling())} host ports cabled")
+        self.note(
+            f"tor-1 = cisco_ios at {address}; {len(self.lab.cabling())} host ports cabled "
+            "(learned over LLDP)"
+        )
         flavors = self.call("GET", f"{COMPUTE}/flavors/detail?is_public=None", "admin", None, 200)
         self.flavor_id = next(f["id"] for f in flavors.json()["flavors"] if f["name"] == "small")
         images = self.call("GET", "/image/v2/images", "admin", None, 200).json()["images"]

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from passnic.agent.drivers import GuestState, HypervisorError
+from passnic.agent.lldp import Listener, Neighbour, open_sockets
 from passnic.compute.protocol import GuestSpec
 from passnic.lab import netns
 
@@ -146,6 +147,16 @@ class LabDriver:
             data = json.loads(self._file.read_text())
             self._guests = {sid: LabGuest.from_json(g) for sid, g in data.items()}
         self._lock = threading.Lock()
+        self._lldp: Listener | None = None
+
+    def lldp_neighbours(self) -> dict[str, Neighbour]:
+        """What the host's lab NICs hear from the lab switch: a listener on them in the host's
+        namespace, started on the first call (a NIC given to a guest hears nothing)."""
+        if self._lldp is None:
+            names = list(self.nics.values())
+            self._lldp = Listener(netns.in_netns(self.host_ns, lambda: open_sockets(names)))
+            self._lldp.start()
+        return self._lldp.neighbours()
 
     def _save(self) -> None:
         self._file.parent.mkdir(parents=True, exist_ok=True)

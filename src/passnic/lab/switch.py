@@ -24,6 +24,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from passnic.agent import lldp
 from passnic.fabric.frames import PortCounters, SoftSwitch
 from passnic.fabric.portconfig import PortConfig
 from passnic.lab.netns import in_netns
@@ -60,31 +61,11 @@ def restore_tag(frame: bytes, ancdata: list[tuple[int, int, bytes]]) -> bytes:
     return frame
 
 
-LLDP_MULTICAST = "01:80:c2:00:00:0e"
-
-
 def lldp_frame(switch_name: str, port_name: str, index: int, ttl: int = 120) -> bytes:
-    """An LLDP frame: chassis ID = switch name, port ID = port name (both locally assigned /
-    interface-name subtypes), and the system name; built with scapy (imported only here)."""
-    from scapy.contrib.lldp import (
-        LLDPDUChassisID,
-        LLDPDUEndOfLLDPDU,
-        LLDPDUPortID,
-        LLDPDUSystemName,
-        LLDPDUTimeToLive,
-    )
-    from scapy.layers.l2 import Ether
-
-    source = f"02:70:6e:00:{(index >> 8) & 0xFF:02x}:{index & 0xFF:02x}"  # "pn" switch MACs
-    frame = (
-        Ether(dst=LLDP_MULTICAST, src=source, type=0x88CC)
-        / LLDPDUChassisID(subtype=7, id=switch_name.encode())
-        / LLDPDUPortID(subtype=5, id=port_name.encode())
-        / LLDPDUTimeToLive(ttl=ttl)
-        / LLDPDUSystemName(system_name=switch_name.encode())
-        / LLDPDUEndOfLLDPDU()
-    )
-    return bytes(frame)
+    """An LLDPDU out of one port: chassis ID and system name = the switch's name, port ID = the
+    port's name, so a host learns which port of which switch its NIC is cabled to."""
+    source = bytes.fromhex(f"02706e00{(index >> 8) & 0xFF:02x}{index & 0xFF:02x}")  # "pn" MACs
+    return lldp.frame(source, switch_name, port_name, switch_name, ttl)
 
 
 def open_port_socket(ifname: str) -> socket.socket:
@@ -145,8 +126,10 @@ class LabSwitch:
         for name, sock in self._sockets.items():
             self.loop.add_reader(sock.fileno(), self._readable, name, sock)
         if self.lldp_interval:
+            ttl = max(10, int(4 * self.lldp_interval))  # as LLDP's msgTxHold of 4
             frames = {
-                name: lldp_frame(self.hostname, name, i) for i, name in enumerate(self.port_specs)
+                name: lldp_frame(self.hostname, name, i, ttl)
+                for i, name in enumerate(self.port_specs)
             }
             self.loop.call_soon(self._lldp, frames)
         self._thread = threading.Thread(

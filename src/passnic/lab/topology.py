@@ -60,8 +60,9 @@ class LabSpec:
     #: a trunk carrying every VLAN tagged to namespace ``pn-uplink`` (its eth0 sees the tagged
     #: frames, e.g. for capture), as the sample fabric's uplink
     uplink_port: str | None = "GigabitEthernet1/0/48"
-    #: seconds between LLDP advertisements out of every port; None: off (scapy is slow to import)
-    lldp_interval: float | None = None
+    #: seconds between LLDP advertisements out of every port (on by default: the hosts learn
+    #: their cabling from it); None: off
+    lldp_interval: float | None = 5.0
 
 
 @dataclass(frozen=True)

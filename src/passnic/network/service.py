@@ -14,6 +14,9 @@ compute transaction, so a device claim and the port binding commit together):
   port, 404 if it was deleted meanwhile (a port a server holds cannot be deleted or given away
   through the API)
 * ``delete_port_in(session, port_id)``
+
+What the fabric reads (``bindings``): ``nic_bindings(hostnames, server_id)``, the ports bound to
+passthrough NICs with their networks' VLANs, and ``network_records()``.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from __future__ import annotations
 from passnic import policy
 from passnic.db import Database
 from passnic.inventory.service import InventoryService
+from passnic.network.bindings import BindingRules
 from passnic.network.networks import NetworkRules
 from passnic.network.ports import PortRules
 from passnic.network.qos import QosRules
@@ -75,7 +79,7 @@ policy.register(
 
 
 class NetworkService(
-    NetworkRules, SubnetRules, PortRules, SecurityGroupRules, QosRules, TrunkRules
+    NetworkRules, SubnetRules, PortRules, SecurityGroupRules, QosRules, TrunkRules, BindingRules
 ):
     def __init__(self, db: Database, inventory: InventoryService) -> None:
         self.db = db

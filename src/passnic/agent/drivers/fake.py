@@ -5,7 +5,8 @@ run. Its guests live in the agent's state directory, so like real guests they ou
 that is killed. Tests make it fail on purpose with ``fail_next("spawn", "no hugepages left")``:
 the next call of that operation raises ``HypervisorError`` with the message, once (a file
 ``fail-next.json`` in the state directory does the same for an agent in another process), and
-the option ``delay`` makes every operation take that many seconds.
+the option ``delay`` makes every operation take that many seconds. ``lldp.json`` in the state
+directory says what the host's NICs hear over LLDP.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from passnic.agent.drivers import GuestState, HypervisorError
+from passnic.agent.lldp import Neighbour
 from passnic.compute.protocol import GuestSpec
 
 OPERATIONS = ("spawn", "destroy", "power_off", "power_on", "reboot", "migrate_out", "migrate_in")
@@ -57,6 +59,16 @@ class FakeDriver:
         tmp = path.with_suffix(".tmp")
         tmp.write_text(json.dumps(self._guests))
         os.replace(tmp, path)
+
+    # ---- LLDP ----
+
+    def lldp_neighbours(self) -> dict[str, Neighbour]:
+        """What the host's NICs hear: ``lldp.json`` in the state directory (``{ifname:
+        {"chassis_id", "port_id", "system_name"}}``), which tests write and rewrite."""
+        path = self._file("lldp.json")
+        if path is None or not path.exists():
+            return {}
+        return {name: Neighbour(**n) for name, n in json.loads(path.read_text()).items()}
 
     # ---- failures on purpose ----
 
