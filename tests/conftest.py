@@ -40,6 +40,12 @@ PG_ADMIN_URL = os.environ.get(
 BIN = Path(sys.executable).parent
 
 
+@pytest.fixture(autouse=True)
+def _own_cache_dir(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """The CLI caches tokens under XDG_CACHE_HOME: each test its own, never the user's."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+
+
 # ---- databases ---------------------------------------------------------------------------
 
 
@@ -200,6 +206,7 @@ class LiveCloud:
     def env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("OS_")}
         env["OS_CLIENT_CONFIG_FILE"] = str(self.clouds_yaml)
+        env["XDG_CACHE_HOME"] = str(self.home / "cache")  # this cloud's cached tokens
         env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
         return env
 

@@ -130,6 +130,9 @@ def get_context(request: Request) -> RequestContext:
     if not token:
         raise NotAuthenticated("The request you have made requires authentication.")
     ctx = get_cloud(request).identity.validate_token(token)
+    if not ctx.project_id and not request.url.path.startswith("/identity/"):
+        # an unscoped token only asks Keystone which projects it may be scoped to
+        raise NotAuthenticated("A project-scoped token is required.")
     request.state.context = ctx  # the request log names the caller (passnic.logs)
     return ctx
 

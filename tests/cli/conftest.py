@@ -20,12 +20,14 @@ def fake() -> FakeCloud:
 
 
 @pytest.fixture
-def run(fake: FakeCloud) -> Callable[..., Result]:
-    """Run ``passnic <args>`` against the fake cloud, credentials from OS_* variables only."""
+def run(fake: FakeCloud, tmp_path: Path) -> Callable[..., Result]:
+    """Run ``passnic <args>`` against the fake cloud, credentials from OS_* variables only,
+    tokens cached in this test's own directory."""
     runner = CliRunner()
+    cache = {"XDG_CACHE_HOME": str(tmp_path / "cache")}
 
     def invoke(*args: str) -> Result:
-        state = State(transport=fake.transport, environ=dict(ENV))
+        state = State(transport=fake.transport, environ={**ENV, **cache})
         return runner.invoke(app, list(args), obj=state)
 
     return invoke

@@ -3,6 +3,8 @@
 Mounted by the main CLI as ``passnic agent``. Reporting authenticates through the main CLI's
 ``passnic.cli.client.CloudClient`` (clouds.yaml / OS_* variables), imported only when
 ``--report`` is given so discovery works on a host with nothing but the agent installed.
+Everything else heavy (httpx, rich, yaml, discovery and its pydantic models) is imported by the
+command that uses it, so the ``passnic`` CLI starts fast.
 """
 
 from __future__ import annotations
@@ -12,25 +14,23 @@ import json
 import socket
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, Protocol, cast
+from typing import TYPE_CHECKING, Annotated, Any, Protocol, cast
 
-import httpx
 import typer
-import yaml
-from rich.console import Console
-from rich.table import Table
 
-from passnic.agent.discovery import REAL_SYSFS, discover_host
-from passnic.agent.pciids import PciIds
-from passnic.agent.reporter import report_to_controller
+from passnic.agent import REAL_SYSFS
 from passnic.errors import PassnicError
-from passnic.inventory.report import HostReport
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+    from passnic.inventory.report import HostReport
 
 #: The catalog service type under which the inventory (sysinv) API is registered.
 INVENTORY_SERVICE_TYPE = "platform"
 PIPED_TABLE_WIDTH = 200
 
-agent_app = typer.Typer(help="Host agent", no_args_is_help=True)
+agent_app = typer.Typer(help="Host agent", no_args_is_help=True, rich_markup_mode=None)
 
 
 class OutputFormat(StrEnum):
@@ -128,7 +128,10 @@ def run(
     import signal
     import threading
 
+    import httpx
+
     from passnic.agent.config import AgentConfig
+    from passnic.agent.discovery import discover_host
     from passnic.agent.drivers import load_driver
     from passnic.agent.host import (
         HTTP_TIMEOUT_SECONDS,
@@ -215,6 +218,9 @@ def discover(
     ] = OutputFormat.json,
 ) -> None:
     """Discover this host's Ethernet ports (VFs excluded) and print them."""
+    from passnic.agent.discovery import discover_host
+    from passnic.agent.pciids import PciIds
+
     if not (sysfs_root / "bus" / "pci" / "devices").is_dir():
         # A mistyped root would otherwise report a host with no ports, and --report would file it.
         raise typer.BadParameter(
@@ -243,6 +249,10 @@ def _report(host_report: HostReport, os_cloud: str | None) -> tuple[str, dict[st
     only the agent. Its ``CliError`` is caught alongside ours so the operator sees one line,
     and its HTTP session is reused so clouds.yaml TLS settings (cacert, insecure) apply.
     """
+    import httpx
+
+    from passnic.agent.reporter import report_to_controller
+
     try:
         module = importlib.import_module("passnic.cli.client")
     except ImportError as exc:
@@ -276,6 +286,9 @@ def _report(host_report: HostReport, os_cloud: str | None) -> tuple[str, dict[st
 
 
 def _print(report: HostReport, output_format: OutputFormat) -> None:
+    import yaml
+    from rich.console import Console
+
     data = report.model_dump(mode="json")
     if output_format is OutputFormat.json:
         typer.echo(json.dumps(data, indent=2))
@@ -290,6 +303,8 @@ def _print(report: HostReport, output_format: OutputFormat) -> None:
 
 def ports_table(report: HostReport) -> Table:
     """The ports as an operator reads them (the ``host-port-list`` columns plus SR-IOV)."""
+    from rich.table import Table
+
     table = Table(
         title=(
             f"{report.hostname} ({report.personality}): {report.vcpus} vCPUs, "

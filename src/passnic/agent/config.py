@@ -11,7 +11,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, Field
 
-from passnic.agent.discovery import REAL_SYSFS
+from passnic.agent import REAL_SYSFS
 
 
 class AgentConfig(BaseModel):

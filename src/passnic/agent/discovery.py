@@ -28,6 +28,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from passnic.agent import REAL_SYSFS
 from passnic.agent.pciids import PciIds
 from passnic.inventory.report import HostReport, Personality, PortReport
 
@@ -35,7 +36,6 @@ __all__ = ["PciIds", "discover_host", "discover_ports"]
 
 log = logging.getLogger(__name__)
 
-REAL_SYSFS = Path("/sys")
 NETWORK_CLASS = 0x02  # PCI base class "Network controller"
 _MEMTOTAL = re.compile(r"MemTotal:\s+(\d+)\s*kB")
 

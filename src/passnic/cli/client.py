@@ -4,20 +4,33 @@ Configuration comes from ``clouds.yaml`` and ``OS_*`` variables with the same se
 precedence as openstacksdk/osc-lib, so one ``export OS_CLOUD=...`` serves both ``openstack`` and
 ``passnic``. Authentication is Keystone v3 password auth with version discovery, so the client
 works against Passnic and against a real Keystone alike.
+
+A token is kept between invocations in a 0600 file under the user's cache directory, keyed by
+cloud, auth URL, user and project, and reused until it expires or a service answers 401: each
+sign-in costs the server an argon2 verification. httpx and yaml are imported on first use, so
+``passnic --help`` does not pay for them.
+
+openstack.config and keystoneauth1 would resolve clouds.yaml and sign in as the ``openstack`` CLI
+does, but importing them takes 1-3 s (openstack.config) and 0.3-1.2 s (keystoneauth1.session) on
+the development machine, beyond the 0.2 s budget of a command's start-up: this module follows
+their rules instead, and the tests run the real ``openstack`` CLI against the same clouds.yaml.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin, urlsplit
 
-import httpx
-import yaml
+if TYPE_CHECKING:
+    import httpx
 
 CONFIG_SUFFIXES = (".yaml", ".yml", ".json")
 
@@ -89,6 +102,8 @@ def _load_first(files: Sequence[Path]) -> tuple[Path | None, dict[str, Any]]:
     """Only the first existing file counts, as in openstacksdk: files are not merged."""
     for path in files:
         if path.is_file():
+            import yaml
+
             try:
                 data = yaml.safe_load(path.read_text()) or {}
             except (OSError, yaml.YAMLError) as exc:
@@ -140,6 +155,17 @@ class CloudConfig:
     verify: bool | str = True
     cloud: str | None = None
     source: str | None = field(default=None, compare=False)
+
+    def cache_key(self) -> str:
+        """Which token cache file serves this cloud: the cloud, auth URL, user and project."""
+        who = [
+            self.cloud,
+            self.auth_url.rstrip("/"),
+            self.user_id or [self.user_domain_id, self.user_domain_name, self.username],
+            self.project_id
+            or [self.project_domain_id, self.project_domain_name, self.project_name],
+        ]
+        return hashlib.sha256(json.dumps(who).encode()).hexdigest()
 
     def auth_body(self) -> dict[str, Any]:
         """The POST /v3/auth/tokens body keystoneauth's password plugin sends: ids win over
@@ -322,6 +348,65 @@ def response_error(resp: httpx.Response) -> CliError:
     return CliError(message, status=resp.status_code)
 
 
+# ---- the token cache -----------------------------------------------------------------------
+
+EXPIRY_MARGIN = timedelta(seconds=30)
+"""A cached token this close to its end is not used: a command may take that long."""
+
+
+def token_cache_dir(environ: Mapping[str, str]) -> Path:
+    """``$XDG_CACHE_HOME/passnic/tokens`` (``~/.cache`` by default); the process's own
+    variable counts when ``environ`` (a test's stand-in for it) has none."""
+    base = (
+        environ.get("XDG_CACHE_HOME")
+        or os.environ.get("XDG_CACHE_HOME")
+        or str(Path("~/.cache").expanduser())
+    )
+    return Path(base) / "passnic" / "tokens"
+
+
+class TokenCache:
+    """One JSON file per cloud/user/project: the token and the token body (its catalog)."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+
+    def _path(self, key: str) -> Path:
+        return self.directory / f"{key}.json"
+
+    def load(self, key: str) -> tuple[str, dict[str, Any]] | None:
+        """The cached token and its body, or None when absent, unreadable or about to expire."""
+        try:
+            data = json.loads(self._path(key).read_text())
+            token, body = str(data["token"]), dict(data["body"])
+            expires = datetime.fromisoformat(str(body["expires_at"]))
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+        if expires.tzinfo is None:
+            expires = expires.replace(tzinfo=UTC)
+        if expires - EXPIRY_MARGIN <= datetime.now(UTC):
+            return None
+        return token, body
+
+    def save(self, key: str, token: str, body: Mapping[str, Any]) -> None:
+        """Written 0600 in a 0700 directory, atomically; a cache that cannot be written only
+        costs the next command a sign-in."""
+        try:
+            self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=".token-")  # mode 0600
+            with os.fdopen(fd, "w") as f:
+                json.dump({"token": token, "body": body}, f)
+            os.replace(tmp, self._path(key))
+        except OSError:
+            return
+
+    def forget(self, key: str) -> None:
+        try:
+            self._path(key).unlink()
+        except OSError:
+            return
+
+
 # ---- the client --------------------------------------------------------------------------
 
 
@@ -364,9 +449,9 @@ def join_url(base: str, path: str) -> str:
 class CloudClient:
     """An authenticated session with the cloud's catalog.
 
-    Authentication is lazy (the first request does it), and a 401 on a service call triggers one
-    re-authentication and retry, as keystoneauth does. ``transport`` lets tests serve requests
-    from an ``httpx.MockTransport``.
+    Authentication is lazy (the first request does it, or a valid token from ``cache``), and a
+    401 on a service call triggers one re-authentication and retry, as keystoneauth does.
+    ``transport`` lets tests serve requests from an ``httpx.MockTransport``.
     """
 
     def __init__(
@@ -375,9 +460,13 @@ class CloudClient:
         *,
         transport: httpx.BaseTransport | None = None,
         timeout: float = 60.0,
+        cache: TokenCache | None = None,
     ) -> None:
+        import httpx
+
         self.config = config
         self.http = httpx.Client(transport=transport, timeout=timeout, verify=config.verify)
+        self.cache = cache
         self._token: str | None = None
         self.catalog: list[dict[str, Any]] = []
         self.token_data: dict[str, Any] = {}
@@ -390,7 +479,12 @@ class CloudClient:
         environ: Mapping[str, str] | None = None,
         transport: httpx.BaseTransport | None = None,
     ) -> CloudClient:
-        return cls(load_cloud_config(cloud_name, environ), transport=transport)
+        env = os.environ if environ is None else environ
+        return cls(
+            load_cloud_config(cloud_name, env),
+            transport=transport,
+            cache=TokenCache(token_cache_dir(env)),
+        )
 
     def close(self) -> None:
         self.http.close()
@@ -407,6 +501,8 @@ class CloudClient:
         self, method: str, url: str, *, headers: Mapping[str, str] | None = None, json: Any = None
     ) -> httpx.Response:
         """One HTTP exchange; transport failures become a CliError naming the URL."""
+        import httpx
+
         try:
             return self.http.request(method, url, headers=headers, json=json)
         except httpx.ConnectError as exc:
@@ -451,13 +547,26 @@ class CloudClient:
             self.token_data = resp.json()["token"]
         except (ValueError, KeyError, TypeError) as exc:
             raise CliError(f"{url} returned no token body") from exc
-        self._token = token
-        self.catalog = list(self.token_data.get("catalog") or [])
+        self._use(token, self.token_data)
+        if self.cache is not None:
+            self.cache.save(self.config.cache_key(), token, self.token_data)
+
+    def _use(self, token: str, body: dict[str, Any]) -> None:
+        self._token, self.token_data = token, body
+        self.catalog = list(body.get("catalog") or [])
+
+    def _sign_in(self) -> None:
+        """A cached token that is still valid, else a new sign-in."""
+        cached = self.cache.load(self.config.cache_key()) if self.cache is not None else None
+        if cached is not None:
+            self._use(*cached)
+        else:
+            self.authenticate()
 
     def endpoint(self, service_type: str) -> str:
         """The catalog URL of ``service_type`` for the configured interface and region."""
         if self._token is None:
-            self.authenticate()
+            self._sign_in()
         interface, region = self.config.interface, self.config.region_name
         for service in self.catalog:
             if service.get("type") != service_type:
@@ -475,7 +584,7 @@ class CloudClient:
     def token(self) -> str:
         """The X-Subject-Token, authenticating first if needed (the agent uses it directly)."""
         if self._token is None:
-            self.authenticate()
+            self._sign_in()
         assert self._token is not None
         return self._token
 

@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
 
 def demo(
@@ -18,6 +17,8 @@ def demo(
     """Run the PCI-passthrough procedure end to end on a fresh cloud (a controller on a free
     loopback port, one agent process per compute host) and the lab; exit 0 only when all five
     checks hold. Needs root (network namespaces)."""
+    from rich.console import Console
+
     from passnic.lab.demo import run_demo
 
     result = run_demo(Console(soft_wrap=True), keep_home=keep_home)

@@ -7,12 +7,14 @@ costs only its own commands, with a clear message when one of them is used.
 
 from __future__ import annotations
 
+import copy
 import importlib
+import sys
 from dataclasses import dataclass
 from typing import Annotated, Any
 
 import typer
-from typer.core import TyperGroup, TyperOption
+from typer.core import TyperGroup
 
 from passnic.cli.client import CliError
 from passnic.cli.state import State, get_state
@@ -50,15 +52,8 @@ class PassnicGroup(TyperGroup):
             raise typer.Exit(1) from None
 
 
-def _flag_type(self: TyperOption, ctx: Any) -> str | None:
-    """A flag takes no value: its help shows no type (Typer's own shows ``<bool>``, which
-    reads as if ``--all`` wanted an argument)."""
-    return None if self.is_flag else _option_type(self, ctx)
-
-
-_option_type = TyperOption.display_type_rich
-TyperOption.display_type_rich = _flag_type  # type: ignore[method-assign]
-
+# Help is Click's plain text, not Rich's panels: importing Rich and laying out every command
+# costs about as much as the rest of the start-up together, and `passnic --help` is typed often.
 app = typer.Typer(
     name="passnic",
     cls=PassnicGroup,
@@ -66,6 +61,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,
 )
 
 
@@ -89,7 +85,9 @@ def _root(
 
 def _missing(source: CommandSource, error: ImportError) -> typer.Typer:
     """A stand-in sub-app that explains why its commands are unavailable."""
-    stub = typer.Typer(help=f"(unavailable: {source.module} cannot be imported)")
+    stub = typer.Typer(
+        help=f"(unavailable: {source.module} cannot be imported)", rich_markup_mode=None
+    )
 
     @stub.callback(invoke_without_command=True)
     def _unavailable() -> None:
@@ -125,5 +123,38 @@ def load_commands(
 load_commands(app)
 
 
+def _command_named(argv: list[str]) -> str | None:
+    """The sub-command ``argv`` runs: its first word that is not a root option."""
+    words = iter(argv)
+    for word in words:
+        if word == "--os-cloud":
+            next(words, None)
+        elif not word.startswith("-"):
+            return word
+    return None
+
+
+def only_command(full: typer.Typer, argv: list[str]) -> typer.Typer:
+    """``full`` reduced to the one command (or sub-app) ``argv`` names, when it names one.
+
+    Typer turns every registered function into a Click command (type hints, signatures)
+    before it runs any: about 20 ms each, 50 commands. A command only needs itself; help and
+    mistyped names keep the whole app, so they still list everything."""
+    name = _command_named(argv)
+    if name is None:
+        return full
+    commands = [
+        c
+        for c in full.registered_commands
+        if (c.name or typer.main.get_command_name(getattr(c.callback, "__name__", ""))) == name
+    ]
+    groups = [g for g in full.registered_groups if g.name == name]
+    if not commands and not groups:
+        return full
+    reduced = copy.copy(full)
+    reduced.registered_commands, reduced.registered_groups = commands, groups
+    return reduced
+
+
 def main() -> None:
-    app(prog_name="passnic", obj=State())
+    only_command(app, sys.argv[1:])(prog_name="passnic", obj=State())

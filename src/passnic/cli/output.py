@@ -13,16 +13,15 @@ import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-import yaml
-from rich import box
-from rich.console import Console
-from rich.table import Table
-from rich.text import Text
 
 from passnic.cli.client import CliError
+
+if TYPE_CHECKING:  # rich and yaml are imported when something is printed (fast start-up)
+    from rich.console import Console
+    from rich.table import Table
 
 # A field is a JSON key or a function of the whole object (for computed columns).
 Getter = str | Callable[[Mapping[str, Any]], Any]
@@ -94,6 +93,8 @@ def _select(available: Sequence[Field], wanted: Sequence[str] | None) -> Sequenc
 def make_console() -> Console:
     """A console on the current stdout; a very wide one when it is not a terminal so Rich never
     folds a cell."""
+    from rich.console import Console
+
     tty = sys.stdout.isatty()
     return Console(
         file=sys.stdout,
@@ -106,6 +107,10 @@ def make_console() -> Console:
 
 
 def _table(headers: Sequence[str], rows: Iterable[Sequence[str]], console: Console) -> Table:
+    from rich import box
+    from rich.table import Table
+    from rich.text import Text
+
     wrap = console.is_terminal
     table = Table(box=box.ASCII2, show_edge=True, header_style="bold", highlight=False)
     for header in headers:
@@ -119,6 +124,8 @@ def _emit(data: Any, fmt: OutputFormat) -> None:
     if fmt is OutputFormat.json:
         sys.stdout.write(json.dumps(_jsonable(data), indent=2) + "\n")
     else:
+        import yaml
+
         sys.stdout.write(yaml.safe_dump(_jsonable(data), sort_keys=False, default_flow_style=False))
 
 

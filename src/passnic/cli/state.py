@@ -8,11 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import httpx
 import typer
 
 from passnic.cli.client import CloudClient
+
+if TYPE_CHECKING:
+    import httpx
 
 
 @dataclass

@@ -8,12 +8,14 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
-from rich.console import Console
 
 from passnic.config import Settings, default_home
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 LogLevel = Literal["debug", "info", "warning", "error"]
 
@@ -51,6 +53,8 @@ def up(
     ),
 ) -> None:
     """Start Passnic: migrate, create the sample cloud on first start, serve every API."""
+    from rich.console import Console
+
     from passnic.lab.netns import LabError
     from passnic.server import lab_possible, prepare, serve
 

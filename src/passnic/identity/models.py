@@ -5,7 +5,16 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from passnic.db import Base, Timestamps
@@ -29,10 +38,21 @@ class Project(Timestamps, Base):
     __table_args__ = (UniqueConstraint("domain_id", "name"),)
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True, default=hex_id)
-    name: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(255))
     domain_id: Mapped[str] = mapped_column(ForeignKey("identity_domains.id"))
     description: Mapped[str] = mapped_column(Text, default="")
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class ProjectTag(Base):
+    """A project's tag (Keystone's simple string tags, filterable with ``tags``/``tags-any``)."""
+
+    __tablename__ = "identity_project_tags"
+
+    project_id: Mapped[str] = mapped_column(
+        ForeignKey("identity_projects.id", ondelete="CASCADE"), primary_key=True
+    )
+    name: Mapped[str] = mapped_column(String(255), primary_key=True)
 
 
 class User(Timestamps, Base):
@@ -77,14 +97,40 @@ class RoleAssignment(Base):
     )
 
 
+class ApplicationCredential(Base):
+    """A secret a user hands to a program (a host agent, a script) that signs in as the user on
+    one project with a subset of the user's roles there. Only the secret's hash is kept."""
+
+    __tablename__ = "identity_application_credentials"
+    __table_args__ = (UniqueConstraint("user_id", "name"),)
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True, default=hex_id)
+    name: Mapped[str] = mapped_column(String(255))
+    description: Mapped[str | None] = mapped_column(Text, default=None)
+    user_id: Mapped[str] = mapped_column(ForeignKey("identity_users.id", ondelete="CASCADE"))
+    project_id: Mapped[str] = mapped_column(ForeignKey("identity_projects.id", ondelete="CASCADE"))
+    secret_hash: Mapped[str] = mapped_column(String(255))
+    #: the role ids it carries (each must still be held by the user when it is used)
+    role_ids: Mapped[list[str]] = mapped_column(JSON, default=list)
+    unrestricted: Mapped[bool] = mapped_column(Boolean, default=False)
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+
+
 class Token(Base):
-    """An issued token. Only its SHA-256 is stored: a database leak yields no usable token."""
+    """An issued token. Only its SHA-256 is stored: a database leak yields no usable token.
+    A token without a project is unscoped: it only lists the projects a user may scope to."""
 
     __tablename__ = "identity_tokens"
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     user_id: Mapped[str] = mapped_column(ForeignKey("identity_users.id", ondelete="CASCADE"))
-    project_id: Mapped[str] = mapped_column(ForeignKey("identity_projects.id", ondelete="CASCADE"))
+    project_id: Mapped[str | None] = mapped_column(
+        ForeignKey("identity_projects.id", ondelete="CASCADE"), default=None
+    )
+    #: the application credential it was issued for; deleting that ends the token
+    application_credential_id: Mapped[str | None] = mapped_column(
+        ForeignKey("identity_application_credentials.id", ondelete="CASCADE"), default=None
+    )
     issued_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
     revoked: Mapped[bool] = mapped_column(Boolean, default=False)

@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from passnic.errors import BadRequest, NotAuthenticated
-from passnic.identity.models import Domain, Project, Role, User
-from passnic.identity.service import Assignment, PasswordAuth, Ref, TokenInfo
+from passnic.errors import BadRequest, Forbidden, NotAuthenticated, NotFound
+from passnic.identity.models import ApplicationCredential, Domain, Project, Role, User
+from passnic.identity.service import (
+    ApplicationCredentialAuth,
+    Assignment,
+    PasswordAuth,
+    ProjectScope,
+    Ref,
+    TagFilters,
+    TokenInfo,
+)
 from passnic.web import (
     TITLES,
     CloudDep,
@@ -96,20 +105,34 @@ def catalog(request: Request, region: str) -> list[dict[str, Any]]:
     ]
 
 
+def _time(value: datetime) -> str:
+    return value.isoformat().replace("+00:00", "Z")
+
+
 def _token_body(request: Request, info: TokenInfo, region: str) -> dict[str, Any]:
-    return {
-        "token": {
-            "methods": ["password"],
-            "user": _ref(info.user),
-            "project": _ref(info.project),
-            "roles": [{"id": r.id, "name": r.name} for r in info.roles],
-            "issued_at": info.issued_at.isoformat().replace("+00:00", "Z"),
-            "expires_at": info.expires_at.isoformat().replace("+00:00", "Z"),
-            "audit_ids": [],
-            "is_domain": False,
-            "catalog": catalog(request, region),
-        }
+    """An unscoped token, as Keystone's, has no project, roles or catalog."""
+    token: dict[str, Any] = {
+        "methods": list(info.methods),
+        "user": _ref(info.user),
+        "issued_at": _time(info.issued_at),
+        "expires_at": _time(info.expires_at),
+        "audit_ids": [],
     }
+    if info.project is not None:
+        token.update(
+            project=_ref(info.project),
+            roles=[{"id": r.id, "name": r.name} for r in info.roles],
+            is_domain=False,
+            catalog=catalog(request, region),
+        )
+    cred = info.application_credential
+    if cred is not None:
+        token["application_credential"] = {
+            "id": cred.id,
+            "name": cred.name,
+            "restricted": cred.restricted,
+        }
+    return {"token": token}
 
 
 # ---- request bodies: types and lengths as Keystone's JSON schemas; a miss is a 400 ----------
@@ -144,22 +167,43 @@ class PasswordMethod(_Body):
     user: AuthUser
 
 
+class TokenMethod(_Body):
+    id: Annotated[str, Field(max_length=4096)]
+
+
+class CredentialUser(_Body):
+    id: Id | None = None
+    name: Name | None = None
+    domain: DomainRef | None = None
+
+
+class ApplicationCredentialMethod(_Body):
+    id: Id | None = None
+    name: Name | None = None
+    secret: Password
+    user: CredentialUser | None = None
+
+
 class AuthIdentity(_Body):
     methods: list[str]
     password: PasswordMethod | None = None
+    token: TokenMethod | None = None
+    application_credential: ApplicationCredentialMethod | None = None
 
 
-class ProjectScope(_Body):
+class ProjectScopeBody(_Body):
     id: Id | None = None
     name: Name | None = None
     domain: DomainRef | None = None
 
 
 class AuthScope(_Body):
-    """Only a project scope: Passnic issues project tokens (any other key is refused)."""
+    """A project scope, or ``unscoped``; Passnic grants no domain or system scope (those keys
+    are refused)."""
 
     model_config = ConfigDict(strict=True, extra="allow")
-    project: ProjectScope | None = None
+    project: ProjectScopeBody | None = None
+    unscoped: dict[str, Any] | None = None
 
 
 class Auth(_Body):
@@ -171,19 +215,25 @@ class AuthRequest(_Body):
     auth: Auth
 
 
-def _password_auth(auth: Auth) -> PasswordAuth:
-    if "password" not in auth.identity.methods:
-        raise BadRequest("Passnic supports the password authentication method only.")
-    if auth.identity.password is None:
-        raise BadRequest("Expecting to find identity.password.user in auth request.")
-    user = auth.identity.password.user
+METHODS = ("password", "token", "application_credential")
+
+
+def _project_scope(auth: Auth) -> ProjectScopeBody | None:
     scope = auth.scope or AuthScope()
     if scope.project is None and scope.model_extra:
         raise NotAuthenticated("Passnic issues project-scoped tokens: scope to a project.")
-    project = scope.project or ProjectScope()
+    return scope.project
+
+
+def _password_auth(auth: Auth) -> PasswordAuth:
+    if auth.identity.password is None:
+        raise BadRequest("Expecting to find identity.password.user in auth request.")
+    user = auth.identity.password.user
+    project = _project_scope(auth) or ProjectScopeBody()
     user_domain = user.domain or DomainRef()
     project_domain = project.domain or DomainRef()
     return PasswordAuth(
+        unscoped=auth.scope is not None and auth.scope.unscoped is not None,
         password=user.password,
         user_id=user.id,
         user_name=user.name,
@@ -196,9 +246,44 @@ def _password_auth(auth: Auth) -> PasswordAuth:
     )
 
 
+def _credential_auth(auth: Auth) -> ApplicationCredentialAuth:
+    cred = auth.identity.application_credential
+    if cred is None:
+        raise BadRequest("Expecting to find identity.application_credential in auth request.")
+    if auth.scope is not None:
+        raise BadRequest("An application credential token is scoped by the credential itself.")
+    user = cred.user or CredentialUser()
+    domain = user.domain or DomainRef()
+    return ApplicationCredentialAuth(
+        secret=cred.secret,
+        id=cred.id,
+        name=cred.name,
+        user_id=user.id,
+        user_name=user.name,
+        user_domain_id=domain.id,
+        user_domain_name=domain.name,
+    )
+
+
 @router.post("/v3/auth/tokens")
 def issue_token(request: Request, cloud: CloudDep, body: AuthRequest) -> JSONResponse:
-    token, info = cloud.identity.authenticate(_password_auth(body.auth))
+    auth = body.auth
+    method = next((m for m in auth.identity.methods if m in METHODS), None)
+    if method is None or len(set(auth.identity.methods)) > 1:
+        raise BadRequest(f"Give one authentication method of {', '.join(METHODS)}.")
+    if method == "password":
+        token, info = cloud.identity.authenticate(_password_auth(auth))
+    elif method == "application_credential":
+        token, info = cloud.identity.authenticate_application_credential(_credential_auth(auth))
+    else:
+        if auth.identity.token is None:
+            raise BadRequest("Expecting to find identity.token.id in auth request.")
+        project = _project_scope(auth)
+        if project is None:
+            raise BadRequest("The token method needs a project scope.")
+        domain = project.domain or DomainRef()
+        scope = ProjectScope(project.id, project.name, domain.id, domain.name)
+        token, info = cloud.identity.rescope(auth.identity.token.id, scope)
     return JSONResponse(
         _token_body(request, info, cloud.settings.region),
         status_code=201,
@@ -245,7 +330,7 @@ def _domain(request: Request, d: Domain) -> dict[str, Any]:
     }
 
 
-def _project(request: Request, p: Project) -> dict[str, Any]:
+def _project(request: Request, p: Project, tags: list[str] | None = None) -> dict[str, Any]:
     return {
         "id": p.id,
         "name": p.name,
@@ -254,7 +339,7 @@ def _project(request: Request, p: Project) -> dict[str, Any]:
         "enabled": p.enabled,
         "is_domain": False,
         "parent_id": p.domain_id,
-        "tags": [],
+        "tags": tags or [],
         "links": _links(request, f"projects/{p.id}"),
     }
 
@@ -286,17 +371,26 @@ def _collection(request: Request, key: str, items: list[dict[str, Any]]) -> dict
     return {key: items, "links": {"self": str(request.url), "next": None, "previous": None}}
 
 
+Tag = Annotated[str, Field(min_length=1, max_length=255)]
+
+
 class ProjectCreate(_Body):
     name: Name
     domain_id: Id | None = None
     description: str | None = None
     enabled: bool = True
+    tags: list[Tag] = []
 
 
 class ProjectUpdate(_Body):
     name: Name | None = None
     description: str | None = None
     enabled: bool | None = None
+    tags: list[Tag] | None = None
+
+
+class TagsBody(_Body):
+    tags: list[Tag]
 
 
 class UserCreate(_Body):
@@ -360,6 +454,16 @@ def get_domain(request: Request, domain_id: str, cloud: CloudDep, ctx: ContextDe
     return {"domain": _domain(request, cloud.identity.get_domain(ctx, domain_id))}
 
 
+def _projects(request: Request, cloud: CloudDep, projects: list[Project]) -> dict[str, Any]:
+    tags = cloud.identity.tags_of(projects)
+    return _collection(request, "projects", [_project(request, p, tags[p.id]) for p in projects])
+
+
+def _tag_list(value: str | None) -> tuple[str, ...]:
+    """``tags=a,b``: Keystone's comma-separated form."""
+    return tuple(t for t in (value or "").split(",") if t)
+
+
 @router.get("/v3/projects")
 def list_projects(
     request: Request,
@@ -368,26 +472,87 @@ def list_projects(
     name: str | None = None,
     domain_id: str | None = None,
 ) -> dict[str, Any]:
-    items = [_project(request, p) for p in cloud.identity.list_projects(ctx, name, domain_id)]
-    return _collection(request, "projects", items)
+    q = request.query_params
+    tags = TagFilters(
+        tags=_tag_list(q.get("tags")),
+        tags_any=_tag_list(q.get("tags-any")),
+        not_tags=_tag_list(q.get("not-tags")),
+        not_tags_any=_tag_list(q.get("not-tags-any")),
+    )
+    return _projects(request, cloud, cloud.identity.list_projects(ctx, name, domain_id, tags))
 
 
 @router.get("/v3/auth/projects")
 def auth_projects(request: Request, cloud: CloudDep, ctx: ContextDep) -> dict[str, Any]:
-    """The projects the caller may scope a token to."""
-    items = [_project(request, p) for p in cloud.identity.user_projects(ctx, ctx.user_id)]
-    return _collection(request, "projects", items)
+    """The projects the caller may scope a token to (an unscoped token's first question)."""
+    return _projects(request, cloud, cloud.identity.user_projects(ctx, ctx.user_id))
+
+
+@router.get("/v3/auth/domains")
+def auth_domains(request: Request, _ctx: ContextDep) -> dict[str, Any]:
+    """Passnic grants no domain-scoped tokens: always empty (dashboards ask on sign-in)."""
+    return _collection(request, "domains", [])
+
+
+@router.get("/v3/auth/catalog")
+def auth_catalog(request: Request, cloud: CloudDep, ctx: ContextDep) -> dict[str, Any]:
+    if not ctx.project_id:
+        raise Forbidden("A project-scoped token is required to produce a service catalog.")
+    return {
+        "catalog": catalog(request, cloud.settings.region),
+        "links": {"self": str(request.url), "next": None, "previous": None},
+    }
 
 
 @router.get("/v3/users/{user_id}/projects")
 def user_projects(request: Request, user_id: str, cloud: CloudDep, ctx: ContextDep) -> Any:
-    items = [_project(request, p) for p in cloud.identity.user_projects(ctx, user_id)]
-    return _collection(request, "projects", items)
+    return _projects(request, cloud, cloud.identity.user_projects(ctx, user_id))
 
 
 @router.get("/v3/projects/{project_id}")
 def get_project(request: Request, project_id: str, cloud: CloudDep, ctx: ContextDep) -> Any:
-    return {"project": _project(request, cloud.identity.get_project(ctx, project_id))}
+    project = cloud.identity.get_project(ctx, project_id)
+    return {"project": _project(request, project, cloud.identity.tags_of([project])[project.id])}
+
+
+_TAGS = "/v3/projects/{project_id}/tags"
+
+
+@router.get(_TAGS)
+def list_project_tags(project_id: str, cloud: CloudDep, ctx: ContextDep) -> Any:
+    return {"tags": cloud.identity.project_tags(ctx, project_id)}
+
+
+@router.put(_TAGS)
+def replace_project_tags(project_id: str, cloud: CloudDep, ctx: ContextDep, body: TagsBody) -> Any:
+    return {"tags": cloud.identity.set_project_tags(ctx, project_id, body.tags)}
+
+
+@router.delete(_TAGS, status_code=204)
+def delete_project_tags(project_id: str, cloud: CloudDep, ctx: ContextDep) -> Response:
+    cloud.identity.set_project_tags(ctx, project_id, [])
+    return Response(status_code=204)
+
+
+@router.get(_TAGS + "/{tag}", status_code=204)
+def check_project_tag(project_id: str, tag: str, cloud: CloudDep, ctx: ContextDep) -> Response:
+    if tag not in cloud.identity.project_tags(ctx, project_id):
+        raise NotFound(f"Could not find project tag: {tag}.")
+    return Response(status_code=204)
+
+
+@router.put(_TAGS + "/{tag}", status_code=201)
+def add_project_tag(
+    request: Request, project_id: str, tag: str, cloud: CloudDep, ctx: ContextDep
+) -> Response:
+    cloud.identity.add_project_tag(ctx, project_id, tag)
+    return Response(status_code=201, headers={"Location": str(request.url)})
+
+
+@router.delete(_TAGS + "/{tag}", status_code=204)
+def delete_project_tag(project_id: str, tag: str, cloud: CloudDep, ctx: ContextDep) -> Response:
+    cloud.identity.delete_project_tag(ctx, project_id, tag)
+    return Response(status_code=204)
 
 
 @router.post("/v3/projects", status_code=201)
@@ -399,8 +564,9 @@ def create_project(request: Request, cloud: CloudDep, ctx: ContextDep, body: Pro
         domain_id=obj.domain_id or "default",
         description=obj.description or "",
         enabled=obj.enabled,
+        tags=obj.tags,
     )
-    return {"project": _project(request, project)}
+    return {"project": _project(request, project, cloud.identity.tags_of([project])[project.id])}
 
 
 @router.patch("/v3/projects/{project_id}")
@@ -408,7 +574,8 @@ def update_project(
     request: Request, project_id: str, cloud: CloudDep, ctx: ContextDep, body: ProjectPatch
 ) -> Any:
     fields = _changes(body.project)
-    return {"project": _project(request, cloud.identity.update_project(ctx, project_id, **fields))}
+    project = cloud.identity.update_project(ctx, project_id, **fields)
+    return {"project": _project(request, project, cloud.identity.tags_of([project])[project.id])}
 
 
 @router.delete("/v3/projects/{project_id}", status_code=204)
@@ -550,3 +717,92 @@ def role_assignments(request: Request, cloud: CloudDep, ctx: ContextDep) -> Any:
     )
     names = _truthy(q.get("include_names"))
     return _collection(request, "role_assignments", [_assignment(a, names) for a in rows])
+
+
+# ---- application credentials -------------------------------------------------------------
+
+
+class RoleRef(_Body):
+    id: Id | None = None
+    name: Name | None = None
+
+
+class ApplicationCredentialCreate(_Body):
+    name: Name
+    secret: Password | None = None
+    description: str | None = None
+    expires_at: datetime | None = Field(default=None, strict=False)
+    roles: list[RoleRef] = []
+    unrestricted: bool = False
+
+
+class ApplicationCredentialBody(_Body):
+    application_credential: ApplicationCredentialCreate
+
+
+_CREDS = "/v3/users/{user_id}/application_credentials"
+
+
+def _credential(request: Request, cloud: CloudDep, cred: ApplicationCredential) -> dict[str, Any]:
+    roles = cloud.identity.roles_by_id(cred.role_ids)
+    return {
+        "id": cred.id,
+        "name": cred.name,
+        "description": cred.description,
+        "user_id": cred.user_id,
+        "project_id": cred.project_id,
+        "roles": [{"id": r.id, "name": r.name, "domain_id": None} for r in roles],
+        "unrestricted": cred.unrestricted,
+        "expires_at": _time(cred.expires_at) if cred.expires_at else None,
+        "access_rules": [],
+        "links": _links(request, f"users/{cred.user_id}/application_credentials/{cred.id}"),
+    }
+
+
+@router.post(_CREDS, status_code=201)
+def create_application_credential(
+    request: Request,
+    user_id: str,
+    cloud: CloudDep,
+    ctx: ContextDep,
+    body: ApplicationCredentialBody,
+) -> Any:
+    """The secret is in this answer only: Passnic keeps its hash."""
+    obj = body.application_credential
+    cred, secret = cloud.identity.create_application_credential(
+        ctx,
+        user_id,
+        obj.name,
+        secret=obj.secret,
+        description=obj.description,
+        expires_at=obj.expires_at,
+        roles=[(r.id, r.name) for r in obj.roles],
+        unrestricted=obj.unrestricted,
+    )
+    return {"application_credential": {**_credential(request, cloud, cred), "secret": secret}}
+
+
+@router.get(_CREDS)
+def list_application_credentials(
+    request: Request, user_id: str, cloud: CloudDep, ctx: ContextDep, name: str | None = None
+) -> Any:
+    creds = cloud.identity.list_application_credentials(ctx, user_id, name)
+    return _collection(
+        request, "application_credentials", [_credential(request, cloud, c) for c in creds]
+    )
+
+
+@router.get(_CREDS + "/{cred_id}")
+def get_application_credential(
+    request: Request, user_id: str, cred_id: str, cloud: CloudDep, ctx: ContextDep
+) -> Any:
+    cred = cloud.identity.get_application_credential(ctx, user_id, cred_id)
+    return {"application_credential": _credential(request, cloud, cred)}
+
+
+@router.delete(_CREDS + "/{cred_id}", status_code=204)
+def delete_application_credential(
+    user_id: str, cred_id: str, cloud: CloudDep, ctx: ContextDep
+) -> Response:
+    cloud.identity.delete_application_credential(ctx, user_id, cred_id)
+    return Response(status_code=204)

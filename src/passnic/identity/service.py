@@ -5,14 +5,14 @@ from __future__ import annotations
 import hashlib
 import secrets
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from functools import cached_property
 from typing import Any, TypeVar
 
 from argon2 import PasswordHasher, profiles
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import delete, select, update
+from sqlalchemy import ColumnElement, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -20,8 +20,17 @@ from passnic import policy
 from passnic.config import Settings
 from passnic.context import RequestContext
 from passnic.db import Database, utcnow
-from passnic.errors import BadRequest, Conflict, NotAuthenticated, NotFound
-from passnic.identity.models import Domain, Project, Role, RoleAssignment, Token, User
+from passnic.errors import BadRequest, Conflict, Forbidden, NotAuthenticated, NotFound
+from passnic.identity.models import (
+    ApplicationCredential,
+    Domain,
+    Project,
+    ProjectTag,
+    Role,
+    RoleAssignment,
+    Token,
+    User,
+)
 
 DEFAULT_DOMAIN_ID = "default"
 DEFAULT_DOMAIN_NAME = "Default"
@@ -46,6 +55,10 @@ policy.register(
         "identity:list_role_assignments": "admin",
         "identity:grant": "admin",
         "identity:list_domains": "any",
+        "identity:get_project_tags": "owner",
+        "identity:update_project_tags": "admin",
+        # a user manages their own application credentials (an admin anyone's)
+        "identity:application_credential": "self",
     }
 )
 
@@ -77,18 +90,60 @@ class Ref:
     domain_name: str | None = None
 
 
+MAX_NAME = 255
+"""Keystone's limit on project, user and role names."""
+MAX_TAGS = 80
+"""Keystone's limit on the tags of one project."""
+
+
 @dataclass(frozen=True)
 class TokenInfo:
+    """What a token says. ``project`` is None for an unscoped token (no roles, no catalog)."""
+
     user: Ref
-    project: Ref
+    project: Ref | None
     roles: tuple[Ref, ...]
     issued_at: datetime
     expires_at: datetime
+    methods: tuple[str, ...] = ("password",)
+    application_credential: ApplicationCredentialRef | None = None
+
+
+@dataclass(frozen=True)
+class ApplicationCredentialRef:
+    id: str
+    name: str
+    restricted: bool
+
+
+@dataclass(frozen=True)
+class ApplicationCredentialAuth:
+    """The application_credential method: by id, or by name with its user."""
+
+    secret: str
+    id: str | None = None
+    name: str | None = None
+    user_id: str | None = None
+    user_name: str | None = None
+    user_domain_id: str | None = None
+    user_domain_name: str | None = None
+
+
+@dataclass(frozen=True)
+class TagFilters:
+    """Project list filters on tags: all of ``tags``, any of ``tags_any``, and the negations."""
+
+    tags: tuple[str, ...] = ()
+    tags_any: tuple[str, ...] = ()
+    not_tags: tuple[str, ...] = ()
+    not_tags_any: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
 class PasswordAuth:
-    """The password method of POST /v3/auth/tokens, scoped to one project."""
+    """The password method of POST /v3/auth/tokens. Without a project (by id or name) the
+    token is scoped to the user's default project, or unscoped when ``unscoped`` is asked for
+    or the user has none."""
 
     password: str
     user_id: str | None = None
@@ -99,6 +154,17 @@ class PasswordAuth:
     project_name: str | None = None
     project_domain_id: str | None = None
     project_domain_name: str | None = None
+    unscoped: bool = False
+
+
+@dataclass(frozen=True)
+class ProjectScope:
+    """The project a token method asks for (by id, or by name in a domain)."""
+
+    id: str | None = None
+    name: str | None = None
+    domain_id: str | None = None
+    domain_name: str | None = None
 
 
 @dataclass(frozen=True)
@@ -214,36 +280,101 @@ class IdentityService:
             self._record_sign_in(user_id, matches)
         if user_id is None or not matches:
             raise failure
+        scope = ProjectScope(
+            auth.project_id, auth.project_name, auth.project_domain_id, auth.project_domain_name
+        )
         with self.db.transaction() as s:
             user = s.get(User, user_id)
             if user is None or not user.enabled:
                 raise failure
-            project = self._find_project_for_auth(s, auth, user)
-            roles = self._roles_on(s, user.id, project.id)
+            project = None
+            if auth.project_id or auth.project_name:
+                project = self._find_project_for_auth(s, scope)
+            elif user.default_project_id and not auth.unscoped:
+                project = self._find_project_for_auth(s, ProjectScope(user.default_project_id))
+            return self._issue(s, user, project, None)
+
+    def rescope(self, token: str, scope: ProjectScope) -> tuple[str, TokenInfo]:
+        """The token method: a new token for the same user, scoped to ``scope``, ending when the
+        presented one ends (how dashboards pick a project after an unscoped sign-in)."""
+        with self.db.transaction() as s:
+            row = self._live_token(s, token)
+            if row.application_credential_id is not None:
+                raise Forbidden("A token issued for an application credential cannot be rescoped.")
+            user = s.get(User, row.user_id)
+            if user is None or not user.enabled:
+                raise NotAuthenticated("The request you have made requires authentication.")
+            project = self._find_project_for_auth(s, scope)
+            new, info = self._issue(s, user, project, None, expires_at=_aware(row.expires_at))
+            return new, replace(info, methods=("token",))
+
+    def authenticate_application_credential(
+        self, auth: ApplicationCredentialAuth
+    ) -> tuple[str, TokenInfo]:
+        """Sign in with an application credential's secret: a token on its project with its
+        roles (those the user still holds). Failures read the same as for a password."""
+        failure = NotAuthenticated("The request you have made requires authentication.")
+        with self.db.transaction() as s:
+            cred = self._find_application_credential(s, auth)
+            secret_hash = cred.secret_hash if cred is not None else None
+            cred_id = cred.id if cred is not None else None
+        if not self._password_matches(secret_hash, auth.secret) or cred_id is None:
+            raise failure
+        with self.db.transaction() as s:
+            cred = s.get(ApplicationCredential, cred_id)
+            now = utcnow()
+            if cred is None or (cred.expires_at is not None and _aware(cred.expires_at) <= now):
+                raise failure
+            user = s.get(User, cred.user_id)
+            project = s.get(Project, cred.project_id)
+            if user is None or not user.enabled or project is None or not project.enabled:
+                raise failure
+            expires = now + self.settings.token_ttl
+            if cred.expires_at is not None:
+                expires = min(expires, _aware(cred.expires_at))
+            return self._issue(s, user, project, cred, expires_at=expires)
+
+    def _issue(
+        self,
+        s: Session,
+        user: User,
+        project: Project | None,
+        cred: ApplicationCredential | None,
+        *,
+        expires_at: datetime | None = None,
+    ) -> tuple[str, TokenInfo]:
+        roles: tuple[Ref, ...] = ()
+        if project is not None:
+            roles = self._roles_on(s, user.id, project.id, cred)
             if not roles:
                 raise NotAuthenticated(
                     f"User {user.id} has no access to project {project.id}", kind="Unauthorized"
                 )
-            token = secrets.token_urlsafe(32)
-            now = utcnow()
-            row = Token(
-                id=_token_key(token),
-                user_id=user.id,
-                project_id=project.id,
-                issued_at=now,
-                expires_at=now + self.settings.token_ttl,
-            )
-            s.add(row)
-            s.execute(delete(Token).where(Token.expires_at < now))
-            return token, self._info(s, user, project, roles, row)
+        token = secrets.token_urlsafe(32)
+        now = utcnow()
+        row = Token(
+            id=_token_key(token),
+            user_id=user.id,
+            project_id=project.id if project is not None else None,
+            application_credential_id=cred.id if cred is not None else None,
+            issued_at=now,
+            expires_at=expires_at or now + self.settings.token_ttl,
+        )
+        s.add(row)
+        s.execute(
+            delete(Token).where(Token.expires_at < now),
+            execution_options={"synchronize_session": False},
+        )
+        return token, self._info(s, user, project, roles, row, cred)
 
     def validate_token(self, token: str) -> RequestContext:
+        """The caller a token names; an unscoped token gives an empty project and no roles."""
         info = self.token_info(token)
         return RequestContext(
             user_id=info.user.id,
             user_name=info.user.name,
-            project_id=info.project.id,
-            project_name=info.project.name,
+            project_id=info.project.id if info.project else "",
+            project_name=info.project.name if info.project else "",
             roles=frozenset(r.name for r in info.roles),
             token_id=_token_key(token),
         )
@@ -256,15 +387,30 @@ class IdentityService:
         return info
 
     def token_info(self, token: str) -> TokenInfo:
+        failure = NotAuthenticated("The request you have made requires authentication.")
         with self.db.transaction() as s:
-            row = s.get(Token, _token_key(token))
-            if row is None or row.revoked or _aware(row.expires_at) <= utcnow():
-                raise NotAuthenticated("The request you have made requires authentication.")
+            row = self._live_token(s, token)
             user = s.get(User, row.user_id)
+            if user is None or not user.enabled:
+                raise failure
+            cred = None
+            if row.application_credential_id is not None:
+                cred = s.get(ApplicationCredential, row.application_credential_id)
+            if row.project_id is None:
+                return self._info(s, user, None, (), row, cred)
             project = s.get(Project, row.project_id)
-            if user is None or project is None or not user.enabled or not project.enabled:
-                raise NotAuthenticated("The request you have made requires authentication.")
-            return self._info(s, user, project, self._roles_on(s, user.id, project.id), row)
+            if project is None or not project.enabled:
+                raise failure
+            roles = self._roles_on(s, user.id, project.id, cred)
+            if not roles:  # every role the token carried was revoked meanwhile
+                raise failure
+            return self._info(s, user, project, roles, row, cred)
+
+    def _live_token(self, s: Session, token: str) -> Token:
+        row = s.get(Token, _token_key(token))
+        if row is None or row.revoked or _aware(row.expires_at) <= utcnow():
+            raise NotAuthenticated("The request you have made requires authentication.")
+        return row
 
     def revoke_token(self, ctx: RequestContext, token: str) -> None:
         """A user may revoke their own tokens; an admin any token."""
@@ -297,9 +443,15 @@ class IdentityService:
     # ---- projects ----------------------------------------------------------------------
 
     def list_projects(
-        self, ctx: RequestContext, name: str | None = None, domain_id: str | None = None
+        self,
+        ctx: RequestContext,
+        name: str | None = None,
+        domain_id: str | None = None,
+        filters: TagFilters | None = None,
     ) -> list[Project]:
-        """Admins only, as Keystone: members list their own with ``user_projects``."""
+        """Admins only, as Keystone: members list their own with ``user_projects``.
+        ``tags`` keeps projects holding all the given tags, ``tags_any`` any of them;
+        ``not_tags``/``not_tags_any`` drop those."""
         policy.enforce(ctx, "identity:list_projects")
         with self.db.transaction() as s:
             query = select(Project).order_by(Project.name)
@@ -307,12 +459,79 @@ class IdentityService:
                 query = query.where(Project.name == name)
             if domain_id is not None:
                 query = query.where(Project.domain_id == domain_id)
+            filters = filters or TagFilters()
+
+            def holding(tags: tuple[str, ...], every: bool) -> ColumnElement[bool]:
+                rows = select(ProjectTag.project_id).where(ProjectTag.name.in_(tags))
+                if every:
+                    rows = rows.group_by(ProjectTag.project_id).having(
+                        func.count(ProjectTag.name) == len(set(tags))
+                    )
+                return Project.id.in_(rows)
+
+            if filters.tags:
+                query = query.where(holding(filters.tags, True))
+            if filters.tags_any:
+                query = query.where(holding(filters.tags_any, False))
+            if filters.not_tags:
+                query = query.where(~holding(filters.not_tags, True))
+            if filters.not_tags_any:
+                query = query.where(~holding(filters.not_tags_any, False))
             return list(s.scalars(query))
 
     def project_names(self) -> dict[str, str]:
         """Every project's name by id: the read-model other domains use to name projects."""
         with self.db.transaction() as s:
             return {i: n for i, n in s.execute(select(Project.id, Project.name)).all()}
+
+    def project_tags(self, ctx: RequestContext, project_id: str) -> list[str]:
+        return self.tags_of([self.get_project(ctx, project_id)])[project_id]
+
+    def tags_of(self, projects: Sequence[Project]) -> dict[str, list[str]]:
+        """The tags of each project, in one query (for the views of a list)."""
+        out: dict[str, list[str]] = {p.id: [] for p in projects}
+        if not out:
+            return out
+        with self.db.transaction() as s:
+            rows = s.execute(
+                select(ProjectTag.project_id, ProjectTag.name)
+                .where(ProjectTag.project_id.in_(out))
+                .order_by(ProjectTag.name)
+            )
+            for project_id, tag in rows:
+                out[project_id].append(tag)
+        return out
+
+    def set_project_tags(self, ctx: RequestContext, project_id: str, tags: list[str]) -> list[str]:
+        """Replace every tag of a project (PUT /projects/{id}/tags)."""
+        policy.enforce(ctx, "identity:update_project_tags")
+        wanted = _checked_tags(tags)
+        with self.db.transaction() as s:
+            self._project(s, project_id)
+            s.execute(delete(ProjectTag).where(ProjectTag.project_id == project_id))
+            s.add_all(ProjectTag(project_id=project_id, name=tag) for tag in wanted)
+        return wanted
+
+    def add_project_tag(self, ctx: RequestContext, project_id: str, tag: str) -> None:
+        policy.enforce(ctx, "identity:update_project_tags")
+        _check_tag(tag)
+        with self.db.transaction() as s:
+            self._project(s, project_id)
+            if s.get(ProjectTag, (project_id, tag)) is not None:
+                return
+            count = s.scalar(select(func.count()).where(ProjectTag.project_id == project_id))
+            if (count or 0) >= MAX_TAGS:
+                raise BadRequest(f"Invalid input: a project holds at most {MAX_TAGS} tags.")
+            s.add(ProjectTag(project_id=project_id, name=tag))
+
+    def delete_project_tag(self, ctx: RequestContext, project_id: str, tag: str) -> None:
+        policy.enforce(ctx, "identity:update_project_tags")
+        with self.db.transaction() as s:
+            self._project(s, project_id)
+            row = s.get(ProjectTag, (project_id, tag))
+            if row is None:
+                raise NotFound(f"Could not find project tag: {tag}.")
+            s.delete(row)
 
     def user_projects(self, ctx: RequestContext, user_id: str) -> list[Project]:
         """The enabled projects a user holds a role on (GET /v3/users/{id}/projects and
@@ -337,9 +556,11 @@ class IdentityService:
         domain_id: str = DEFAULT_DOMAIN_ID,
         description: str = "",
         enabled: bool = True,
+        tags: Sequence[str] = (),
     ) -> Project:
         policy.enforce(ctx, "identity:create_project")
         _check_name(name, "project")
+        wanted = _checked_tags(tags)
         with self.db.transaction() as s:
             self._domain(s, domain_id)
             if s.scalar(
@@ -353,6 +574,8 @@ class IdentityService:
                 name=name, domain_id=domain_id, description=description, enabled=enabled
             )
             s.add(project)
+            s.flush()
+            s.add_all(ProjectTag(project_id=project.id, name=tag) for tag in wanted)
             return project
 
     def update_project(self, ctx: RequestContext, project_id: str, **fields: Any) -> Project:
@@ -364,6 +587,10 @@ class IdentityService:
             for key in ("name", "description", "enabled"):
                 if key in fields:
                     setattr(project, key, fields[key])
+            if "tags" in fields:
+                wanted = _checked_tags(fields["tags"])
+                s.execute(delete(ProjectTag).where(ProjectTag.project_id == project.id))
+                s.add_all(ProjectTag(project_id=project.id, name=tag) for tag in wanted)
             return _flush_unique(s, project, "project")
 
     def delete_project(self, ctx: RequestContext, project_id: str) -> None:
@@ -579,6 +806,119 @@ class IdentityService:
                 s.add(RoleAssignment(user_id=user.id, project_id=project.id, role_id=role.id))
             return user.id
 
+    # ---- application credentials --------------------------------------------------------
+
+    def create_application_credential(
+        self,
+        ctx: RequestContext,
+        user_id: str,
+        name: str,
+        secret: str | None = None,
+        description: str | None = None,
+        expires_at: datetime | None = None,
+        roles: Sequence[tuple[str | None, str | None]] = (),
+        unrestricted: bool = False,
+    ) -> tuple[ApplicationCredential, str]:
+        """A credential on the caller's project for the caller itself (Keystone lets nobody
+        create one for somebody else); ``roles`` as (id, name) pairs, by default all the
+        caller's roles there. The secret is generated when not given and shown only now."""
+        if user_id != ctx.user_id:
+            raise Forbidden("Application credentials can only be created for yourself.")
+        if not ctx.project_id:
+            raise Forbidden(
+                "A project-scoped token is required to create an application credential."
+            )
+        _check_name(name, "application credential")
+        secret = secret or secrets.token_urlsafe(48)
+        now = utcnow()
+        if expires_at is not None and _aware(expires_at) <= now:
+            raise BadRequest("Invalid input: expires_at must be in the future.")
+        with self.db.transaction() as s:
+            if self._restricted_caller(s, ctx):
+                raise Forbidden(
+                    "A restricted application credential cannot create application credentials."
+                )
+            held = {ref.id: ref.name for ref in self._roles_on(s, user_id, ctx.project_id)}
+            chosen: list[str] = []
+            for rid, rname in roles:
+                match = [i for i, n in held.items() if i == rid or (rid is None and n == rname)]
+                if not match:
+                    raise Forbidden(
+                        f"Invalid role: the user does not hold role {rid or rname} on the project."
+                    )
+                chosen.append(match[0])
+            if s.scalar(
+                select(ApplicationCredential.id).where(
+                    ApplicationCredential.user_id == user_id, ApplicationCredential.name == name
+                )
+            ):
+                raise Conflict(
+                    f"Conflict occurred attempting to store application_credential - "
+                    f"Duplicate entry found with name {name}."
+                )
+            cred = ApplicationCredential(
+                name=name,
+                description=description,
+                user_id=user_id,
+                project_id=ctx.project_id,
+                secret_hash=self._hasher.hash(secret),
+                role_ids=sorted(set(chosen)) or sorted(held),
+                unrestricted=unrestricted,
+                expires_at=expires_at,
+            )
+            s.add(cred)
+            s.flush()
+            return cred, secret
+
+    def list_application_credentials(
+        self, ctx: RequestContext, user_id: str, name: str | None = None
+    ) -> list[ApplicationCredential]:
+        policy.enforce(ctx, "identity:application_credential", user_id=user_id)
+        with self.db.transaction() as s:
+            self._user(s, user_id)
+            query = select(ApplicationCredential).where(ApplicationCredential.user_id == user_id)
+            if name is not None:
+                query = query.where(ApplicationCredential.name == name)
+            return list(s.scalars(query.order_by(ApplicationCredential.name)))
+
+    def get_application_credential(
+        self, ctx: RequestContext, user_id: str, cred_id: str
+    ) -> ApplicationCredential:
+        policy.enforce(ctx, "identity:application_credential", user_id=user_id)
+        with self.db.transaction() as s:
+            return self._application_credential(s, user_id, cred_id)
+
+    def delete_application_credential(
+        self, ctx: RequestContext, user_id: str, cred_id: str
+    ) -> None:
+        """Deleting a credential ends the tokens issued for it (the rows cascade)."""
+        policy.enforce(ctx, "identity:application_credential", user_id=user_id)
+        with self.db.transaction() as s:
+            if self._restricted_caller(s, ctx):
+                raise Forbidden(
+                    "A restricted application credential cannot delete application credentials."
+                )
+            s.delete(self._application_credential(s, user_id, cred_id))
+
+    def roles_by_id(self, role_ids: Sequence[str]) -> list[Role]:
+        with self.db.transaction() as s:
+            return list(s.scalars(select(Role).where(Role.id.in_(role_ids)).order_by(Role.name)))
+
+    def _application_credential(
+        self, s: Session, user_id: str, cred_id: str
+    ) -> ApplicationCredential:
+        cred = s.get(ApplicationCredential, cred_id)
+        if cred is None or cred.user_id != user_id:
+            raise NotFound(f"Could not find Application Credential: {cred_id}.")
+        return cred
+
+    def _restricted_caller(self, s: Session, ctx: RequestContext) -> bool:
+        row = s.get(Token, ctx.token_id) if ctx.token_id else None
+        if row is None or row.application_credential_id is None:
+            return False
+        cred = s.get(ApplicationCredential, row.application_credential_id)
+        return cred is None or not cred.unrestricted
+
     # ---- lookups -----------------------------------------------------------------------
 
     def _domain(self, s: Session, domain_id: str) -> Domain:
@@ -631,52 +971,107 @@ class IdentityService:
             select(User).where(User.domain_id == domain_id, User.name == auth.user_name)
         )
 
-    def _find_project_for_auth(self, s: Session, auth: PasswordAuth, user: User) -> Project:
+    def _find_project_for_auth(self, s: Session, scope: ProjectScope) -> Project:
         project: Project | None
-        if auth.project_id:
-            project = s.get(Project, auth.project_id)
-        elif auth.project_name:
-            domain_id = self._resolve_domain(s, auth.project_domain_id, auth.project_domain_name)
+        if scope.id:
+            project = s.get(Project, scope.id)
+        elif scope.name:
+            domain_id = self._resolve_domain(s, scope.domain_id, scope.domain_name)
             project = s.scalar(
-                select(Project).where(
-                    Project.domain_id == domain_id, Project.name == auth.project_name
-                )
+                select(Project).where(Project.domain_id == domain_id, Project.name == scope.name)
             )
-        elif user.default_project_id:
-            project = s.get(Project, user.default_project_id)
         else:
-            raise NotAuthenticated("A project scope is required: Passnic issues project tokens.")
+            raise BadRequest("Expecting to find a project id or name in the scope.")
         if project is None or not project.enabled:
             raise NotAuthenticated("The request you have made requires authentication.")
         return project
 
-    def _roles_on(self, s: Session, user_id: str, project_id: str) -> tuple[Ref, ...]:
-        rows = s.execute(
+    def _find_application_credential(
+        self, s: Session, auth: ApplicationCredentialAuth
+    ) -> ApplicationCredential | None:
+        if auth.id:
+            return s.get(ApplicationCredential, auth.id)
+        if not auth.name or not (auth.user_id or auth.user_name):
+            raise BadRequest(
+                "Expecting to find an application credential id, or its name and user."
+            )
+        user_id = auth.user_id
+        if user_id is None:
+            domain_id = self._resolve_domain(s, auth.user_domain_id, auth.user_domain_name)
+            user_id = s.scalar(
+                select(User.id).where(User.domain_id == domain_id, User.name == auth.user_name)
+            )
+        return s.scalar(
+            select(ApplicationCredential).where(
+                ApplicationCredential.user_id == user_id, ApplicationCredential.name == auth.name
+            )
+        )
+
+    def _roles_on(
+        self,
+        s: Session,
+        user_id: str,
+        project_id: str,
+        cred: ApplicationCredential | None = None,
+    ) -> tuple[Ref, ...]:
+        """The user's roles on the project; through an application credential, only those of
+        its roles the user still holds."""
+        query = (
             select(Role.id, Role.name)
             .join(RoleAssignment, RoleAssignment.role_id == Role.id)
             .where(RoleAssignment.user_id == user_id, RoleAssignment.project_id == project_id)
             .order_by(Role.name)
         )
-        return tuple(Ref(rid, name) for rid, name in rows)
+        if cred is not None:
+            query = query.where(Role.id.in_(cred.role_ids))
+        return tuple(Ref(rid, name) for rid, name in s.execute(query))
 
     def _info(
-        self, s: Session, user: User, project: Project, roles: Sequence[Ref], token: Token
+        self,
+        s: Session,
+        user: User,
+        project: Project | None,
+        roles: Sequence[Ref],
+        token: Token,
+        cred: ApplicationCredential | None = None,
     ) -> TokenInfo:
         domains = {d.id: d.name for d in s.scalars(select(Domain))}
         return TokenInfo(
             user=Ref(user.id, user.name, user.domain_id, domains.get(user.domain_id)),
-            project=Ref(
-                project.id, project.name, project.domain_id, domains.get(project.domain_id)
-            ),
+            project=None
+            if project is None
+            else Ref(project.id, project.name, project.domain_id, domains.get(project.domain_id)),
             roles=tuple(roles),
             issued_at=_aware(token.issued_at),
             expires_at=_aware(token.expires_at),
+            methods=("application_credential",) if cred is not None else ("password",),
+            application_credential=None
+            if cred is None
+            else ApplicationCredentialRef(cred.id, cred.name, not cred.unrestricted),
         )
 
 
 def _check_name(name: Any, what: str) -> None:
-    if not isinstance(name, str) or not name.strip() or len(name) > 64:
-        raise BadRequest(f"Invalid {what} name: a {what} name must be 1 to 64 characters.")
+    if not isinstance(name, str) or not name.strip() or len(name) > MAX_NAME:
+        raise BadRequest(f"Invalid {what} name: a {what} name must be 1 to {MAX_NAME} characters.")
+
+
+def _checked_tags(tags: Sequence[str]) -> list[str]:
+    wanted = sorted(set(tags))
+    for tag in wanted:
+        _check_tag(tag)
+    if len(wanted) > MAX_TAGS:
+        raise BadRequest(f"Invalid input: a project holds at most {MAX_TAGS} tags.")
+    return wanted
+
+
+def _check_tag(tag: Any) -> None:
+    """Keystone's tag rules: 1-255 characters, no '/' or ','."""
+    if not isinstance(tag, str) or not tag or len(tag) > MAX_NAME or "/" in tag or "," in tag:
+        raise BadRequest(
+            f"Invalid input: {tag!r} is not a valid tag: 1 to {MAX_NAME} characters, "
+            "without '/' or ','."
+        )
 
 
 def _flush_unique(s: Session, obj: _T, what: str) -> _T:

@@ -68,3 +68,15 @@ class ImageProperty(Base):
     )
     name: Mapped[str] = mapped_column(String(255), primary_key=True)
     value: Mapped[str] = mapped_column(Text)
+
+
+class ImageMember(Timestamps, Base):
+    """A project an owner shared an image with; it sees the image once it has accepted."""
+
+    __tablename__ = "image_members"
+
+    image_id: Mapped[str] = mapped_column(
+        ForeignKey("image_images.id", ondelete="CASCADE"), primary_key=True
+    )
+    member_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    status: Mapped[str] = mapped_column(String(20), default="pending")

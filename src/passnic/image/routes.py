@@ -20,8 +20,8 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from starlette.requests import ClientDisconnect
 
 from passnic.db import isotime
-from passnic.errors import BadRequest, PassnicError
-from passnic.image.models import Image
+from passnic.errors import BadRequest, NotFound, PassnicError
+from passnic.image.models import Image, ImageMember
 from passnic.image.service import (
     CONTAINER_FORMATS,
     DISK_FORMATS,
@@ -234,6 +234,12 @@ async def create_image(request: Request, cloud: CloudDep, ctx: ContextDep) -> JS
     return JSONResponse(_image(image), status_code=201, headers={"Location": location})
 
 
+@router.api_route("/v2/images/", methods=["GET", "POST"])
+def images_with_slash(request: Request) -> None:
+    """Glance answers 404 here; a redirect to /v2/images would make a POST a GET."""
+    raise NotFound(f"The resource could not be found: {request.url.path}")
+
+
 @router.get("/v2/images/{image_id}")
 def get_image(image_id: str, cloud: CloudDep, ctx: ContextDep) -> dict[str, Any]:
     return _image(cloud.image.get(ctx, image_id))
@@ -314,6 +320,79 @@ def download_image(image_id: str, cloud: CloudDep, ctx: ContextDep) -> Response:
         return Response(status_code=204)
     headers = {"Content-Length": str(image.size), "Content-MD5": image.checksum or ""}
     return StreamingResponse(data, media_type="application/octet-stream", headers=headers)
+
+
+# ---- actions -----------------------------------------------------------------------------
+
+
+@router.post("/v2/images/{image_id}/actions/deactivate", status_code=204)
+def deactivate_image(image_id: str, cloud: CloudDep, ctx: ContextDep) -> Response:
+    cloud.image.set_active(ctx, image_id, False)
+    return Response(status_code=204)
+
+
+@router.post("/v2/images/{image_id}/actions/reactivate", status_code=204)
+def reactivate_image(image_id: str, cloud: CloudDep, ctx: ContextDep) -> Response:
+    cloud.image.set_active(ctx, image_id, True)
+    return Response(status_code=204)
+
+
+# ---- members -----------------------------------------------------------------------------
+
+
+def _member(m: ImageMember) -> dict[str, Any]:
+    return {
+        "image_id": m.image_id,
+        "member_id": m.member_id,
+        "status": m.status,
+        "created_at": isotime(m.created_at),
+        "updated_at": isotime(m.updated_at or m.created_at),
+        "schema": "/v2/schemas/member",
+    }
+
+
+async def _field(request: Request, key: str) -> Any:
+    body = await json_body(request)
+    if not isinstance(body, dict) or key not in body:
+        raise BadRequest(f'The request body must be a JSON object {{"{key}": ...}}.')
+    return body[key]
+
+
+@router.post("/v2/images/{image_id}/members")
+async def add_member(
+    request: Request, image_id: str, cloud: CloudDep, ctx: ContextDep
+) -> dict[str, Any]:
+    """Share a ``shared`` image with another project; it sees the image once it accepts."""
+    member_id = await _field(request, "member")
+    return _member(await anyio.to_thread.run_sync(cloud.image.add_member, ctx, image_id, member_id))
+
+
+@router.get("/v2/images/{image_id}/members")
+def list_members(image_id: str, cloud: CloudDep, ctx: ContextDep) -> dict[str, Any]:
+    members = cloud.image.list_members(ctx, image_id)
+    return {"members": [_member(m) for m in members], "schema": "/v2/schemas/members"}
+
+
+@router.get("/v2/images/{image_id}/members/{member_id}")
+def get_member(image_id: str, member_id: str, cloud: CloudDep, ctx: ContextDep) -> Any:
+    return _member(cloud.image.get_member(ctx, image_id, member_id))
+
+
+@router.put("/v2/images/{image_id}/members/{member_id}")
+async def update_member(
+    request: Request, image_id: str, member_id: str, cloud: CloudDep, ctx: ContextDep
+) -> dict[str, Any]:
+    status = await _field(request, "status")
+    member = await anyio.to_thread.run_sync(
+        cloud.image.set_member_status, ctx, image_id, member_id, status
+    )
+    return _member(member)
+
+
+@router.delete("/v2/images/{image_id}/members/{member_id}", status_code=204)
+def delete_member(image_id: str, member_id: str, cloud: CloudDep, ctx: ContextDep) -> Response:
+    cloud.image.delete_member(ctx, image_id, member_id)
+    return Response(status_code=204)
 
 
 # ---- schemas -----------------------------------------------------------------------------

@@ -26,7 +26,7 @@ from passnic.config import Settings
 from passnic.context import RequestContext
 from passnic.db import Database, utcnow
 from passnic.errors import BadRequest, Conflict, Forbidden, NotFound, PassnicError
-from passnic.image.models import Image, ImageProperty, ImageTag
+from passnic.image.models import Image, ImageMember, ImageProperty, ImageTag
 from passnic.image.store import FilesystemStore, ImageStore, StoredData
 
 DISK_FORMATS = ("ami", "ari", "aki", "vhd", "vhdx", "vmdk", "raw", "qcow2", "vdi", "iso", "ploop")
@@ -88,8 +88,17 @@ policy.register(
         "image:publicize_image": "admin",
         "image:communitize_image": "member",
         "image:set_owner": "admin",
+        # sharing: the owner adds and removes members; each member answers for itself
+        "image:add_member": "owner",
+        "image:delete_member": "owner",
+        "image:deactivate": "owner",
+        "image:reactivate": "owner",
     }
 )
+
+MEMBER_STATUSES = ("pending", "accepted", "rejected")
+RESERVED_PREFIX = "os_glance"
+"""Glance keeps properties with this prefix for itself (import and store bookkeeping)."""
 
 
 class TooLarge(PassnicError):
@@ -274,6 +283,86 @@ class ImageService:
             s.delete(image)
         self.store.delete(image_id)
 
+    # ---- deactivation ------------------------------------------------------------------
+
+    def set_active(self, ctx: RequestContext, image_id: str, active: bool) -> None:
+        """Deactivate (no more downloads or boots, e.g. while an image is checked) or
+        reactivate an image; repeating either is harmless, as in Glance."""
+        with self.db.transaction() as s:
+            image = self._visible(s, ctx, image_id)
+            action = "reactivate" if active else "deactivate"
+            policy.enforce(ctx, f"image:{action}", image.owner)
+            allowed = ("deactivated", "active")
+            if image.status not in allowed:
+                raise Forbidden(f"Not allowed to {action} image in status '{image.status}'")
+            image.status = "active" if active else "deactivated"
+            image.updated_at = utcnow()
+
+    # ---- members -----------------------------------------------------------------------
+
+    def add_member(self, ctx: RequestContext, image_id: str, member_id: str) -> ImageMember:
+        _check_str(member_id, "member", 64)
+        with self.db.transaction() as s:
+            image = self._visible(s, ctx, image_id)
+            policy.enforce(ctx, "image:add_member", image.owner)
+            if image.visibility != "shared":
+                raise Forbidden(
+                    f"Image {image_id} with visibility {image.visibility} cannot be shared: "
+                    "only images with visibility 'shared' have members."
+                )
+            if s.get(ImageMember, (image_id, member_id)) is not None:
+                raise Conflict(f"Member {member_id} already exists for image {image_id}")
+            member = ImageMember(image_id=image_id, member_id=member_id, status="pending")
+            s.add(member)
+            s.flush()
+            return member
+
+    def list_members(self, ctx: RequestContext, image_id: str) -> Sequence[ImageMember]:
+        """The owner sees every member; a member only itself."""
+        with self.db.transaction() as s:
+            image = self._visible(s, ctx, image_id)
+            query = select(ImageMember).where(ImageMember.image_id == image_id)
+            if not ctx.owns(image.owner):
+                query = query.where(ImageMember.member_id == ctx.project_id)
+            return list(s.scalars(query.order_by(ImageMember.created_at, ImageMember.member_id)))
+
+    def get_member(self, ctx: RequestContext, image_id: str, member_id: str) -> ImageMember:
+        with self.db.transaction() as s:
+            return self._member(s, ctx, image_id, member_id)
+
+    def set_member_status(
+        self, ctx: RequestContext, image_id: str, member_id: str, status: Any
+    ) -> ImageMember:
+        """Only the member project itself accepts or rejects a share (not the owner)."""
+        if status not in MEMBER_STATUSES:
+            raise BadRequest(
+                f"Invalid status {status!r}: valid values are {', '.join(MEMBER_STATUSES)}."
+            )
+        with self.db.transaction() as s:
+            member = self._member(s, ctx, image_id, member_id)
+            if member.member_id != ctx.project_id:
+                raise Forbidden("Only the member project may change the membership status.")
+            member.status = status
+            member.updated_at = utcnow()
+            s.flush()
+            return member
+
+    def delete_member(self, ctx: RequestContext, image_id: str, member_id: str) -> None:
+        with self.db.transaction() as s:
+            member = self._member(s, ctx, image_id, member_id)
+            image = s.get(Image, image_id)
+            policy.enforce(ctx, "image:delete_member", image.owner if image else None)
+            s.delete(member)
+
+    def _member(
+        self, s: Session, ctx: RequestContext, image_id: str, member_id: str
+    ) -> ImageMember:
+        image = self._visible(s, ctx, image_id)
+        member = s.get(ImageMember, (image_id, member_id))
+        if member is None or not (ctx.owns(image.owner) or member_id == ctx.project_id):
+            raise NotFound(f"Member {member_id} not found for image {image_id}")
+        return member
+
     # ---- data --------------------------------------------------------------------------
 
     def upload(self, ctx: RequestContext, image_id: str, chunks: Iterable[bytes]) -> Image:
@@ -299,6 +388,10 @@ class ImageService:
         policy.enforce(ctx, "image:download_image")
         with self.db.transaction() as s:
             image = self._visible(s, ctx, image_id)
+        if image.status == "deactivated" and not ctx.is_admin:
+            raise Forbidden(
+                "The requested image has been deactivated. Image data download is forbidden."
+            )
         if image.status != "active":
             return image, None
         try:
@@ -403,7 +496,13 @@ class ImageService:
         """The image if the caller may see it; otherwise "not found", so that other projects'
         private images cannot even be probed for."""
         image = s.get(Image, image_id)
-        if image is None or not _can_see(ctx, image):
+        if image is None or not (
+            _can_see(ctx, image)
+            or (
+                image.visibility == "shared"
+                and s.get(ImageMember, (image.id, ctx.project_id)) is not None
+            )
+        ):
             raise NotFound(f"No image found with ID {image_id}")
         return image
 
@@ -416,12 +515,17 @@ class ImageService:
                 f"Valid values: {', '.join((*VISIBILITIES, 'all'))}"
             )
         own = true() if ctx.is_admin else Image.owner == ctx.project_id
+        shared_with_me = and_(Image.visibility == "shared", _member_of(ctx, "accepted"))
         if visibility is None:
-            return true() if ctx.is_admin else or_(Image.visibility == "public", own)
+            return (
+                true() if ctx.is_admin else or_(Image.visibility == "public", own, shared_with_me)
+            )
         if visibility == "all":
             return _visible_clause(ctx)
         if visibility in ("public", "community"):
             return Image.visibility == visibility
+        if visibility == "shared":
+            return or_(and_(Image.visibility == "shared", own), shared_with_me)
         return and_(Image.visibility == visibility, own)
 
     def _check_visibility(self, ctx: RequestContext, visibility: str) -> None:
@@ -441,7 +545,19 @@ def _can_see(ctx: RequestContext, image: Image) -> bool:
 def _visible_clause(ctx: RequestContext) -> ColumnElement[bool]:
     if ctx.is_admin:
         return true()
-    return or_(Image.visibility.in_(("public", "community")), Image.owner == ctx.project_id)
+    return or_(
+        Image.visibility.in_(("public", "community")),
+        Image.owner == ctx.project_id,
+        and_(Image.visibility == "shared", _member_of(ctx)),
+    )
+
+
+def _member_of(ctx: RequestContext, status: str | None = None) -> ColumnElement[bool]:
+    """The image is shared with the caller's project (with that membership status)."""
+    rows = select(ImageMember.image_id).where(ImageMember.member_id == ctx.project_id)
+    if status is not None:
+        rows = rows.where(ImageMember.status == status)
+    return Image.id.in_(rows)
 
 
 def _conditions(f: ImageFilters) -> list[ColumnElement[bool]]:
@@ -501,6 +617,8 @@ def _split(attrs: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
             continue
         if key in READ_ONLY or key in ("id", "owner"):
             raise Forbidden(f"Attribute '{key}' is read-only.")
+        if key.startswith(RESERVED_PREFIX):
+            raise Forbidden(f"Attribute '{key}' is reserved.")
         if not key or len(key) > 255:
             raise BadRequest(f"Invalid property name {key!r}: 1 to 255 characters are allowed.")
         if not isinstance(value, str):

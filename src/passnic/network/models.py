@@ -304,3 +304,14 @@ class SubPort(Base):
     trunk_id: Mapped[str] = mapped_column(ForeignKey("trunks.id", ondelete="CASCADE"), index=True)
     segmentation_type: Mapped[str] = mapped_column(String(16), default=VLAN)
     segmentation_id: Mapped[int] = mapped_column(Integer)
+
+
+class Quota(Base):
+    """A project's own limits; a missing row or a null column means the configured default."""
+
+    __tablename__ = "network_quotas"
+
+    project_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    network: Mapped[int | None] = mapped_column(Integer, default=None)
+    subnet: Mapped[int | None] = mapped_column(Integer, default=None)
+    port: Mapped[int | None] = mapped_column(Integer, default=None)

@@ -35,6 +35,7 @@ from passnic.network.common import Filters, retrying, serialize
 from passnic.network.kinds import NETWORKS, SEGMENT_RANGES
 from passnic.network.models import FLAT, VLAN, Network, NetworkSegmentRange, Port
 from passnic.network.ports import lock_port, release_ports
+from passnic.network.quotas import check_quota
 
 MIN_MTU = 68
 IPV6_MIN_MTU = 1280
@@ -280,6 +281,7 @@ class NetworkRules:
         explicit = self._explicit_segment(network_type, physical_network, segmentation_id)
 
         def work(s: Session) -> Network:
+            check_quota(s, "network", owner)
             if explicit is not None:
                 if explicit.segmentation_id is not None:
                     self._check_vlan_open(s, ctx, owner, explicit)

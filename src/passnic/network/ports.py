@@ -32,6 +32,7 @@ from passnic.network.models import (
     SecurityGroup,
     Subnet,
 )
+from passnic.network.quotas import check_quota
 from passnic.network.security import default_security_group
 
 DIRECT_PHYSICAL = "direct-physical"
@@ -364,8 +365,27 @@ class PortRules:
     # ---- reads ---------------------------------------------------------------------------
 
     def list_ports(self, ctx: RequestContext, filters: Filters | None = None) -> list[Port]:
+        """``fixed_ips`` filters take ``ip_address=A`` and ``subnet_id=S`` (several of each
+        match any); a port matches when one of its addresses meets them all."""
+        query = PORTS.select(ctx, filters)
+        wanted: dict[str, list[str]] = {}
+        for value in (filters or {}).get("fixed_ips", ()):
+            key, sep, found = value.partition("=")
+            if not sep or key not in ("ip_address", "subnet_id"):
+                raise BadRequest(
+                    f"Invalid fixed_ips filter {value!r}: use ip_address=... or subnet_id=...",
+                    kind="InvalidInput",
+                )
+            wanted.setdefault(key, []).append(found)
+        if wanted:
+            held = select(IPAllocation.port_id)
+            if "ip_address" in wanted:
+                held = held.where(IPAllocation.ip_address.in_(wanted["ip_address"]))
+            if "subnet_id" in wanted:
+                held = held.where(IPAllocation.subnet_id.in_(wanted["subnet_id"]))
+            query = query.where(Port.id.in_(held))
         with self.db.transaction() as s:
-            return list(s.scalars(PORTS.select(ctx, filters)))
+            return list(s.scalars(query))
 
     def get_port(self, ctx: RequestContext, port_id: str) -> Port:
         with self.db.transaction() as s:
@@ -410,6 +430,7 @@ class PortRules:
 
         def work(s: Session) -> Port:
             network = NETWORKS.get(s, ctx, network_id)
+            check_quota(s, "port", owner)
             if mac_address is not None:
                 policy.enforce(ctx, "network:create_port:mac_address", network.project_id)
             if fixed_ips and any(f.ip_address for f in fixed_ips):

@@ -67,6 +67,8 @@ EXTENSIONS = {
     "standard-attr-description": ("standard-attr-description", "Add description to resources."),
     "standard-attr-revisions": ("Resource revision numbers", "Expose revision_number."),
     "standard-attr-timestamp": ("Resource timestamps", "Expose created_at and updated_at."),
+    "quotas": ("Quota management support", "Expose functions for quotas management"),
+    "quota_details": ("Quota details management support", "Expose quota usage and limits"),
 }
 
 
@@ -123,24 +125,69 @@ def _filters(request: Request) -> dict[str, list[str]]:
     return out
 
 
+def _fields(request: Request) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    """``fields=a&fields=b``: only those attributes of each resource, as Neutron answers."""
+    wanted = {f for value in request.query_params.getlist("fields") for f in value.split(",") if f}
+    if not wanted:
+        return lambda view: view
+    return lambda view: {k: v for k, v in view.items() if k in wanted}
+
+
+def _bulk(c: Collection, body: Any) -> list[dict[str, Any]] | None:
+    """The objects of a bulk create (``{"networks": [...]}``), or None for a single one."""
+    if not isinstance(body, dict) or c.plural not in body or c.singular in body:
+        return None
+    objs = body[c.plural]
+    if not isinstance(objs, list) or not objs or not all(isinstance(o, dict) for o in objs):
+        raise BadRequest(
+            f'Resource body required: expecting {{"{c.plural}": [{{...}}, ...]}}',
+            kind="HTTPBadRequest",
+        )
+    return objs
+
+
 def _add_collection(c: Collection) -> None:
     def list_items(request: Request, cloud: CloudDep, ctx: ContextDep) -> dict[str, Any]:
         items = c.list(cloud.network, ctx, _filters(request))
-        return {c.plural: [c.view(item) for item in items]}
+        only = _fields(request)
+        return {c.plural: [only(c.view(item)) for item in items]}
 
-    def show_item(item_id: str, cloud: CloudDep, ctx: ContextDep) -> dict[str, Any]:
-        return {c.singular: c.view(c.get(cloud.network, ctx, item_id))}
+    def show_item(
+        request: Request, item_id: str, cloud: CloudDep, ctx: ContextDep
+    ) -> dict[str, Any]:
+        return {c.singular: _fields(request)(c.view(c.get(cloud.network, ctx, item_id)))}
 
-    async def create_item(request: Request, cloud: CloudDep, ctx: ContextDep) -> JSONResponse:
-        obj = wire.read_body(await json_body(request), c.singular)
+    def parsed(obj: dict[str, Any]) -> dict[str, Any]:
         for name in c.required:
             if obj.get(name) is None:
                 raise BadRequest(
                     f"Failed to parse request. Required attribute '{name}' not specified",
                     kind="HTTPBadRequest",
                 )
-        values = wire.parse(obj, c.fields, update=False)
-        item = await run_in_threadpool(c.create, cloud.network, ctx, values)
+        return wire.parse(obj, c.fields, update=False)
+
+    def create_all(svc: Svc, ctx: Ctx, values: list[dict[str, Any]]) -> list[Any]:
+        """All or nothing, as Neutron's bulk create: a failure deletes what the request had
+        created so far, then answers that failure."""
+        made: list[Any] = []
+        try:
+            for v in values:
+                made.append(c.create(svc, ctx, v))
+        except Exception:
+            for item in reversed(made):
+                c.delete(svc, ctx, item.id)
+            raise
+        return made
+
+    async def create_item(request: Request, cloud: CloudDep, ctx: ContextDep) -> JSONResponse:
+        body = await json_body(request)
+        objs = _bulk(c, body)
+        if objs is not None:
+            values = [parsed(obj) for obj in objs]  # every body is checked before any create
+            items = await run_in_threadpool(create_all, cloud.network, ctx, values)
+            return JSONResponse({c.plural: [c.view(i) for i in items]}, status_code=201)
+        obj = wire.read_body(body, c.singular)
+        item = await run_in_threadpool(c.create, cloud.network, ctx, parsed(obj))
         return JSONResponse({c.singular: c.view(item)}, status_code=201)
 
     async def update_item(
@@ -375,3 +422,51 @@ def version_root(request: Request) -> dict[str, Any]:
             for c in COLLECTIONS
         ]
     }
+
+
+# ---- quotas --------------------------------------------------------------------------------
+
+_QUOTA = "/v2.0/quotas/{project_id}"
+
+
+def _quota_values(body: Any) -> dict[str, int]:
+    obj = wire.read_body(body, "quota")
+    return {name: wire.integer(name, value) for name, value in obj.items()}
+
+
+@router.get("/v2.0/quotas")
+def list_quotas(cloud: CloudDep, ctx: ContextDep) -> dict[str, Any]:
+    quotas = cloud.network.list_quotas(ctx)
+    return {"quotas": [{**limits, "project_id": pid} for pid, limits in quotas.items()]}
+
+
+@router.get(_QUOTA)
+@router.get(_QUOTA + "/default")
+def get_quota(project_id: str, cloud: CloudDep, ctx: ContextDep) -> dict[str, Any]:
+    return {"quota": cloud.network.get_quota(ctx, project_id)}
+
+
+@router.get(_QUOTA + "/details")
+@router.get(_QUOTA + "/details.json")
+def get_quota_details(project_id: str, cloud: CloudDep, ctx: ContextDep) -> dict[str, Any]:
+    usage = cloud.network.quota_usage(ctx, project_id)
+    return {
+        "quota": {
+            name: {"used": used, "limit": limit, "reserved": 0}
+            for name, (used, limit) in usage.items()
+        }
+    }
+
+
+@router.put(_QUOTA)
+async def update_quota(
+    project_id: str, request: Request, cloud: CloudDep, ctx: ContextDep
+) -> dict[str, Any]:
+    values = _quota_values(await json_body(request))
+    return {"quota": cloud.network.update_quota(ctx, project_id, values)}
+
+
+@router.delete(_QUOTA, status_code=204)
+def reset_quota(project_id: str, cloud: CloudDep, ctx: ContextDep) -> Response:
+    cloud.network.reset_quota(ctx, project_id)
+    return Response(status_code=204)

@@ -28,6 +28,7 @@ from passnic.network.bindings import BindingRules
 from passnic.network.networks import NetworkRules
 from passnic.network.ports import PortRules
 from passnic.network.qos import QosRules
+from passnic.network.quotas import QuotaRules
 from passnic.network.security import SecurityGroupRules
 from passnic.network.subnets import SubnetRules
 from passnic.network.trunks import TrunkRules
@@ -74,12 +75,21 @@ policy.register(
         "network:create_trunk": "member",
         "network:update_trunk": "owner",
         "network:delete_trunk": "owner",
+        "network:get_quota": "owner",
+        "network:update_quota": "admin",
     }
 )
 
 
 class NetworkService(
-    NetworkRules, SubnetRules, PortRules, SecurityGroupRules, QosRules, TrunkRules, BindingRules
+    NetworkRules,
+    SubnetRules,
+    PortRules,
+    SecurityGroupRules,
+    QosRules,
+    TrunkRules,
+    BindingRules,
+    QuotaRules,
 ):
     def __init__(self, db: Database, inventory: InventoryService) -> None:
         self.db = db

@@ -16,6 +16,7 @@ from passnic.network import ipam
 from passnic.network.common import Filters, serialize
 from passnic.network.kinds import NETWORKS, SUBNETS
 from passnic.network.models import IPAllocation, Network, Subnet
+from passnic.network.quotas import check_quota
 
 IPV6_MIN_MTU = 1280
 IPV6_MODES = ("slaac", "dhcpv6-stateful", "dhcpv6-stateless")
@@ -126,6 +127,7 @@ class SubnetRules:
                     f"A subnet belongs to the project of its network ({network.project_id})",
                     kind="InvalidInput",
                 )
+            check_quota(s, "subnet", owner)
             if net.version == 6 and network.mtu < IPV6_MIN_MTU:
                 raise BadRequest(
                     f"IPv6 subnets need an MTU of at least {IPV6_MIN_MTU}: network "

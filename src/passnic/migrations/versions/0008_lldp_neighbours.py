@@ -1,6 +1,6 @@
 """inventory: the LLDP neighbour each port hears (sysinv's lldp_neighbours)
 
-Revision ID: 0008_h15
+Revision ID: 0008
 Revises: 0007
 Create Date: 2026-11-25 18:30:00.000000
 """
@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0008_h15"
+revision: str = "0008"
 down_revision: str | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
