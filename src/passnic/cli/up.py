@@ -33,8 +33,9 @@ def up(
         bool | None,
         typer.Option(
             "--lab/--no-lab",
-            help="Data plane: the lab (namespaces pn-*, needs root) or the fake hypervisor and "
-            "in-process switch. Default: the lab when root with namespaces and one worker.",
+            help="Data plane: the lab (QEMU guests or namespaces, a switch; needs root) or the "
+            "fake hypervisor and in-process switch. Default: the lab when root with namespaces "
+            "and one worker.",
             show_default=False,
         ),
     ] = None,
@@ -51,8 +52,10 @@ def up(
     ),
 ) -> None:
     """Start Passnic: migrate, create the sample cloud on first start, serve every API."""
+    # the lab is wired in here, by the command that asks for it: the server knows nothing of it
+    from passnic.lab.attach import lab_data_plane, lab_possible
     from passnic.lab.netns import LabError
-    from passnic.server import lab_possible, prepare, serve
+    from passnic.server import prepare, serve
 
     # The environment's settings (token lifetime, lockout, body limit), with the options' home
     # and database on top.
@@ -88,7 +91,11 @@ def up(
             host,
             port,
             workers,
-            lab=fake_reason is None,
+            data_plane=(
+                lab_data_plane(settings.home / "lab", prepared.agents)
+                if fake_reason is None
+                else None
+            ),
             agents=prepared.agents,
             say=lambda line: console.print(line, highlight=False),
             fake_reason=fake_reason or "",

@@ -20,7 +20,7 @@ frames then prove five things:
 5. live migration is refused with Passnic's message.
 
 `run_demo` returns the checks; everything it started (agents, server, namespaces, switch, temp
-home) is gone when it returns, however it ends. `lab_clean` is ``passnic lab-clean``.
+home) is gone when it returns, however it ends.
 """
 
 from __future__ import annotations
@@ -64,11 +64,6 @@ DEMO_ADMIN = RequestContext(
 
 def default_lab_dir() -> Path:
     return default_home() / "lab"
-
-
-def lab_clean(lab_dir: Path | None = None) -> list[str]:
-    """Remove every lab process, namespace and interface (``pn-``); what was removed."""
-    return netns.cleanup(netns.PREFIX, lab_dir or default_lab_dir())
 
 
 class DemoError(RuntimeError):
@@ -288,13 +283,13 @@ class Demo:
     def vm_ns(self, server_id: str) -> str:
         from passnic.lab.driver import vm_netns
 
-        return vm_netns(server_id)
+        return vm_netns(self.lab.vm_prefix(), server_id)
 
     def guest_ifs(self, server: dict[str, Any]) -> dict[str, str]:
         """MAC -> ethX inside the guest, as the guest itself sees it."""
         from passnic.lab.driver import guest_interfaces
 
-        return guest_interfaces(server["id"])
+        return guest_interfaces(self.lab.vm_prefix(), server["id"])
 
     def ping(self, server_id: str, address: str, timeout: float = 1.0) -> bool:
         from passnic.lab.ping import ping_from
@@ -369,7 +364,7 @@ class Demo:
         prepared = prepare(settings, "127.0.0.1", port)
 
         self.step("Lab: switch tor-1 (IOS-like SSH CLI), hosts compute-0..2, endpoints")
-        self.lab = start_lab(self.lab_dir)
+        self.lab = start_lab(self.lab_dir, "netns")
         for ep in self.lab.endpoints.values():
             self.note(f"VLAN {ep.vlan} endpoint {ep.address} in {ep.netns} on {ep.switch_port}")
         self.cloud = Cloud(settings)
@@ -546,7 +541,6 @@ class Demo:
         """Only the demo's own frame counts (found by its marker): whatever else crosses the
         switch meanwhile (vm2's traffic on VLAN 20, say) cannot sway the check."""
         from passnic.lab.ios_cli import short_name
-        from passnic.lab.topology import UPLINK_NS
 
         vm1 = self.server_show(vm1["id"])
         sport = self.vm_switch_port(vm1)
@@ -559,7 +553,7 @@ class Demo:
         with (
             sniffer(switch.netns, switch.port_specs[sport].ifname) as at_port,
             sniffer(self.lab.endpoints[20].netns) as at_endpoint,
-            sniffer(UPLINK_NS) as on_uplink,
+            sniffer(self.lab.uplink_ns) as on_uplink,
         ):
             send_frame(self.vm_ns(vm1["id"]), ifname, tagged_frame(mac, 20, mark))
             arrived = at_port(mark, 1.0)
@@ -745,11 +739,6 @@ def run_demo(console: Console | None = None, keep_home: bool = False) -> DemoRes
         result.error = f"the lab needs network namespaces: {reason}"
         console.print(f"[red]{result.error}[/red]")
         return result
-    left = netns.leftovers(netns.PREFIX)
-    if left:
-        result.error = f"a lab is already present ({', '.join(left[:3])}...): run passnic lab-clean"
-        console.print(f"[red]{result.error}[/red]")
-        return result
     home = Path(tempfile.mkdtemp(prefix="passnic-demo-"))
     demo = Demo(console, home)
     try:
@@ -760,17 +749,20 @@ def run_demo(console: Console | None = None, keep_home: bool = False) -> DemoRes
     finally:
         with contextlib.suppress(Exception):
             demo.close()
-        removed = netns.cleanup(netns.PREFIX, demo.lab_dir)
+        from passnic.lab.attach import lab_clean
+
+        removed = lab_clean(demo.lab_dir)
         if removed:
             console.print(f"cleanup removed: {', '.join(removed)}")
         if not keep_home:
             shutil.rmtree(home, ignore_errors=True)
     result = demo.result
     result.elapsed = time.perf_counter() - started
+    prefix = demo.lab.prefix if demo.lab is not None else None
     passed = sum(c.ok for c in result.checks)
     colour = "green" if result.ok else "red"
     console.print(
         f"[bold {colour}]{passed}/5 checks passed[/bold {colour}] in {result.elapsed:.1f}s; "
-        f"lab leftovers: {len(netns.leftovers(netns.PREFIX))}"
+        f"lab leftovers: {len(netns.leftovers(prefix)) if prefix else 0}"
     )
     return result
