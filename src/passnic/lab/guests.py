@@ -15,6 +15,8 @@ What this module adds around it:
   every image of the cloud becomes the guest image built from Debian packages
   (`passnic.image.guest`), a UEC image (machine disk + ``kernel_id`` + ``ramdisk_id``).
 - `remove_domains`: one lab's domains (named with its prefix), for its cleanup.
+- `GuestConsole`: commands typed on a guest's serial console (a pty, as ``virsh console``),
+  their output read back from the console log, so that checks run inside the guest itself.
 """
 
 from __future__ import annotations
@@ -23,10 +25,15 @@ import contextlib
 import grp
 import hashlib
 import json
+import os
 import pwd
+import re
+import secrets
+import select
 import shutil
 import subprocess
 import time
+import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
@@ -169,3 +176,81 @@ def remove_domains(lab_prefix: str) -> list[str]:
         finally:
             conn.close()
     return removed
+
+
+class GuestConsole:
+    """A guest's serial console: its pty (from the live domain XML) to type on, and its log
+    (`log`) to read. The guest runs a shell on it once its init printed ``ready``."""
+
+    def __init__(self, domain_name: str, log: Path) -> None:
+        self.domain_name = domain_name
+        self.log = log
+
+    def text(self) -> str:
+        try:
+            return self.log.read_bytes().decode("utf-8", "replace")
+        except FileNotFoundError:
+            return ""
+
+    def wait_for(self, pattern: str, timeout: float, start: int = 0) -> re.Match[str]:
+        """The first match of `pattern` in the log past `start`; TimeoutError after
+        `timeout` seconds, with the log's end."""
+        deadline = time.monotonic() + timeout
+        while True:
+            found = re.compile(pattern).search(self.text(), start)
+            if found is not None:
+                return found
+            if time.monotonic() > deadline:
+                raise TimeoutError(
+                    f"{self.domain_name}: no {pattern!r} on the console after {timeout:.0f}s; "
+                    f"it ends with: {self.text()[-400:]!r}"
+                )
+            time.sleep(0.2)
+
+    def _pty(self) -> str:
+        import libvirt
+
+        conn = libvirt.open(URI)
+        try:
+            xml = conn.lookupByName(self.domain_name).XMLDesc()
+        finally:
+            conn.close()
+        source = ET.fromstring(xml).find("./devices/serial/source")
+        if source is None or not source.get("path"):
+            raise RuntimeError(f"{self.domain_name} has no serial pty")
+        return str(source.get("path"))
+
+    def run(self, command: str, timeout: float = 20.0) -> tuple[int, str]:
+        """Type `command` on the console; its exit status and what it printed.
+
+        The pty stays open until the command is done: QEMU notices a client only by polling
+        (each second) and drops what a client wrote if it leaves before that; what the guest
+        prints meanwhile is drained here (the log has it all)."""
+        marker = f"pn{secrets.token_hex(4)}"
+        start = len(self.text())
+        fd = os.open(self._pty(), os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)
+        try:
+            self._drain(fd, 1.5)
+            os.write(fd, f"{command}; echo {marker}=$?\r".encode())
+            deadline = time.monotonic() + timeout
+            while True:
+                self._drain(fd, 0.2)
+                found = re.compile(rf"{marker}=(\d+)").search(self.text(), start)
+                if found is not None:
+                    return int(found.group(1)), self.text()[start : found.start()]
+                if time.monotonic() > deadline:
+                    raise TimeoutError(
+                        f"{self.domain_name}: {command!r} did not finish in {timeout:.0f}s; "
+                        f"the console ends with: {self.text()[-400:]!r}"
+                    )
+        finally:
+            os.close(fd)
+
+    @staticmethod
+    def _drain(fd: int, seconds: float) -> None:
+        deadline = time.monotonic() + seconds
+        while (left := deadline - time.monotonic()) > 0:
+            ready, _, _ = select.select([fd], [], [], left)
+            if ready:
+                with contextlib.suppress(BlockingIOError, OSError):
+                    os.read(fd, 65536)
