@@ -59,9 +59,10 @@ def guest_image() -> Any:
     return build()
 
 
-def start_lab(lab_dir: Path, kind: GuestKind | None = None) -> Lab:
+def start_lab(lab_dir: Path, kind: GuestKind | None = None, prefix: str | None = None) -> Lab:
     """Start the lab of the sample cloud in `lab_dir` with servers of `kind` (default: QEMU
-    guests when possible). A lab already running elsewhere is left alone."""
+    guests when possible), its names under `prefix` (default: a new instance's). A lab
+    already running elsewhere is left alone."""
     from passnic.lab.topology import Lab, LabSpec
 
     reason = netns.netns_available()
@@ -69,7 +70,7 @@ def start_lab(lab_dir: Path, kind: GuestKind | None = None) -> Lab:
         raise netns.LabError(f"the lab needs network namespaces: {reason}")
     if kind is None:
         kind, _ = choose_guests()
-    lab = Lab(lab_dir, LabSpec(guests=kind))
+    lab = Lab(lab_dir, LabSpec(guests=kind), prefix=prefix)
     try:
         return lab.start()
     except BaseException:
@@ -108,7 +109,10 @@ def lab_agent_options(lab: Lab, hostname: str) -> dict[str, Any]:
             "virt_type": "qemu",
             "lab_nics": lab.host_taps(hostname),
             "image_source_dir": str(lab.lab_dir / "images"),
-            "name_prefix": guests.domain_prefix(lab.prefix),
+            # shared instance storage (as Nova's): a cold-migrated guest keeps its disk, and
+            # with it the NIC names its udev-like init remembers
+            "instances_dir": str(lab.lab_dir / "instances"),
+            "name_prefix": guests.domain_prefix(lab.prefix, hostname),
             "shutdown_timeout": 5,
         }
     return {

@@ -56,9 +56,27 @@ RAMDISK_ID = "lab-guest-ramdisk"
 CMDLINE = "console=ttyS0 quiet"
 
 
-def domain_prefix(lab_prefix: str) -> str:
-    """The libvirt driver's domain-name prefix on a lab: ``passnic-<lab id>-``."""
-    return "passnic-" + lab_prefix.removeprefix("pn-")
+def domain_prefix(lab_prefix: str, hostname: str = "") -> str:
+    """The libvirt driver's domain-name prefix on a lab host: ``passnic-<lab id>-<host>-``
+    (all of the lab's hosts share one libvirtd, and each agent must see only its own guests);
+    without `hostname`, the whole lab's."""
+    return "passnic-" + lab_prefix.removeprefix("pn-") + (f"{hostname}-" if hostname else "")
+
+
+def find_domain(lab_prefix: str, server_id: str) -> str:
+    """The name of the lab's domain of server `server_id`, on whichever host it is."""
+    import libvirt
+
+    conn = libvirt.open(URI)
+    try:
+        names = [str(d.name()) for d in conn.listAllDomains()]
+    finally:
+        conn.close()
+    prefix = domain_prefix(lab_prefix)
+    found = [n for n in names if n.startswith(prefix) and n.endswith(server_id)]
+    if len(found) != 1:
+        raise LookupError(f"{len(found)} domains of server {server_id} in lab {lab_prefix}")
+    return found[0]
 
 
 def unavailable() -> str | None:

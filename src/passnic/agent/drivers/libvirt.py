@@ -23,6 +23,12 @@ whose output libvirt also writes to the console log, as Nova's is. The passthrou
 domain starts and gives it back when the domain is undefined, so a guest parked by a cold
 migration is undefined (its NIC returns to the host) and only a park record and its disk stay
 in its instance directory.
+
+``instances_dir`` may be shared by several hosts (as Nova's shared instance storage): the park
+record names its host (``parked.<host>``), the directory names the host whose guest it holds
+(``host``), and a host removes the directory only while no other host holds or parks it there.
+Its disk then moves with a cold migration, and a host confirming or reverting one does not
+delete what the other host runs.
 """
 
 from __future__ import annotations
@@ -419,6 +425,7 @@ class LibvirtDriver:
             name_prefix=self.options.name_prefix,
         )
         (where / "spec.json").write_text(guest.model_dump_json())
+        (where / "host").write_text(self.hostname)
         try:
             return self.conn.defineXMLFlags(xml, libvirt.VIR_DOMAIN_DEFINE_VALIDATE)
         except libvirt.libvirtError as exc:
@@ -432,6 +439,14 @@ class LibvirtDriver:
             with contextlib.suppress(libvirt.libvirtError):  # the refusal is what matters
                 domain.undefine()
             raise HypervisorError(f"libvirt refused to start the guest: {exc}") from exc
+
+    def _only_mine(self, where: Path) -> bool:
+        """No other host holds or parks the guest of this (maybe shared) directory."""
+        try:
+            holder = (where / "host").read_text()
+        except FileNotFoundError:
+            holder = self.hostname
+        return holder == self.hostname and not any(where.glob("parked.*"))
 
     def _stop(self, domain: libvirt.virDomain) -> None:
         """A clean shutdown (ACPI), powered off hard after ``shutdown_timeout``."""
@@ -449,7 +464,7 @@ class LibvirtDriver:
     def guests(self) -> dict[str, GuestState]:
         have: dict[str, GuestState] = {}
         if self.instances.is_dir():
-            for park in self.instances.glob("*/parked"):
+            for park in self.instances.glob(f"*/parked.{self.hostname}"):
                 have[park.parent.name] = "parked"
         for domain in self.conn.listAllDomains():
             if domain.name().startswith(self.options.name_prefix):
@@ -466,7 +481,10 @@ class LibvirtDriver:
             if domain.isActive():
                 self._libvirt("power the guest off", domain.destroy)
             self._libvirt("undefine the guest", domain.undefine)
-        shutil.rmtree(self._dir(server_id), ignore_errors=True)
+        where = self._dir(server_id)
+        (where / f"parked.{self.hostname}").unlink(missing_ok=True)
+        if self._only_mine(where):
+            shutil.rmtree(where, ignore_errors=True)
 
     def power_off(self, server_id: str) -> None:
         self._stop(self._require(server_id))
@@ -489,13 +507,13 @@ class LibvirtDriver:
         domain = self._require(server_id)
         self._stop(domain)
         self._libvirt("undefine the guest", domain.undefine)
-        (self._dir(server_id) / "parked").touch()
+        (self._dir(server_id) / f"parked.{self.hostname}").touch()
 
     def migrate_in(self, guest: GuestSpec, power_on: bool) -> None:
         # the disk stays when it is here (a revert); from another host it starts afresh from
         # the image until agents copy disks between them
         domain = self._define(guest)
-        (self._dir(guest.server_id) / "parked").unlink(missing_ok=True)
+        (self._dir(guest.server_id) / f"parked.{self.hostname}").unlink(missing_ok=True)
         if power_on:
             self._start(domain)
 
