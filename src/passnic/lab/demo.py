@@ -2,8 +2,12 @@
 
 A fresh cloud runs as ``passnic up`` runs it (a temporary PASSNIC_HOME, SQLite, the sample
 cloud): the controller serves HTTP on a free loopback port (in a thread of this process, its
-conductor on) and each compute host's agent is a process of its own running the lab driver
-(`passnic.lab.driver`: a VM = a namespace holding its NIC). The demo is a client of the API
+conductor on) and each compute host's agent is a process of its own. Its servers are real
+guests where QEMU and libvirt are installed: the agents run the libvirt driver and each VM is
+a QEMU (TCG) guest whose NIC, with the lab NIC's MAC, is on that NIC's switch port; the checks
+then run inside the guests, typed on their serial consoles, and what a guest sees is what its
+console (``os-getConsoleOutput``) says. Elsewhere a VM is a namespace holding its NIC
+(`passnic.lab.driver`), and the demo says so. The demo is a client of the API
 over HTTP: the admin makes NICs pci-passthrough, points switch tor-1's driver at the lab
 switch's SSH CLI (netmiko ``cisco_ios``), the projects create VLAN networks and boot servers,
 and the demo polls each asynchronous operation to its end, as `openstack --wait` does. Real
@@ -26,6 +30,8 @@ home) is gone when it returns, however it ends.
 from __future__ import annotations
 
 import contextlib
+import ipaddress
+import re
 import shutil
 import socket
 import tempfile
@@ -52,6 +58,8 @@ OPERATION_SECONDS = 60.0
 QUARANTINE_SECONDS = 10.0
 #: longest the controller and the hosts' agents may take to come up
 START_SECONDS = 30.0
+#: longest a QEMU guest may take from start to its init's "ready" (TCG, a loaded machine)
+BOOT_SECONDS = 120.0
 ETH_P_DEMO = 0x88B5  # IEEE "local experimental" EtherType: no stack on the way reacts to it
 DEMO_ADMIN = RequestContext(
     user_id="passnic-demo",
@@ -121,8 +129,8 @@ def send_frame(ns: str, ifname: str, frame: bytes) -> None:
 
 
 @contextlib.contextmanager
-def sniffer(ns: str, ifname: str = "eth0") -> Iterator[Callable[[bytes, float], bool]]:
-    """A capture on `ifname` of `ns`, opened before the frame is sent; yields
+def sniffer(ns: str | None, ifname: str = "eth0") -> Iterator[Callable[[bytes, float], bool]]:
+    """A capture on `ifname` of `ns` (None: this one), opened before the frame is sent; yields
     ``seen(marker, timeout)``: whether a frame holding `marker` arrived."""
 
     def open_sock() -> socket.socket:
@@ -186,6 +194,8 @@ class Demo:
         self.console = console
         self.home = home
         self.lab_dir = home / "lab"
+        self.kind: Any = "netns"
+        self.why = ""
         self.result = DemoResult()
         self.lab: Any = None
         self.cloud: Any = None
@@ -196,6 +206,8 @@ class Demo:
         self.url = ""
         self.headers: dict[str, dict[str, str]] = {}
         self.markers = 0
+        #: server id -> how many times its guest has booted (a QEMU lab)
+        self.boots: dict[str, int] = {}
 
     # -- output --
 
@@ -273,7 +285,9 @@ class Demo:
             }
         }
         created = self.call("POST", f"{COMPUTE}/servers", who, body, 202).json()["server"]
-        return self.wait_for(created["id"], "ACTIVE")
+        server = self.wait_for(created["id"], "ACTIVE")
+        self.boots[server["id"]] = 1
+        return server
 
     def action(self, server_id: str, who: str, body: dict[str, Any], expect: int) -> None:
         self.call("POST", f"{COMPUTE}/servers/{server_id}/action", who, body, expect)
@@ -285,16 +299,76 @@ class Demo:
 
         return vm_netns(self.lab.vm_prefix(), server_id)
 
+    @property
+    def qemu(self) -> bool:
+        return bool(self.lab.spec.guests == "qemu")
+
+    def console_output(self, server_id: str) -> str:
+        """The guest's console, as ``openstack console log show`` reads it."""
+        body = {"os-getConsoleOutput": {"length": -1}}
+        resp = self.call("POST", f"{COMPUTE}/servers/{server_id}/action", "admin", body, 200)
+        return str(resp.json()["output"])
+
+    def guest_ready(self, server_id: str) -> None:
+        """Until the guest's init said ``ready`` once for each of its boots."""
+        deadline = time.monotonic() + BOOT_SECONDS
+        while self.console_output(server_id).count("passnic-guest: ready") < self.boots[server_id]:
+            if time.monotonic() > deadline:
+                raise DemoError(f"guest {server_id} not ready after {BOOT_SECONDS:.0f}s")
+            time.sleep(0.5)
+
+    def guest_console(self, server_id: str) -> Any:
+        from passnic.lab.guests import GuestConsole, find_domain
+
+        log = self.lab.lab_dir / "instances" / server_id / "console.log"
+        return GuestConsole(find_domain(self.lab.prefix, server_id), log)
+
     def guest_ifs(self, server: dict[str, Any]) -> dict[str, str]:
-        """MAC -> ethX inside the guest, as the guest itself sees it."""
+        """MAC -> ethX inside the guest, as the guest itself sees it (its console's last
+        boot on QEMU)."""
+        if self.qemu:
+            self.guest_ready(server["id"])
+            last = self.console_output(server["id"]).rsplit("passnic-guest: interfaces:", 1)[-1]
+            found = re.findall(r"passnic-guest: (eth\d+) (\S+) ", last)
+            return {mac: name for name, mac in found}
         from passnic.lab.driver import guest_interfaces
 
         return guest_interfaces(self.lab.vm_prefix(), server["id"])
 
     def ping(self, server_id: str, address: str, timeout: float = 1.0) -> bool:
+        if self.qemu:
+            command = f"ping -c 1 -W {max(1, round(timeout))} {address} >/dev/null"
+            status, _ = self.guest_console(server_id).run(command, timeout=timeout + 20)
+            return bool(status == 0)
         from passnic.lab.ping import ping_from
 
         return bool(ping_from(self.vm_ns(server_id), address, count=1, timeout=timeout))
+
+    def tag_from_guest(self, server: dict[str, Any], vlan: int) -> bytes:
+        """The guest sends one frame tagged `vlan`; the bytes that tell it apart. On QEMU, an
+        802.1Q interface in the guest (IPv6 off: nothing else leaves it) sends one ARP request
+        (``arping -c 1``), told apart by its sender MAC and a fresh sender address; in a
+        namespace, a raw socket sends a marked frame."""
+        (mac, ifname), *_ = self.guest_ifs(server).items()
+        if not self.qemu:
+            mark = self.marker()
+            send_frame(self.vm_ns(server["id"]), ifname, tagged_frame(mac, vlan, mark))
+            return mark
+        self.markers += 1
+        source = ipaddress.ip_address(f"10.0.{vlan}.{100 + self.markers}")
+        sub = f"{ifname}.{vlan}"
+        command = "; ".join(
+            [
+                f"ip link add link {ifname} name {sub} type vlan id {vlan}",
+                f"echo 1 > /proc/sys/net/ipv6/conf/{sub}/disable_ipv6",
+                f"ip addr add {source}/24 dev {sub}",
+                f"ip link set {sub} up",
+                f"arping -c 1 -w 1 -I {sub} 10.0.{vlan}.254 >/dev/null",
+                f"ip link del {sub}",
+            ]
+        )
+        self.guest_console(server["id"]).run(command, timeout=30)
+        return _mac_bytes(mac) + source.packed
 
     def ssh(self, command: str) -> str:
         from passnic.fabric.drivers.netmiko_driver import open_netmiko, vendor_commands
@@ -327,11 +401,8 @@ class Demo:
 
     def send_tagged(self, server: dict[str, Any], vlan: int) -> bool:
         """vm sends a frame tagged `vlan`; True when VLAN 20's endpoint received it."""
-        (mac, ifname), *_ = self.guest_ifs(server).items()
-        mark = self.marker()
         with sniffer(self.lab.endpoints[20].netns) as seen:
-            send_frame(self.vm_ns(server["id"]), ifname, tagged_frame(mac, vlan, mark))
-            return seen(mark, 1.0)
+            return seen(self.tag_from_guest(server, vlan), 1.0)
 
     # -- the procedure --
 
@@ -363,8 +434,12 @@ class Demo:
         port = _free_port()
         prepared = prepare(settings, "127.0.0.1", port)
 
+        from passnic.lab.attach import choose_guests
+
         self.step("Lab: switch tor-1 (IOS-like SSH CLI), hosts compute-0..2, endpoints")
-        self.lab = start_lab(self.lab_dir, "netns")
+        self.kind, self.why = choose_guests()
+        self.lab = start_lab(self.lab_dir, self.kind)
+        self.note(f"servers are {self.why}")
         for ep in self.lab.endpoints.values():
             self.note(f"VLAN {ep.vlan} endpoint {ep.address} in {ep.netns} on {ep.switch_port}")
         self.cloud = Cloud(settings)
@@ -376,7 +451,8 @@ class Demo:
         self.agents.start()
         self.note(
             f"{len(prepared.agents)} host agents, one process each, run the lab driver "
-            f"(a VM = a namespace); logs in {self.home / 'agents'}"
+            f"({'libvirt: a VM = a QEMU guest' if self.qemu else 'a VM = a namespace'}); "
+            f"logs in {self.home / 'agents'}"
         )
         self.api = httpx.Client(base_url=self.url, timeout=30)
         for cred in prepared.credentials:
@@ -511,6 +587,12 @@ class Demo:
         vm2 = self.boot("vm2", "user2", {"uuid": self.net1})
         p = self.server_port(vm2["id"])
         self.note(f"vm2 ACTIVE on {vm2['OS-EXT-SRV-ATTR:host']}: {p['fixed_ips'][0]['ip_address']}")
+        if self.qemu:
+            for vm in (vm1, vm3, vm2):
+                ifs = self.guest_ifs(vm)  # waits for the guest's init to be done
+                self.note(
+                    f"{vm['name']}'s console: " + ", ".join(f"{n} {m}" for m, n in ifs.items())
+                )
         return vm1, vm3, vm2
 
     def ip(self, server: dict[str, Any]) -> str:
@@ -545,17 +627,17 @@ class Demo:
         vm1 = self.server_show(vm1["id"])
         sport = self.vm_switch_port(vm1)
         switch = self.lab.switch
-        self.step(f"Check 2: vm1's guest tags a frame for VLAN 20 (raw socket), port {sport}")
-        (mac, ifname), *_ = self.guest_ifs(vm1).items()
-        mark = self.marker()
+        how = "an 802.1Q interface in the guest" if self.qemu else "raw socket"
+        self.step(f"Check 2: vm1's guest tags a frame for VLAN 20 ({how}), port {sport}")
+        spec = switch.port_specs[sport]
         before = self.counters()
         reasons_before = switch.counters(sport).drop_reasons
         with (
-            sniffer(switch.netns, switch.port_specs[sport].ifname) as at_port,
+            sniffer(None if spec.root else switch.netns, spec.ifname) as at_port,
             sniffer(self.lab.endpoints[20].netns) as at_endpoint,
             sniffer(self.lab.uplink_ns) as on_uplink,
         ):
-            send_frame(self.vm_ns(vm1["id"]), ifname, tagged_frame(mac, 20, mark))
+            mark = self.tag_from_guest(vm1, 20)
             arrived = at_port(mark, 1.0)
             reached = at_endpoint(mark, 0.5)
             carried = on_uplink(mark, 0.1)  # after the endpoint's wait: time enough
@@ -568,7 +650,7 @@ class Demo:
             2,
             "a VLAN-20 tagged frame from vm1 is dropped at its access port",
             [
-                (arrived, f"the frame ({mark.decode()}) arrived at {sport}"),
+                (arrived, f"the frame (marked {mark.hex()}) arrived at {sport}"),
                 (not reached, "VLAN 20 endpoint did not receive it"),
                 (not carried, "the uplink trunk (every VLAN) did not carry it"),
                 (
@@ -642,6 +724,7 @@ class Demo:
         self.note(f"vm1 {moved['status']} on {moved['OS-EXT-SRV-ATTR:host']}")
         self.action(vm1["id"], "user1", {"confirmResize": None}, 204)
         vm1 = self.wait_for(vm1["id"], "ACTIVE")
+        self.boots[vm1["id"]] += 1  # the guest boots again on its new host
         after = self.server_port(vm1["id"])
         new_ifs = self.guest_ifs(vm1)
         ip = after["fixed_ips"][0]["ip_address"]
