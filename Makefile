@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 DEBIAN_PACKAGES := pci.ids iproute2 qemu-system-x86 qemu-utils busybox-static genisoimage \
-	libvirt-clients libxml2-utils libvirt-dev pkg-config
+	libvirt-clients libxml2-utils libvirt-dev pkg-config libvirt-daemon libvirt-daemon-driver-qemu
 
 .PHONY: run test lint typecheck unit debian guest clean
 
@@ -14,8 +14,9 @@ $(BIN)/python:
 
 # Debian packages: the pci.ids database (vendor/device names for discovery), iproute2 (the
 # lab's namespaces), QEMU and the tools of the guest image and config drive, libvirt's client
-# and schemas (virt-xml-validate) and what building libvirt-python needs (libvirt-dev,
-# pkg-config). Installed only where missing and only when we are root.
+# and schemas (virt-xml-validate), what building libvirt-python needs (libvirt-dev,
+# pkg-config), and libvirtd with its QEMU driver (the lab's real guests; the lab starts it).
+# Installed only where missing and only when we are root.
 debian:
 	@missing=""; for p in $(DEBIAN_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \

@@ -732,10 +732,16 @@ class Demo:
         self.note(f"guest interfaces before {old_ifs}, after {new_ifs}")
         quarantined = self.wait_for_quarantine(old_port)
         new_port = self.vm_switch_port(vm1)
+        seen: list[tuple[bool, str]] = []
+        if self.qemu:  # the guest's own word: its new interface holds the same address
+            line = f"{new_ifs.get(after['mac_address'])} {after['mac_address']} {ip}/"
+            last = self.console_output(vm1["id"]).rsplit("passnic-guest: interfaces:", 1)[-1]
+            seen.append((line in last, f"vm1's console after the move: {line.rstrip('/')}/.."))
         self.check(
             4,
             "cold migration: new NIC and MAC, same IP, ping again, old port quarantined",
             [
+                *seen,
                 (moved["status"] == "VERIFY_RESIZE", "migrate → VERIFY_RESIZE, then confirmed"),
                 (
                     vm1["status"] == "ACTIVE" and vm1["OS-EXT-SRV-ATTR:host"] != src_host,
