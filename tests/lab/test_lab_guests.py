@@ -100,6 +100,8 @@ def test_two_qemu_guests_ping_each_other_through_the_lab_switch(
         status, output = consoles[0].run(f"ping -c 1 -W 2 {IPS[1]}", timeout=30)
         assert status != 0, output
     finally:
+        for console in consoles:
+            console.close()
         for index, driver in enumerate(drivers):
             driver.destroy(SERVERS[index])
     assert guests.remove_domains(lab_prefix) == []  # the driver removed its domains

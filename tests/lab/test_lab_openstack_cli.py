@@ -12,7 +12,7 @@ import re
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -38,10 +38,13 @@ BOOT_SECONDS = 120.0  # TCG guests on a loaded 2-core machine; a quiet one boots
 class LabCloud:
     live: LiveCloud
     lab: Lab
+    consoles: list[guests.GuestConsole] = field(default_factory=list)
 
     def console(self, server_id: str) -> guests.GuestConsole:
         log = self.lab.lab_dir / "instances" / server_id / "console.log"
-        return guests.GuestConsole(guests.find_domain(self.lab.prefix, server_id), log)
+        console = guests.GuestConsole(guests.find_domain(self.lab.prefix, server_id), log)
+        self.consoles.append(console)
+        return console
 
     def osc(self, cloud: str, *args: str) -> Any:
         return self.live.openstack_json(cloud, *args)
@@ -91,7 +94,10 @@ def lab_cloud(lab_prefix: str, tmp_path: Path) -> Iterator[LabCloud]:
         deadline = time.monotonic() + 20
         while not server.started and time.monotonic() < deadline:
             time.sleep(0.05)
-        yield LabCloud(LiveCloud(url, home, prepared.clouds_yaml, cloud), lab)
+        env = LabCloud(LiveCloud(url, home, prepared.clouds_yaml, cloud), lab)
+        yield env
+        for console in env.consoles:
+            console.close()
     finally:
         agents.stop()
         if server is not None and thread is not None:

@@ -208,6 +208,8 @@ class Demo:
         self.markers = 0
         #: server id -> how many times its guest has booted (a QEMU lab)
         self.boots: dict[str, int] = {}
+        #: (server id, domain) -> its console, kept open between commands
+        self.consoles: dict[tuple[str, str], Any] = {}
 
     # -- output --
 
@@ -320,8 +322,11 @@ class Demo:
     def guest_console(self, server_id: str) -> Any:
         from passnic.lab.guests import GuestConsole, find_domain
 
-        log = self.lab.lab_dir / "instances" / server_id / "console.log"
-        return GuestConsole(find_domain(self.lab.prefix, server_id), log)
+        domain = find_domain(self.lab.prefix, server_id)
+        if (server_id, domain) not in self.consoles:
+            log = self.lab.lab_dir / "instances" / server_id / "console.log"
+            self.consoles[server_id, domain] = GuestConsole(domain, log)
+        return self.consoles[server_id, domain]
 
     def guest_ifs(self, server: dict[str, Any]) -> dict[str, str]:
         """MAC -> ethX inside the guest, as the guest itself sees it (its console's last
@@ -807,6 +812,8 @@ class Demo:
         with contextlib.ExitStack() as stack:
             if self.lab is not None:  # what it leaves behind, run_demo's cleanup reports
                 stack.callback(self.lab.stop)
+            for console in self.consoles.values():
+                stack.callback(console.close)
             if self.cloud is not None:
                 stack.callback(self.cloud.close)
             if self.server_thread is not None:

@@ -198,11 +198,19 @@ def remove_domains(lab_prefix: str) -> list[str]:
 
 class GuestConsole:
     """A guest's serial console: its pty (from the live domain XML) to type on, and its log
-    (`log`) to read. The guest runs a shell on it once its init printed ``ready``."""
+    (`log`) to read. The guest runs a shell on it once its init printed ``ready``. The pty is
+    opened by the first command and kept until `close`: QEMU notices a client only by polling
+    (each second) and drops what a client wrote before that."""
 
     def __init__(self, domain_name: str, log: Path) -> None:
         self.domain_name = domain_name
         self.log = log
+        self._fd: int | None = None
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
 
     def text(self) -> str:
         try:
@@ -239,16 +247,16 @@ class GuestConsole:
         return str(source.get("path"))
 
     def run(self, command: str, timeout: float = 20.0) -> tuple[int, str]:
-        """Type `command` on the console; its exit status and what it printed.
-
-        The pty stays open until the command is done: QEMU notices a client only by polling
-        (each second) and drops what a client wrote if it leaves before that; what the guest
-        prints meanwhile is drained here (the log has it all)."""
+        """Type `command` on the console; its exit status and what it printed. What the guest
+        prints is drained from the pty here (the log has it all)."""
         marker = f"pn{secrets.token_hex(4)}"
         start = len(self.text())
-        fd = os.open(self._pty(), os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)
+        if self._fd is None:
+            self._fd = os.open(self._pty(), os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)
+            self._drain(self._fd, 1.5)
+        fd = self._fd
         try:
-            self._drain(fd, 1.5)
+            self._drain(fd, 0.0)
             os.write(fd, f"{command}; echo {marker}=$?\r".encode())
             deadline = time.monotonic() + timeout
             while True:
@@ -261,14 +269,19 @@ class GuestConsole:
                         f"{self.domain_name}: {command!r} did not finish in {timeout:.0f}s; "
                         f"the console ends with: {self.text()[-400:]!r}"
                     )
-        finally:
-            os.close(fd)
+        except BaseException:
+            self.close()  # the next command starts afresh
+            raise
 
     @staticmethod
     def _drain(fd: int, seconds: float) -> None:
+        """Read what is there for `seconds` (at least one look; 0: only what is there now)."""
         deadline = time.monotonic() + seconds
-        while (left := deadline - time.monotonic()) > 0:
+        while True:
+            left = max(0.0, deadline - time.monotonic())
             ready, _, _ = select.select([fd], [], [], left)
             if ready:
                 with contextlib.suppress(BlockingIOError, OSError):
                     os.read(fd, 65536)
+            if left == 0.0:
+                return
