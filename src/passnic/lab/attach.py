@@ -53,10 +53,17 @@ def choose_guests() -> tuple[GuestKind, str]:
 
 
 def guest_image() -> Any:
-    """The guest image built from Debian packages (built on first use, then cached)."""
-    from passnic.image.guest import build
+    """The guest image `make guest` built from Debian packages, in the guest cache (setting
+    ``PASSNIC_GUEST_CACHE``, default ``.cache/guest``). Not built here: that downloads the
+    kernel package and takes minutes, which starting a lab should not do unasked."""
+    from passnic.image.guest import build, default_cache
 
-    return build()
+    cache = default_cache()
+    if not any(cache.glob("*/vmlinux")) or not any(cache.glob("initrd-*.gz")):
+        raise RuntimeError(
+            f"no guest image in {cache.resolve()} (make guest, or set PASSNIC_GUEST_CACHE)"
+        )
+    return build(cache)
 
 
 def start_lab(lab_dir: Path, kind: GuestKind | None = None, prefix: str | None = None) -> Lab:
