@@ -4,7 +4,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 DEBIAN_PACKAGES := pci.ids iproute2 qemu-system-x86 qemu-utils busybox-static genisoimage \
-	libvirt-clients libxml2-utils libvirt-dev pkg-config chromium chromium-driver
+	libvirt-clients libxml2-utils libvirt-dev pkg-config libvirt-daemon libvirt-daemon-driver-qemu \
+	chromium chromium-driver
 VENDOR := src/passnic/dashboard/static/vendor
 
 .PHONY: run test lint typecheck unit debian guest clean assets
@@ -15,9 +16,10 @@ $(BIN)/python:
 
 # Debian packages: the pci.ids database (vendor/device names for discovery), iproute2 (the
 # lab's namespaces), QEMU and the tools of the guest image and config drive, libvirt's client
-# and schemas (virt-xml-validate) and what building libvirt-python needs (libvirt-dev,
-# pkg-config) and headless Chromium with its driver (the dashboard's browser tests). Installed
-# only where missing and only when we are root.
+# and schemas (virt-xml-validate), what building libvirt-python needs (libvirt-dev,
+# pkg-config), libvirtd with its QEMU driver (the lab's real guests; the lab starts it) and
+# headless Chromium with its driver (the dashboard's browser tests). Installed only where
+# missing and only when we are root.
 debian:
 	@missing=""; for p in $(DEBIAN_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sys
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import uvicorn
 
@@ -22,12 +23,12 @@ from passnic.bootstrap import (
 )
 from passnic.cloud import Cloud
 from passnic.config import Settings, private_dir
-from passnic.errors import PassnicError
 from passnic.logs import logging_options
 from passnic.supervisor import AgentSupervisor
 
-if TYPE_CHECKING:
-    from passnic.lab.topology import Lab
+#: a data plane other than the fake one (the lab): entered with the cloud before the agents
+#: start, it says what it is (a line for the operator) and is left however serving ends
+DataPlane = Callable[[Cloud], AbstractContextManager[str]]
 
 
 @dataclass(frozen=True)
@@ -67,30 +68,7 @@ def _exit_cleanly(_signum: int, _frame: object) -> None:
     sys.exit(0)
 
 
-LAB_LINE = "Data plane: lab (namespaces pn-*, switch tor-1 over SSH at {address})"
 FAKE_LINE = "Data plane: fake hypervisor and in-process switch ({reason})"
-
-
-def lab_possible() -> str | None:
-    """Why the lab cannot run here (None: it can): it needs root and network namespaces."""
-    if os.geteuid() != 0:
-        return "not root"
-    from passnic.lab.netns import netns_available
-
-    return netns_available()
-
-
-def _release_lab_switch(cloud: Cloud, say: Callable[[str], None]) -> None:
-    """A previous lab run left its switch pointed at the lab's SSH address, dead now."""
-    from passnic.lab.attach import release_lab_switch
-
-    try:
-        name = release_lab_switch(cloud)
-    except PassnicError as exc:  # e.g. the test switch with several workers
-        say(f"Switch left as the lab set it (its SSH address is gone): {exc.message}")
-        return
-    if name is not None:
-        say(f"Switch {name}: back on the in-process switch (the lab that drove it is gone)")
 
 
 def serve(
@@ -99,7 +77,7 @@ def serve(
     port: int,
     workers: int = 1,
     *,
-    lab: bool = False,
+    data_plane: DataPlane | None = None,
     agents: list[Path] | None = None,
     say: Callable[[str], None] = print,
     fake_reason: str = "not root / no namespaces",
@@ -109,57 +87,41 @@ def serve(
     caught; our handlers make that final signal a clean exit (status 0).
 
     The sample hosts' agents (config files ``agents``) run as separate processes, supervised
-    here and stopped on the way out. With `lab` (one worker only) the data plane is the lab
-    (`passnic.lab.attach`), started before serving and removed, with every ``pn-`` leftover,
-    however serving ends."""
+    here and stopped on the way out. A `data_plane` (one worker only; the lab, which
+    ``passnic up`` passes) is entered before the agents start and left however serving ends;
+    this module knows nothing of what it is."""
     signal.signal(signal.SIGTERM, _exit_cleanly)
     signal.signal(signal.SIGINT, _exit_cleanly)
-    if lab and workers > 1:
+    if data_plane is not None and workers > 1:
         raise ValueError("the lab data plane needs a single worker")
     settings = replace(settings, workers=workers)  # the fabric refuses its test switch if > 1
-    lab_dir = settings.home / "lab"
-    started: Lab | None = None
-    if lab:
-        from passnic.lab.attach import start_lab
-
-        started = start_lab(lab_dir)  # removes what it made when it fails
     supervisor = AgentSupervisor(agents or [])
-    try:
-        cloud = Cloud(settings)
-        try:
-            if started is not None:
-                from passnic.lab.attach import attach_lab
-
-                say(LAB_LINE.format(address=attach_lab(cloud, started, agents or [])))
-            else:
-                say(FAKE_LINE.format(reason=fake_reason))
-                _release_lab_switch(cloud, say)
-            supervisor.start()
-            if workers > 1:
-                # Worker processes re-import the app; the environment carries the settings.
-                os.environ.update(settings.export())
-                uvicorn.run(
-                    "passnic.app:create_app",
-                    factory=True,
-                    host=host,
-                    port=port,
-                    workers=workers,
-                    timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
-                    **logging_options(log_level),
-                )
-            else:
-                uvicorn.run(
-                    create_app(cloud),
-                    host=host,
-                    port=port,
-                    timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
-                    **logging_options(log_level),
-                )
-        finally:
-            supervisor.stop()
-            cloud.close()
-    finally:
-        if started is not None:
-            from passnic.lab.attach import stop_lab
-
-            stop_lab(started, lab_dir)
+    cloud = Cloud(settings)
+    with contextlib.ExitStack() as stack:
+        stack.callback(cloud.close)
+        if data_plane is not None:
+            say(stack.enter_context(data_plane(cloud)))
+        else:
+            say(FAKE_LINE.format(reason=fake_reason))
+        stack.callback(supervisor.stop)
+        supervisor.start()
+        if workers > 1:
+            # Worker processes re-import the app; the environment carries the settings.
+            os.environ.update(settings.export())
+            uvicorn.run(
+                "passnic.app:create_app",
+                factory=True,
+                host=host,
+                port=port,
+                workers=workers,
+                timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
+                **logging_options(log_level),
+            )
+        else:
+            uvicorn.run(
+                create_app(cloud),
+                host=host,
+                port=port,
+                timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
+                **logging_options(log_level),
+            )

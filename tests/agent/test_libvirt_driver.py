@@ -259,3 +259,40 @@ def test_prerequisites_say_what_is_missing(tmp_path: Path) -> None:
     assert prerequisites("test:///default", "qemu", sysfs) == reasons[2:]
     reasons = prerequisites(f"test://{tmp_path}/missing.xml", "qemu", sysfs)
     assert len(reasons) == 1 and "not reachable" in reasons[0]
+
+
+def test_shared_instances_dir_keeps_the_disk_across_a_cold_migration(
+    driver: LibvirtDriver, tmp_path: Path
+) -> None:
+    """Two hosts on one instances directory (shared storage): the disk moves with the guest,
+    and neither confirm (source) nor revert (destination) deletes what the other side runs."""
+    shared = tmp_path / "shared"
+    source, destination = (
+        LibvirtDriver(
+            host,
+            tmp_path / host,
+            {**driver.options.model_dump(mode="json"), "instances_dir": str(shared)}
+            | {"name_prefix": f"passnic-{host}-"},
+        )
+        for host in ("compute1", "compute2")
+    )
+    guest = spec()
+    sid = guest.server_id
+    where = shared / sid
+    source.spawn(guest)
+    (where / "disk.qcow2").write_bytes(b"the server's own data")
+    # migrate, then revert: the destination's guest goes, the source's disk stays
+    source.migrate_out(sid)
+    destination.migrate_in(guest, power_on=True)
+    assert destination.guests() == {sid: "running"} and source.guests() == {sid: "parked"}
+    destination.destroy(sid)
+    assert (where / "disk.qcow2").read_bytes() == b"the server's own data"
+    source.migrate_in(guest, power_on=True)
+    # migrate, then confirm: the source lets go, the destination runs on the same disk
+    source.migrate_out(sid)
+    destination.migrate_in(guest, power_on=True)
+    source.destroy(sid)
+    assert source.guests() == {} and destination.guests() == {sid: "running"}
+    assert (where / "disk.qcow2").read_bytes() == b"the server's own data"
+    destination.destroy(sid)
+    assert not where.exists()

@@ -137,4 +137,5 @@ def test_log_level_and_verbose_reach_the_server(
     argv = ["up", "--no-lab", "--home", str(tmp_path), "--port", str(free_port()), *flags]
     result = CliRunner().invoke(app, argv, obj=State())
     assert result.exit_code == 0, result.output
-    assert (served["log_level"], served["fake_reason"], served["lab"]) == (level, "--no-lab", False)
+    assert (served["log_level"], served["fake_reason"]) == (level, "--no-lab")
+    assert served["data_plane"] is None

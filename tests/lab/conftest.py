@@ -1,5 +1,6 @@
-"""Lab fixtures: skip without namespaces, or while another lab runs on this machine (lab names
-are machine-wide: a `passnic up` lab, another test run); remove what the test created."""
+"""Lab fixtures: skip without namespaces; each test's lab objects carry a prefix of their own
+(``pn-<id>-``), so a lab running beside the tests (`passnic up`, another run) is left intact,
+and only the test's own are removed."""
 
 from __future__ import annotations
 
@@ -10,26 +11,19 @@ import pytest
 
 from passnic.lab import netns
 
-TEST_PREFIX = "pn-"
-
 _reason = netns.netns_available()
 
 
 @pytest.fixture
 def lab_prefix(tmp_path: Path) -> Iterator[str]:
-    """The prefix every lab object of the test carries. The test starts only on a machine
-    with no lab object (one present is someone else's: it is left alone), so all of them are
-    the test's own when it ends, and all are removed."""
+    """The prefix every lab object of the test carries; all of them are removed at the end."""
     if _reason is not None:
         pytest.skip(_reason)
-    present = netns.leftovers(TEST_PREFIX)
-    if present:
-        pytest.skip(
-            f"another lab is present ({', '.join(present[:3])}...): "
-            "stop it, or run passnic lab-clean if it is a crashed one"
-        )
+    prefix = netns.instance_prefix(netns.new_instance())
+    while netns.leftovers(prefix):  # an id already taken by another lab
+        prefix = netns.instance_prefix(netns.new_instance())
     try:
-        yield TEST_PREFIX
+        yield prefix
     finally:
-        netns.cleanup(TEST_PREFIX, tmp_path)
-        assert netns.leftovers(TEST_PREFIX) == []
+        netns.cleanup(prefix, tmp_path)
+        assert netns.leftovers(prefix) == []

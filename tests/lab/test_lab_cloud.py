@@ -23,7 +23,7 @@ def test_servers_booted_through_the_api_ping_each_other_on_the_lab(
     lab_prefix: str,
     tmp_path: Path,
 ) -> None:
-    with Lab(tmp_path / "lab") as lab:
+    with Lab(tmp_path / "lab", prefix=lab_prefix) as lab:
         for host in HOSTS:
             # the host's agent runs the lab driver, as `passnic up` configures it on the lab
             options = lab_agent_options(lab, host)
@@ -44,18 +44,22 @@ def test_servers_booted_through_the_api_ping_each_other_on_the_lab(
         )
 
         ip1 = ports[1]["fixed_ips"][0]["ip_address"]
-        assert ping_from(vm_netns(servers[0]["id"]), ip1, count=2, timeout=1)
+        assert ping_from(vm_netns(lab.vm_prefix(), servers[0]["id"]), ip1, count=2, timeout=1)
         # the guest's eth0 is the NIC of its host, with the port's MAC and address
         host0 = servers[0]["OS-EXT-SRV-ATTR:host"]
-        assert guest_interfaces(servers[0]["id"]) == {lab.nic(host0, "enp0s3").mac: "eth0"}
-        out = netns.ip("-br", "addr", "show", "eth0", ns=vm_netns(servers[0]["id"]))
+        assert guest_interfaces(lab.vm_prefix(), servers[0]["id"]) == {
+            lab.nic(host0, "enp0s3").mac: "eth0"
+        }
+        out = netns.ip(
+            "-br", "addr", "show", "eth0", ns=vm_netns(lab.vm_prefix(), servers[0]["id"])
+        )
         assert ports[0]["fixed_ips"][0]["ip_address"] in out
 
         for server in servers:
             resp = scene.delete(server["id"], headers=scene.user1)
             assert resp.status_code == 204, resp.text
-        assert netns.namespaces("pn-vm-") == []
+        assert netns.namespaces(lab.vm_prefix()) == []
         for host in HOSTS:
-            assert netns.link_exists("enp0s3", f"pn-{host}")
+            assert netns.link_exists("enp0s3", lab.host_netns(host))
         # and shut their ports down again once the servers are gone
         assert not any(c.admin_up for c in switch.read(nic_ports).values())

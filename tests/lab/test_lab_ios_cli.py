@@ -13,7 +13,6 @@ from passnic.lab import netns
 from passnic.lab.ios_cli import IosCli, IosState, start_ssh_cli
 from passnic.lab.switch import LabSwitch, SwitchPort
 
-SWITCH_NS = "pn-t-sw"
 PORTS = ("GigabitEthernet1/0/1", "GigabitEthernet1/0/2", "GigabitEthernet1/0/48")
 
 
@@ -76,13 +75,18 @@ def test_unprivileged_login_needs_enable() -> None:
 
 @pytest.fixture
 def ssh_switch(lab_prefix: str, tmp_path: Path) -> Iterator[tuple[LabSwitch, int]]:
-    netns.add_netns(SWITCH_NS)
+    netns.add_netns(f"{lab_prefix}sw")
     ports = []
     for i, name in enumerate(PORTS):
-        netns.add_veth(f"pn-t-sp{i}", f"pn-t-hp{i}", ns=SWITCH_NS, peer_ns=SWITCH_NS)
-        netns.set_up(f"pn-t-sp{i}", ns=SWITCH_NS)
-        ports.append(SwitchPort(name, f"pn-t-sp{i}", PortConfig.quarantine(999)))
-    with LabSwitch("tor-1", ports, netns=SWITCH_NS) as switch:
+        netns.add_veth(
+            f"{lab_prefix}sp{i}",
+            f"{lab_prefix}hp{i}",
+            ns=f"{lab_prefix}sw",
+            peer_ns=f"{lab_prefix}sw",
+        )
+        netns.set_up(f"{lab_prefix}sp{i}", ns=f"{lab_prefix}sw")
+        ports.append(SwitchPort(name, f"{lab_prefix}sp{i}", PortConfig.quarantine(999)))
+    with LabSwitch("tor-1", ports, netns=f"{lab_prefix}sw") as switch:
         cli = start_ssh_cli(switch, tmp_path, {"netops": "lab-password"})
         yield switch, cli.port
 

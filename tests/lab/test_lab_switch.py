@@ -12,35 +12,35 @@ from passnic.lab import netns
 from passnic.lab.ping import ping_from
 from passnic.lab.switch import LabSwitch, SwitchPort
 
-SWITCH_NS = "pn-t-sw"
-
 
 @pytest.fixture
 def three_hosts(lab_prefix: str) -> Iterator[LabSwitch]:
     """Hosts h1, h2 (VLAN 10) and h3 (VLAN 20), each on a switch port."""
-    netns.add_netns(SWITCH_NS)
+    netns.add_netns(f"{lab_prefix}sw")
     ports = []
     for i, vlan in ((1, 10), (2, 10), (3, 20)):
-        host = netns.add_netns(f"pn-t-h{i}")
+        host = netns.add_netns(f"{lab_prefix}h{i}")
         netns.add_veth(
-            f"pn-t-sp{i}",
+            f"{lab_prefix}sp{i}",
             "eth0",
-            ns=SWITCH_NS,
+            ns=f"{lab_prefix}sw",
             peer_ns=host,
             peer_mac=f"52:54:00:00:01:0{i}",
         )
-        netns.set_up(f"pn-t-sp{i}", ns=SWITCH_NS)
+        netns.set_up(f"{lab_prefix}sp{i}", ns=f"{lab_prefix}sw")
         netns.set_up("eth0", ns=host)
         netns.add_address("eth0", f"10.0.0.{i}/24", ns=host)
-        ports.append(SwitchPort(f"GigabitEthernet1/0/{i}", f"pn-t-sp{i}", PortConfig.access(vlan)))
-    with LabSwitch("tor-1", ports, netns=SWITCH_NS) as switch:
+        ports.append(
+            SwitchPort(f"GigabitEthernet1/0/{i}", f"{lab_prefix}sp{i}", PortConfig.access(vlan))
+        )
+    with LabSwitch("tor-1", ports, netns=f"{lab_prefix}sw") as switch:
         yield switch
 
 
-def test_same_vlan_pings_other_vlan_is_isolated(three_hosts: LabSwitch) -> None:
-    rtts = ping_from("pn-t-h1", "10.0.0.2", count=3, timeout=1)
+def test_same_vlan_pings_other_vlan_is_isolated(three_hosts: LabSwitch, lab_prefix: str) -> None:
+    rtts = ping_from(f"{lab_prefix}h1", "10.0.0.2", count=3, timeout=1)
     assert len(rtts) == 3
-    assert ping_from("pn-t-h1", "10.0.0.3", count=1, timeout=0.5) == []
+    assert ping_from(f"{lab_prefix}h1", "10.0.0.3", count=1, timeout=0.5) == []
     counters = three_hosts.counters("GigabitEthernet1/0/1")
     assert counters.rx >= 4 and counters.tx >= 3
     assert three_hosts.counters("GigabitEthernet1/0/3").tx == 0
@@ -48,11 +48,13 @@ def test_same_vlan_pings_other_vlan_is_isolated(three_hosts: LabSwitch) -> None:
     assert (10, "52:54:00:00:01:01", "GigabitEthernet1/0/1") in entries
 
 
-def test_reconfiguring_a_port_moves_it_to_the_other_vlan(three_hosts: LabSwitch) -> None:
+def test_reconfiguring_a_port_moves_it_to_the_other_vlan(
+    three_hosts: LabSwitch, lab_prefix: str
+) -> None:
     three_hosts.configure("GigabitEthernet1/0/3", PortConfig.access(10))
-    assert ping_from("pn-t-h1", "10.0.0.3", count=1, timeout=1)
+    assert ping_from(f"{lab_prefix}h1", "10.0.0.3", count=1, timeout=1)
     three_hosts.configure("GigabitEthernet1/0/3", PortConfig.quarantine(10))
-    assert ping_from("pn-t-h1", "10.0.0.3", count=1, timeout=0.5) == []
+    assert ping_from(f"{lab_prefix}h1", "10.0.0.3", count=1, timeout=0.5) == []
 
 
 SEND_TAGGED = """
@@ -66,10 +68,10 @@ sock.close()
 """
 
 
-def test_tagged_frame_is_dropped_at_an_access_port(three_hosts: LabSwitch) -> None:
+def test_tagged_frame_is_dropped_at_an_access_port(three_hosts: LabSwitch, lab_prefix: str) -> None:
     port = "GigabitEthernet1/0/1"
     before = three_hosts.counters(port)
-    proc = netns.netns_exec("pn-t-h1", [sys.executable, "-c", SEND_TAGGED, "20"])
+    proc = netns.netns_exec(f"{lab_prefix}h1", [sys.executable, "-c", SEND_TAGGED, "20"])
     assert proc.returncode == 0, proc.stderr
     deadline = time.monotonic() + 3
     while three_hosts.counters(port).dropped == before.dropped and time.monotonic() < deadline:
@@ -86,16 +88,18 @@ def test_lldp_names_the_switch_and_port(lab_prefix: str) -> None:
 
     from passnic.lab.switch import open_port_socket
 
-    netns.add_netns(SWITCH_NS)
-    netns.add_veth("pn-t-sp1", "pn-t-hp1", ns=SWITCH_NS, peer_ns=SWITCH_NS)
-    netns.set_up("pn-t-sp1", ns=SWITCH_NS)
-    netns.set_up("pn-t-hp1", ns=SWITCH_NS)
+    netns.add_netns(f"{lab_prefix}sw")
+    netns.add_veth(
+        f"{lab_prefix}sp1", f"{lab_prefix}hp1", ns=f"{lab_prefix}sw", peer_ns=f"{lab_prefix}sw"
+    )
+    netns.set_up(f"{lab_prefix}sp1", ns=f"{lab_prefix}sw")
+    netns.set_up(f"{lab_prefix}hp1", ns=f"{lab_prefix}sw")
     from passnic.lab.switch import in_netns
 
-    sock = in_netns(SWITCH_NS, lambda: open_port_socket("pn-t-hp1"))
-    port = SwitchPort("GigabitEthernet1/0/7", "pn-t-sp1", PortConfig.access(10))
+    sock = in_netns(f"{lab_prefix}sw", lambda: open_port_socket(f"{lab_prefix}hp1"))
+    port = SwitchPort("GigabitEthernet1/0/7", f"{lab_prefix}sp1", PortConfig.access(10))
     try:
-        with LabSwitch("tor-1", [port], netns=SWITCH_NS, lldp_interval=0.2) as switch:
+        with LabSwitch("tor-1", [port], netns=f"{lab_prefix}sw", lldp_interval=0.2) as switch:
             sock.settimeout(3)
             while True:
                 frame = Ether(sock.recv(2048))
@@ -114,18 +118,18 @@ def test_a_host_hears_its_switch_port_over_lldp(lab_prefix: str) -> None:
     from passnic.agent.lldp import Listener, Neighbour, open_sockets
     from passnic.lab.switch import in_netns
 
-    netns.add_netns(SWITCH_NS)
-    netns.add_veth("pn-t-sp2", "pn-t-hp2", ns=SWITCH_NS, peer_ns=SWITCH_NS)
-    netns.set_up("pn-t-sp2", ns=SWITCH_NS)
-    netns.set_up("pn-t-hp2", ns=SWITCH_NS)
-    listener = Listener(in_netns(SWITCH_NS, lambda: open_sockets(["pn-t-hp2"]))).start()
-    port = SwitchPort("GigabitEthernet1/0/9", "pn-t-sp2", PortConfig.quarantine(1))
+    sw = netns.add_netns(f"{lab_prefix}sw")
+    netns.add_veth(f"{lab_prefix}sp2", f"{lab_prefix}hp2", ns=sw, peer_ns=sw)
+    netns.set_up(f"{lab_prefix}sp2", ns=sw)
+    netns.set_up(f"{lab_prefix}hp2", ns=sw)
+    listener = Listener(in_netns(sw, lambda: open_sockets([f"{lab_prefix}hp2"]))).start()
+    port = SwitchPort("GigabitEthernet1/0/9", f"{lab_prefix}sp2", PortConfig.quarantine(1))
     try:
-        with LabSwitch("tor-1", [port], netns=SWITCH_NS, lldp_interval=0.2):
+        with LabSwitch("tor-1", [port], netns=sw, lldp_interval=0.2):
             deadline = time.monotonic() + 5
             while not listener.neighbours() and time.monotonic() < deadline:
                 time.sleep(0.05)
-        heard = listener.neighbours()["pn-t-hp2"]
+        heard = listener.neighbours()[f"{lab_prefix}hp2"]
         assert heard == Neighbour("tor-1", "GigabitEthernet1/0/9", "tor-1", ttl=10)
     finally:
         listener.stop()
@@ -152,17 +156,17 @@ print(c.recv(100).decode())
 """
 
 
-def test_tcp_crosses_the_switch(three_hosts: LabSwitch) -> None:
+def test_tcp_crosses_the_switch(three_hosts: LabSwitch, lab_prefix: str) -> None:
     """TCP needs real checksums: the veths' TX checksum offload is off (see netns)."""
     server = subprocess.Popen(
-        ["ip", "netns", "exec", "pn-t-h2", sys.executable, "-c", TCP_SERVER],
+        ["ip", "netns", "exec", f"{lab_prefix}h2", sys.executable, "-c", TCP_SERVER],
         stdout=subprocess.PIPE,
         text=True,
     )
     try:
         assert server.stdout is not None
         assert server.stdout.readline().strip() == "listening"
-        client = netns.netns_exec("pn-t-h1", [sys.executable, "-c", TCP_CLIENT], timeout=20)
+        client = netns.netns_exec(f"{lab_prefix}h1", [sys.executable, "-c", TCP_CLIENT], timeout=20)
         assert client.stdout.strip() == "2000000", client.stderr
     finally:
         server.kill()

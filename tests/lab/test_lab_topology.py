@@ -27,6 +27,7 @@ from passnic.lab.topology import Lab
 SERVER_A = "aaaaaaaa-0000-4000-8000-000000000001"
 SERVER_B = "bbbbbbbb-0000-4000-8000-000000000002"
 SERVER_C = "cccccccc-0000-4000-8000-000000000003"
+A = SERVER_A
 
 
 def _network_data(mac: str, ip: str) -> dict[str, Any]:
@@ -73,14 +74,14 @@ def _driver(lab: Lab, hostname: str, state: Path) -> LabDriver:
 
 @pytest.fixture
 def lab(lab_prefix: str, tmp_path: Path) -> Iterator[Lab]:
-    with Lab(tmp_path / "lab") as started:
+    with Lab(tmp_path / "lab", prefix=lab_prefix) as started:
         yield started
     assert netns.leftovers(lab_prefix) == []
 
 
 def test_lab_layout(lab: Lab) -> None:
     assert lab.nic("compute-1", "enp0s4").mac == sample_mac(1, 4)
-    assert netns.links("pn-compute-1", "enp0s4")[0].mac == sample_mac(1, 4)
+    assert netns.links(lab.host_netns("compute-1"), "enp0s4")[0].mac == sample_mac(1, 4)
     address = lab.sysfs_root("compute-1") / "class/net/enp0s4/address"
     assert address.read_text().strip() == sample_mac(1, 4)
     state = json.loads((lab.lab_dir / "lab.json").read_text())
@@ -117,13 +118,15 @@ def test_vms_on_the_same_vlan_talk_other_vlans_are_isolated(lab: Lab, tmp_path: 
     compute0.spawn(_guest(SERVER_A, lab, "compute-0", "enp0s4", "10.0.10.5"))
     compute1.spawn(_guest(SERVER_B, lab, "compute-1", "enp0s4", "10.0.10.6"))
     compute0.spawn(_guest(SERVER_C, lab, "compute-0", "enp0s3", "10.0.10.7"))
-    assert guest_interfaces(SERVER_A) == {lab.nic("compute-0", "enp0s4").mac: "eth0"}
-    assert not netns.link_exists("enp0s4", "pn-compute-0")
+    assert guest_interfaces(lab.vm_prefix(), A) == {lab.nic("compute-0", "enp0s4").mac: "eth0"}
+    assert not netns.link_exists("enp0s4", lab.host_netns("compute-0"))
 
-    rtts = ping_from(vm_netns(SERVER_A), "10.0.10.6", count=3, timeout=1)
+    rtts = ping_from(vm_netns(lab.vm_prefix(), A), "10.0.10.6", count=3, timeout=1)
     assert len(rtts) == 3
-    assert ping_from(vm_netns(SERVER_A), "10.0.10.254", count=1, timeout=1)  # external
-    assert ping_from(vm_netns(SERVER_A), "10.0.10.7", count=1, timeout=0.5) == []  # VLAN 20
+    assert ping_from(vm_netns(lab.vm_prefix(), A), "10.0.10.254", count=1, timeout=1)  # external
+    assert (
+        ping_from(vm_netns(lab.vm_prefix(), A), "10.0.10.7", count=1, timeout=0.5) == []
+    )  # VLAN 20
     print(f"\nnetmiko apply {apply_s:.2f}s; VM-to-VM RTTs {[round(r, 3) for r in rtts]} ms")
 
     # the uplink trunk carries VLAN 10 tagged: a broadcast from A reaches it with its tag
@@ -131,7 +134,7 @@ def test_vms_on_the_same_vlan_talk_other_vlans_are_isolated(lab: Lab, tmp_path: 
 
     # a guest tagging its frames for VLAN 20 is stopped at its access port
     before = switch.counters(port_a)
-    proc = netns.netns_exec(vm_netns(SERVER_A), [sys.executable, "-c", SEND_TAGGED])
+    proc = netns.netns_exec(vm_netns(lab.vm_prefix(), A), [sys.executable, "-c", SEND_TAGGED])
     assert proc.returncode == 0, proc.stderr
     deadline = time.monotonic() + 3
     while switch.counters(port_a).dropped == before.dropped and time.monotonic() < deadline:
@@ -143,15 +146,15 @@ def test_vms_on_the_same_vlan_talk_other_vlans_are_isolated(lab: Lab, tmp_path: 
     driver.apply({lab.nic("compute-1", "enp0s3").switch_port: PortConfig.access(10)})
     compute0.migrate_out(SERVER_A)
     assert compute0.guests() == {SERVER_A: "parked", SERVER_C: "running"}
-    assert netns.link_exists("enp0s4", "pn-compute-0")  # back to its host
+    assert netns.link_exists("enp0s4", lab.host_netns("compute-0"))  # back to its host
     new_mac = lab.nic("compute-1", "enp0s3").mac
     compute1.migrate_in(_guest(SERVER_A, lab, "compute-1", "enp0s3", "10.0.10.5"), power_on=True)
-    assert guest_interfaces(SERVER_A) == {new_mac: "eth1"}  # a new ethX
-    assert ping_from(vm_netns(SERVER_A), "10.0.10.6", count=1, timeout=1)
+    assert guest_interfaces(lab.vm_prefix(), A) == {new_mac: "eth1"}  # a new ethX
+    assert ping_from(vm_netns(lab.vm_prefix(), A), "10.0.10.6", count=1, timeout=1)
 
     # power off takes the link down; destroy gives the NICs back
     compute1.power_off(SERVER_B)
-    assert ping_from(vm_netns(SERVER_A), "10.0.10.6", count=1, timeout=0.5) == []
+    assert ping_from(vm_netns(lab.vm_prefix(), A), "10.0.10.6", count=1, timeout=0.5) == []
     for drv, server in (
         (compute0, SERVER_A),  # the parked source side: confirm
         (compute1, SERVER_A),
@@ -160,8 +163,11 @@ def test_vms_on_the_same_vlan_talk_other_vlans_are_isolated(lab: Lab, tmp_path: 
     ):
         drv.destroy(server)
     assert compute0.guests() == {} and compute1.guests() == {}
-    assert netns.namespaces("pn-vm-") == []
-    assert {link.name for link in netns.links("pn-compute-1", "enp")} == {"enp0s3", "enp0s4"}
+    assert netns.namespaces(lab.vm_prefix()) == []
+    assert {link.name for link in netns.links(lab.host_netns("compute-1"), "enp")} == {
+        "enp0s3",
+        "enp0s4",
+    }
 
 
 SEND_TAGGED = """
@@ -183,11 +189,11 @@ def test_confirming_a_migration_leaves_the_moved_guest_alone(lab: Lab, tmp_path:
     compute0.destroy(SERVER_A)  # what confirm_resize does on the source
     assert SERVER_A not in compute0.guests()
     new_mac = lab.nic("compute-1", "enp0s3").mac
-    assert guest_interfaces(SERVER_A) == {new_mac: "eth1"}
-    assert "10.0.10.5" in netns.ip("-br", "addr", "show", "eth1", ns=vm_netns(SERVER_A))
-    assert netns.link_exists("enp0s3", "pn-compute-0")
+    assert guest_interfaces(lab.vm_prefix(), A) == {new_mac: "eth1"}
+    assert "10.0.10.5" in netns.ip("-br", "addr", "show", "eth1", ns=vm_netns(lab.vm_prefix(), A))
+    assert netns.link_exists("enp0s3", lab.host_netns("compute-0"))
     compute1.destroy(SERVER_A)
-    assert netns.namespaces("pn-vm-") == []
+    assert netns.namespaces(lab.vm_prefix()) == []
 
 
 def test_the_agent_finds_its_guests_again_after_a_restart(lab: Lab, tmp_path: Path) -> None:
@@ -199,8 +205,8 @@ def test_the_agent_finds_its_guests_again_after_a_restart(lab: Lab, tmp_path: Pa
     assert again.guests() == {SERVER_A: "running"}
     assert "eth0: " + lab.nic("compute-0", "enp0s3").mac in again.console(SERVER_A)
     again.destroy(SERVER_A)
-    assert netns.namespaces("pn-vm-") == []
-    assert netns.link_exists("enp0s3", "pn-compute-0")
+    assert netns.namespaces(lab.vm_prefix()) == []
+    assert netns.link_exists("enp0s3", lab.host_netns("compute-0"))
 
 
 def test_unknown_nic_is_a_clear_fault(lab: Lab, tmp_path: Path) -> None:
@@ -209,7 +215,7 @@ def test_unknown_nic_is_a_clear_fault(lab: Lab, tmp_path: Path) -> None:
     bad = _guest(SERVER_A, lab, "compute-0", "enp0s3").model_copy(update={"devices": (device,)})
     with pytest.raises(HypervisorError, match=r"no lab NIC at PCI 0000:00:09\.0"):
         driver.spawn(bad)
-    assert netns.namespaces("pn-vm-") == []
+    assert netns.namespaces(lab.vm_prefix()) == []
     assert driver.guests() == {}
 
 
@@ -221,8 +227,11 @@ def test_a_failed_spawn_gives_the_nic_back(lab: Lab, tmp_path: Path) -> None:
     broken["networks"] = [{**broken["networks"][0], "netmask": "not-a-mask"}]
     with pytest.raises(HypervisorError, match="could not attach the NICs on compute-0"):
         driver.spawn(good.model_copy(update={"network_data": broken}))
-    assert netns.namespaces("pn-vm-") == []
-    assert netns.links("pn-compute-0", "enp0s4")[0].mac == lab.nic("compute-0", "enp0s4").mac
+    assert netns.namespaces(lab.vm_prefix()) == []
+    assert (
+        netns.links(lab.host_netns("compute-0"), "enp0s4")[0].mac
+        == lab.nic("compute-0", "enp0s4").mac
+    )
     assert driver.guests() == {}
     driver.spawn(good)  # the NIC is usable again
     driver.destroy(SERVER_A)

@@ -8,6 +8,7 @@ import re
 import signal
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,9 +18,13 @@ import pytest
 import yaml
 
 from passnic.lab import netns
+from passnic.lab.attach import NAMESPACE_DRIVER
+from passnic.lab.topology import Lab, read_prefix
 from tests.conftest import BIN, free_port
 
-LAB_LINE = re.compile(r"Data plane: lab \(namespaces pn-\*, switch tor-1 over SSH at (\S+)\)")
+LAB_LINE = re.compile(
+    r"Data plane: lab (pn-[0-9a-f]{4}-)\* \((.*)\), switch tor-1 over SSH at (\S+)"
+)
 SAMPLE_HOSTS = ("compute-0", "compute-1", "compute-2")
 FAKE_LINE = "Data plane: fake hypervisor and in-process switch (--no-lab)"
 
@@ -69,9 +74,9 @@ def _hosts_up(base: str, headers: dict[str, str], hostnames: set[str]) -> set[st
         time.sleep(0.2)
 
 
-def run_up(home: Path, *flags: str) -> Stopped:
+def run_up(home: Path, *flags: str, during: Callable[[], None] | None = None) -> Stopped:
     """Start `passnic up`, wait until it answers and its agents reported in, read tor-1
-    through the API, SIGTERM it."""
+    through the API, run `during`, SIGTERM it."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k != "PASSNIC_DATABASE_URL"}
     proc = subprocess.Popen(
@@ -99,6 +104,8 @@ def run_up(home: Path, *flags: str) -> Stopped:
         assert resp.status_code == 200, resp.text
         switch = resp.json()["switch"]
         hosts_up = _hosts_up(base, headers, set(SAMPLE_HOSTS))
+        if during is not None:
+            during()
     finally:
         proc.send_signal(signal.SIGTERM)
         output = proc.communicate(timeout=60)[0]
@@ -117,11 +124,12 @@ def test_up_runs_on_the_lab_and_removes_it_on_sigterm(lab_prefix: str, tmp_path:
     assert found, first.output
     assert first.switch is not None
     assert first.switch["driver"] == "cisco_ios"
-    assert first.switch["address"] == found.group(1)
-    # each host's agent is a process running the lab driver, and it reported in
-    assert first.drivers == dict.fromkeys(SAMPLE_HOSTS, "lab")
+    assert first.switch["address"] == found.group(3)
+    # each host's agent is a process running the lab's hypervisor, and it reported in
+    qemu = found.group(2).startswith("QEMU")
+    assert first.drivers == dict.fromkeys(SAMPLE_HOSTS, "libvirt" if qemu else NAMESPACE_DRIVER)
     assert first.hosts_up == set(SAMPLE_HOSTS)
-    assert netns.leftovers(lab_prefix) == []
+    assert netns.leftovers(found.group(1)) == []
     assert not (home / "lab" / "lab.pid").exists()
 
     # a restart on the same home repoints tor-1 at the new lab switch
@@ -131,10 +139,10 @@ def test_up_runs_on_the_lab_and_removes_it_on_sigterm(lab_prefix: str, tmp_path:
     assert again, second.output
     assert second.switch is not None
     assert second.switch["driver"] == "cisco_ios"
-    assert second.switch["address"] == again.group(1)
+    assert second.switch["address"] == again.group(3)
     assert [p["name"] for p in second.switch["ports"]] == [p["name"] for p in first.switch["ports"]]
     assert second.hosts_up == set(SAMPLE_HOSTS)
-    assert netns.leftovers(lab_prefix) == []
+    assert netns.leftovers(again.group(1)) == []
 
 
 def test_up_no_lab_uses_the_fake_data_plane(lab_prefix: str, tmp_path: Path) -> None:
@@ -193,3 +201,24 @@ def test_choosing_the_data_plane(
     assert _choose_lab(console, flag, workers, lambda: reason) == expected
     if workers > 1:
         assert "the lab needs a single worker" in console.export_text()
+
+
+def test_a_lab_run_beside_passnic_up_leaves_its_lab_intact(lab_prefix: str, tmp_path: Path) -> None:
+    """What a lab test does (build a lab, tear it down, clean up after itself) while a
+    `passnic up` lab runs: the up lab keeps every namespace and interface it had."""
+    home = tmp_path / "home"
+    seen: dict[str, list[str]] = {}
+
+    def beside() -> None:
+        up_prefix = read_prefix(home / "lab")
+        assert up_prefix is not None and up_prefix != lab_prefix
+        seen["before"] = netns.leftovers(up_prefix)
+        with Lab(tmp_path / "other", prefix=lab_prefix):
+            assert netns.leftovers(lab_prefix)
+        netns.cleanup(lab_prefix, tmp_path / "other")
+        seen["after"] = netns.leftovers(up_prefix)
+
+    stopped = run_up(home, "--lab", during=beside)
+    assert stopped.returncode == 0, stopped.output
+    assert seen["before"] and seen["after"] == seen["before"]
+    assert netns.leftovers(lab_prefix) == []

@@ -1,5 +1,5 @@
 """`passnic demo` and `passnic lab-clean`: the StarlingX procedure on the lab, and removing
-every trace of a lab (namespaces, interfaces, processes)."""
+every trace of one lab (its domains, namespaces, interfaces, processes)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,8 @@ def demo(
 ) -> None:
     """Run the PCI-passthrough procedure end to end on a fresh cloud (a controller on a free
     loopback port, one agent process per compute host) and the lab; exit 0 only when all five
-    checks hold. Needs root (network namespaces)."""
+    checks hold. Needs root (network namespaces); the servers are QEMU guests when QEMU and
+    libvirt are installed, else namespaces."""
     from rich.console import Console
 
     from passnic.lab.demo import run_demo
@@ -31,10 +32,12 @@ def lab_clean(
         typer.Option("--dir", help="Lab directory (default $PASSNIC_HOME/lab)."),
     ] = None,
 ) -> None:
-    """Remove every lab namespace, interface and process (all named pn-...)."""
-    from passnic.lab.demo import lab_clean as clean
+    """Remove the lab of a directory (a crashed one): its domains, namespaces, interfaces and
+    processes, all named with the prefix it recorded there. Other labs are left alone."""
+    from passnic.lab.attach import lab_clean as clean
+    from passnic.lab.demo import default_lab_dir
 
-    removed = clean(lab_dir)
+    removed = clean(lab_dir or default_lab_dir())
     for line in removed:
         typer.echo(f"removed {line}")
     if not removed:

@@ -35,8 +35,9 @@ def up(
         bool | None,
         typer.Option(
             "--lab/--no-lab",
-            help="Data plane: the lab (namespaces pn-*, needs root) or the fake hypervisor and "
-            "in-process switch. Default: the lab when root with namespaces and one worker.",
+            help="Data plane: the lab (QEMU guests or namespaces, a switch; needs root) or the "
+            "fake hypervisor and in-process switch. Default: the lab when root with namespaces "
+            "and one worker.",
             show_default=False,
         ),
     ] = None,
@@ -55,8 +56,10 @@ def up(
     """Start Passnic: migrate, create the sample cloud on first start, serve every API."""
     from rich.console import Console
 
+    # the lab is wired in here, by the command that asks for it: the server knows nothing of it
+    from passnic.lab.attach import give_back_lab_switch, lab_data_plane, lab_possible
     from passnic.lab.netns import LabError
-    from passnic.server import lab_possible, prepare, serve
+    from passnic.server import prepare, serve
 
     # The environment's settings (token lifetime, lockout, body limit), with the options' home
     # and database on top.
@@ -86,13 +89,19 @@ def up(
             f"  openstack --os-cloud {cred.cloud} ...   passnic --os-cloud {cred.cloud} ..."
         )
     console.print("Ctrl-C stops it.")
+    if fake_reason is not None and (line := give_back_lab_switch(settings)) is not None:
+        console.print(line, highlight=False)
     try:
         serve(
             settings,
             host,
             port,
             workers,
-            lab=fake_reason is None,
+            data_plane=(
+                lab_data_plane(settings.home / "lab", prepared.agents)
+                if fake_reason is None
+                else None
+            ),
             agents=prepared.agents,
             say=lambda line: console.print(line, highlight=False),
             fake_reason=fake_reason or "",

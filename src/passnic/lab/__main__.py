@@ -3,7 +3,7 @@
 ``up`` builds the lab (`passnic.lab.topology.Lab`), prints where the switch's SSH CLI listens
 and serves until interrupted (SIGINT/SIGTERM), then removes everything. ``clean`` is the
 ``passnic lab-clean`` of a crashed lab: it stops the lab process recorded in the lab directory
-and deletes every ``pn-`` namespace and interface.
+and deletes the namespaces and interfaces named with the prefix it recorded.
 """
 
 from __future__ import annotations
@@ -24,9 +24,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dir", type=Path, default=Path("/tmp/passnic-lab"))
     parser.add_argument("--ssh-port", type=int, default=2222)
     parser.add_argument("--hosts", type=int, default=3)
+    parser.add_argument("--prefix", help="the lab's name prefix pn-<4 hex>- (default: new)")
     args = parser.parse_args(argv)
     if args.command == "clean":
-        for line in netns.cleanup(netns.PREFIX, args.dir):
+        from passnic.lab.attach import lab_clean
+
+        for line in lab_clean(args.dir):
             print(f"removed {line}")
         return 0
     reason = netns.netns_available()
@@ -41,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
-    with Lab(args.dir, spec) as lab:
+    with Lab(args.dir, spec, prefix=args.prefix) as lab:
         print(json.dumps(json.loads((lab.lab_dir / "lab.json").read_text()), indent=2))
         print("lab is up; Ctrl-C to tear it down", flush=True)
         stop.wait()

@@ -2,8 +2,12 @@
 
 A fresh cloud runs as ``passnic up`` runs it (a temporary PASSNIC_HOME, SQLite, the sample
 cloud): the controller serves HTTP on a free loopback port (in a thread of this process, its
-conductor on) and each compute host's agent is a process of its own running the lab driver
-(`passnic.lab.driver`: a VM = a namespace holding its NIC). The demo is a client of the API
+conductor on) and each compute host's agent is a process of its own. Its servers are real
+guests where QEMU and libvirt are installed: the agents run the libvirt driver and each VM is
+a QEMU (TCG) guest whose NIC, with the lab NIC's MAC, is on that NIC's switch port; the checks
+then run inside the guests, typed on their serial consoles, and what a guest sees is what its
+console (``os-getConsoleOutput``) says. Elsewhere a VM is a namespace holding its NIC
+(`passnic.lab.driver`), and the demo says so. The demo is a client of the API
 over HTTP: the admin makes NICs pci-passthrough, points switch tor-1's driver at the lab
 switch's SSH CLI (netmiko ``cisco_ios``), the projects create VLAN networks and boot servers,
 and the demo polls each asynchronous operation to its end, as `openstack --wait` does. Real
@@ -20,12 +24,14 @@ frames then prove five things:
 5. live migration is refused with Passnic's message.
 
 `run_demo` returns the checks; everything it started (agents, server, namespaces, switch, temp
-home) is gone when it returns, however it ends. `lab_clean` is ``passnic lab-clean``.
+home) is gone when it returns, however it ends.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ipaddress
+import re
 import shutil
 import socket
 import tempfile
@@ -52,6 +58,8 @@ OPERATION_SECONDS = 60.0
 QUARANTINE_SECONDS = 10.0
 #: longest the controller and the hosts' agents may take to come up
 START_SECONDS = 30.0
+#: longest a QEMU guest may take from start to its init's "ready" (TCG, a loaded machine)
+BOOT_SECONDS = 120.0
 ETH_P_DEMO = 0x88B5  # IEEE "local experimental" EtherType: no stack on the way reacts to it
 DEMO_ADMIN = RequestContext(
     user_id="passnic-demo",
@@ -64,11 +72,6 @@ DEMO_ADMIN = RequestContext(
 
 def default_lab_dir() -> Path:
     return default_home() / "lab"
-
-
-def lab_clean(lab_dir: Path | None = None) -> list[str]:
-    """Remove every lab process, namespace and interface (``pn-``); what was removed."""
-    return netns.cleanup(netns.PREFIX, lab_dir or default_lab_dir())
 
 
 class DemoError(RuntimeError):
@@ -126,8 +129,8 @@ def send_frame(ns: str, ifname: str, frame: bytes) -> None:
 
 
 @contextlib.contextmanager
-def sniffer(ns: str, ifname: str = "eth0") -> Iterator[Callable[[bytes, float], bool]]:
-    """A capture on `ifname` of `ns`, opened before the frame is sent; yields
+def sniffer(ns: str | None, ifname: str = "eth0") -> Iterator[Callable[[bytes, float], bool]]:
+    """A capture on `ifname` of `ns` (None: this one), opened before the frame is sent; yields
     ``seen(marker, timeout)``: whether a frame holding `marker` arrived."""
 
     def open_sock() -> socket.socket:
@@ -191,6 +194,8 @@ class Demo:
         self.console = console
         self.home = home
         self.lab_dir = home / "lab"
+        self.kind: Any = "netns"
+        self.why = ""
         self.result = DemoResult()
         self.lab: Any = None
         self.cloud: Any = None
@@ -201,6 +206,10 @@ class Demo:
         self.url = ""
         self.headers: dict[str, dict[str, str]] = {}
         self.markers = 0
+        #: server id -> how many times its guest has booted (a QEMU lab)
+        self.boots: dict[str, int] = {}
+        #: (server id, domain) -> its console, kept open between commands
+        self.consoles: dict[tuple[str, str], Any] = {}
 
     # -- output --
 
@@ -278,7 +287,9 @@ class Demo:
             }
         }
         created = self.call("POST", f"{COMPUTE}/servers", who, body, 202).json()["server"]
-        return self.wait_for(created["id"], "ACTIVE")
+        server = self.wait_for(created["id"], "ACTIVE")
+        self.boots[server["id"]] = 1
+        return server
 
     def action(self, server_id: str, who: str, body: dict[str, Any], expect: int) -> None:
         self.call("POST", f"{COMPUTE}/servers/{server_id}/action", who, body, expect)
@@ -288,18 +299,81 @@ class Demo:
     def vm_ns(self, server_id: str) -> str:
         from passnic.lab.driver import vm_netns
 
-        return vm_netns(server_id)
+        return vm_netns(self.lab.vm_prefix(), server_id)
+
+    @property
+    def qemu(self) -> bool:
+        return bool(self.lab.spec.guests == "qemu")
+
+    def console_output(self, server_id: str) -> str:
+        """The guest's console, as ``openstack console log show`` reads it."""
+        body = {"os-getConsoleOutput": {"length": -1}}
+        resp = self.call("POST", f"{COMPUTE}/servers/{server_id}/action", "admin", body, 200)
+        return str(resp.json()["output"])
+
+    def guest_ready(self, server_id: str) -> None:
+        """Until the guest's init said ``ready`` once for each of its boots."""
+        deadline = time.monotonic() + BOOT_SECONDS
+        while self.console_output(server_id).count("passnic-guest: ready") < self.boots[server_id]:
+            if time.monotonic() > deadline:
+                raise DemoError(f"guest {server_id} not ready after {BOOT_SECONDS:.0f}s")
+            time.sleep(0.5)
+
+    def guest_console(self, server_id: str) -> Any:
+        from passnic.lab.guests import GuestConsole, find_domain
+
+        domain = find_domain(self.lab.prefix, server_id)
+        if (server_id, domain) not in self.consoles:
+            log = self.lab.lab_dir / "instances" / server_id / "console.log"
+            self.consoles[server_id, domain] = GuestConsole(domain, log)
+        return self.consoles[server_id, domain]
 
     def guest_ifs(self, server: dict[str, Any]) -> dict[str, str]:
-        """MAC -> ethX inside the guest, as the guest itself sees it."""
+        """MAC -> ethX inside the guest, as the guest itself sees it (its console's last
+        boot on QEMU)."""
+        if self.qemu:
+            self.guest_ready(server["id"])
+            last = self.console_output(server["id"]).rsplit("passnic-guest: interfaces:", 1)[-1]
+            found = re.findall(r"passnic-guest: (eth\d+) (\S+) ", last)
+            return {mac: name for name, mac in found}
         from passnic.lab.driver import guest_interfaces
 
-        return guest_interfaces(server["id"])
+        return guest_interfaces(self.lab.vm_prefix(), server["id"])
 
     def ping(self, server_id: str, address: str, timeout: float = 1.0) -> bool:
+        if self.qemu:
+            command = f"ping -c 1 -W {max(1, round(timeout))} {address} >/dev/null"
+            status, _ = self.guest_console(server_id).run(command, timeout=timeout + 20)
+            return bool(status == 0)
         from passnic.lab.ping import ping_from
 
         return bool(ping_from(self.vm_ns(server_id), address, count=1, timeout=timeout))
+
+    def tag_from_guest(self, server: dict[str, Any], vlan: int) -> bytes:
+        """The guest sends one frame tagged `vlan`; the bytes that tell it apart. On QEMU, an
+        802.1Q interface in the guest (IPv6 off: nothing else leaves it) sends one ARP request
+        (``arping -c 1``), told apart by its sender MAC and a fresh sender address; in a
+        namespace, a raw socket sends a marked frame."""
+        (mac, ifname), *_ = self.guest_ifs(server).items()
+        if not self.qemu:
+            mark = self.marker()
+            send_frame(self.vm_ns(server["id"]), ifname, tagged_frame(mac, vlan, mark))
+            return mark
+        self.markers += 1
+        source = ipaddress.ip_address(f"10.0.{vlan}.{100 + self.markers}")
+        sub = f"{ifname}.{vlan}"
+        command = "; ".join(
+            [
+                f"ip link add link {ifname} name {sub} type vlan id {vlan}",
+                f"echo 1 > /proc/sys/net/ipv6/conf/{sub}/disable_ipv6",
+                f"ip addr add {source}/24 dev {sub}",
+                f"ip link set {sub} up",
+                f"arping -c 1 -w 1 -I {sub} 10.0.{vlan}.254 >/dev/null",
+                f"ip link del {sub}",
+            ]
+        )
+        self.guest_console(server["id"]).run(command, timeout=30)
+        return _mac_bytes(mac) + source.packed
 
     def ssh(self, command: str) -> str:
         from passnic.fabric.drivers.netmiko_driver import open_netmiko, vendor_commands
@@ -332,11 +406,8 @@ class Demo:
 
     def send_tagged(self, server: dict[str, Any], vlan: int) -> bool:
         """vm sends a frame tagged `vlan`; True when VLAN 20's endpoint received it."""
-        (mac, ifname), *_ = self.guest_ifs(server).items()
-        mark = self.marker()
         with sniffer(self.lab.endpoints[20].netns) as seen:
-            send_frame(self.vm_ns(server["id"]), ifname, tagged_frame(mac, vlan, mark))
-            return seen(mark, 1.0)
+            return seen(self.tag_from_guest(server, vlan), 1.0)
 
     # -- the procedure --
 
@@ -368,8 +439,12 @@ class Demo:
         port = _free_port()
         prepared = prepare(settings, "127.0.0.1", port)
 
+        from passnic.lab.attach import choose_guests
+
         self.step("Lab: switch tor-1 (IOS-like SSH CLI), hosts compute-0..2, endpoints")
-        self.lab = start_lab(self.lab_dir)
+        self.kind, self.why = choose_guests()
+        self.lab = start_lab(self.lab_dir, self.kind)
+        self.note(f"servers are {self.why}")
         for ep in self.lab.endpoints.values():
             self.note(f"VLAN {ep.vlan} endpoint {ep.address} in {ep.netns} on {ep.switch_port}")
         self.cloud = Cloud(settings)
@@ -381,7 +456,8 @@ class Demo:
         self.agents.start()
         self.note(
             f"{len(prepared.agents)} host agents, one process each, run the lab driver "
-            f"(a VM = a namespace); logs in {self.home / 'agents'}"
+            f"({'libvirt: a VM = a QEMU guest' if self.qemu else 'a VM = a namespace'}); "
+            f"logs in {self.home / 'agents'}"
         )
         self.api = httpx.Client(base_url=self.url, timeout=30)
         for cred in prepared.credentials:
@@ -522,6 +598,12 @@ class Demo:
         vm2 = self.boot("vm2", "user2", {"uuid": self.net1})
         p = self.server_port(vm2["id"])
         self.note(f"vm2 ACTIVE on {vm2['OS-EXT-SRV-ATTR:host']}: {p['fixed_ips'][0]['ip_address']}")
+        if self.qemu:
+            for vm in (vm1, vm3, vm2):
+                ifs = self.guest_ifs(vm)  # waits for the guest's init to be done
+                self.note(
+                    f"{vm['name']}'s console: " + ", ".join(f"{n} {m}" for m, n in ifs.items())
+                )
         return vm1, vm3, vm2
 
     def ip(self, server: dict[str, Any]) -> str:
@@ -552,22 +634,21 @@ class Demo:
         """Only the demo's own frame counts (found by its marker): whatever else crosses the
         switch meanwhile (vm2's traffic on VLAN 20, say) cannot sway the check."""
         from passnic.lab.ios_cli import short_name
-        from passnic.lab.topology import UPLINK_NS
 
         vm1 = self.server_show(vm1["id"])
         sport = self.vm_switch_port(vm1)
         switch = self.lab.switch
-        self.step(f"Check 2: vm1's guest tags a frame for VLAN 20 (raw socket), port {sport}")
-        (mac, ifname), *_ = self.guest_ifs(vm1).items()
-        mark = self.marker()
+        how = "an 802.1Q interface in the guest" if self.qemu else "raw socket"
+        self.step(f"Check 2: vm1's guest tags a frame for VLAN 20 ({how}), port {sport}")
+        spec = switch.port_specs[sport]
         before = self.counters()
         reasons_before = switch.counters(sport).drop_reasons
         with (
-            sniffer(switch.netns, switch.port_specs[sport].ifname) as at_port,
+            sniffer(None if spec.root else switch.netns, spec.ifname) as at_port,
             sniffer(self.lab.endpoints[20].netns) as at_endpoint,
-            sniffer(UPLINK_NS) as on_uplink,
+            sniffer(self.lab.uplink_ns) as on_uplink,
         ):
-            send_frame(self.vm_ns(vm1["id"]), ifname, tagged_frame(mac, 20, mark))
+            mark = self.tag_from_guest(vm1, 20)
             arrived = at_port(mark, 1.0)
             reached = at_endpoint(mark, 0.5)
             carried = on_uplink(mark, 0.1)  # after the endpoint's wait: time enough
@@ -580,7 +661,7 @@ class Demo:
             2,
             "a VLAN-20 tagged frame from vm1 is dropped at its access port",
             [
-                (arrived, f"the frame ({mark.decode()}) arrived at {sport}"),
+                (arrived, f"the frame (marked {mark.hex()}) arrived at {sport}"),
                 (not reached, "VLAN 20 endpoint did not receive it"),
                 (not carried, "the uplink trunk (every VLAN) did not carry it"),
                 (
@@ -654,6 +735,7 @@ class Demo:
         self.note(f"vm1 {moved['status']} on {moved['OS-EXT-SRV-ATTR:host']}")
         self.action(vm1["id"], "user1", {"confirmResize": None}, 204)
         vm1 = self.wait_for(vm1["id"], "ACTIVE")
+        self.boots[vm1["id"]] += 1  # the guest boots again on its new host
         after = self.server_port(vm1["id"])
         new_ifs = self.guest_ifs(vm1)
         ip = after["fixed_ips"][0]["ip_address"]
@@ -661,10 +743,16 @@ class Demo:
         self.note(f"guest interfaces before {old_ifs}, after {new_ifs}")
         quarantined = self.wait_for_quarantine(old_port)
         new_port = self.vm_switch_port(vm1)
+        seen: list[tuple[bool, str]] = []
+        if self.qemu:  # the guest's own word: its new interface holds the same address
+            line = f"{new_ifs.get(after['mac_address'])} {after['mac_address']} {ip}/"
+            last = self.console_output(vm1["id"]).rsplit("passnic-guest: interfaces:", 1)[-1]
+            seen.append((line in last, f"vm1's console after the move: {line.rstrip('/')}/.."))
         self.check(
             4,
             "cold migration: new NIC and MAC, same IP, ping again, old port quarantined",
             [
+                *seen,
                 (moved["status"] == "VERIFY_RESIZE", "migrate → VERIFY_RESIZE, then confirmed"),
                 (
                     vm1["status"] == "ACTIVE" and vm1["OS-EXT-SRV-ATTR:host"] != src_host,
@@ -730,6 +818,8 @@ class Demo:
         with contextlib.ExitStack() as stack:
             if self.lab is not None:  # what it leaves behind, run_demo's cleanup reports
                 stack.callback(self.lab.stop)
+            for console in self.consoles.values():
+                stack.callback(console.close)
             if self.cloud is not None:
                 stack.callback(self.cloud.close)
             if self.server_thread is not None:
@@ -751,11 +841,6 @@ def run_demo(console: Console | None = None, keep_home: bool = False) -> DemoRes
         result.error = f"the lab needs network namespaces: {reason}"
         console.print(f"[red]{result.error}[/red]")
         return result
-    left = netns.leftovers(netns.PREFIX)
-    if left:
-        result.error = f"a lab is already present ({', '.join(left[:3])}...): run passnic lab-clean"
-        console.print(f"[red]{result.error}[/red]")
-        return result
     home = Path(tempfile.mkdtemp(prefix="passnic-demo-"))
     demo = Demo(console, home)
     try:
@@ -766,17 +851,20 @@ def run_demo(console: Console | None = None, keep_home: bool = False) -> DemoRes
     finally:
         with contextlib.suppress(Exception):
             demo.close()
-        removed = netns.cleanup(netns.PREFIX, demo.lab_dir)
+        from passnic.lab.attach import lab_clean
+
+        removed = lab_clean(demo.lab_dir)
         if removed:
             console.print(f"cleanup removed: {', '.join(removed)}")
         if not keep_home:
             shutil.rmtree(home, ignore_errors=True)
     result = demo.result
     result.elapsed = time.perf_counter() - started
+    prefix = demo.lab.prefix if demo.lab is not None else None
     passed = sum(c.ok for c in result.checks)
     colour = "green" if result.ok else "red"
     console.print(
         f"[bold {colour}]{passed}/5 checks passed[/bold {colour}] in {result.elapsed:.1f}s; "
-        f"lab leftovers: {len(netns.leftovers(netns.PREFIX))}"
+        f"lab leftovers: {len(netns.leftovers(prefix)) if prefix else 0}"
     )
     return result

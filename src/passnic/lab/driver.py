@@ -2,8 +2,8 @@
 passthrough NICs.
 
 Passthrough hands a whole NIC to the guest; in the lab the NIC (a veth end cabled to the lab
-switch) moves from its host's namespace into the guest's (``pn-vm-<first 8 of the id>``), where
-it gets the next free ``ethX`` name. The driver then does what cloud-init does in a real guest
+switch) moves from its host's namespace into the guest's (``pn-<lab id>-vm-<8 of the id>``),
+where it gets the next free ``ethX`` name. The driver then does what cloud-init does in a real guest
 with ``network_data.json``: find the link by MAC and give it its static address (and default
 route). Destroy and migration move the NIC back, under its host name, without addresses.
 
@@ -31,11 +31,10 @@ from passnic.agent.lldp import Listener, Neighbour, open_sockets
 from passnic.compute.protocol import GuestSpec
 from passnic.lab import netns
 
-VM_PREFIX = f"{netns.PREFIX}vm-"
 
-
-def vm_netns(server_id: str) -> str:
-    return netns.check_ifname(VM_PREFIX + server_id.replace("-", "")[:8])
+def vm_netns(vm_prefix: str, server_id: str) -> str:
+    """A guest's namespace: the lab's `vm_prefix` (`Lab.vm_prefix`) and 8 of its id."""
+    return netns.check_netns(vm_prefix + server_id.replace("-", "")[:8])
 
 
 @dataclass
@@ -134,11 +133,13 @@ class GuestNames:
 
 class LabDriver:
     """Guests of one lab host. Options: ``host_netns`` (the host's namespace), ``nics`` (PCI
-    address -> interface name, `Lab.host_nics`) and ``guest_dir`` (the guests' disks)."""
+    address -> interface name, `Lab.host_nics`), ``vm_prefix`` (`Lab.vm_prefix`) and
+    ``guest_dir`` (the guests' disks)."""
 
     def __init__(self, hostname: str, state_dir: Path, options: Mapping[str, Any]) -> None:
         self.hostname = hostname
         self.host_ns = str(options["host_netns"])
+        self.vm_prefix = str(options["vm_prefix"])
         self.nics = {str(k): str(v) for k, v in dict(options["nics"]).items()}
         self.names = GuestNames(Path(options["guest_dir"]))
         self._file = state_dir / "lab-guests.json"
@@ -234,7 +235,7 @@ class LabDriver:
         with self._lock:
             if guest.server_id in self._guests:
                 raise HypervisorError(f"guest {guest.server_id} already exists on {self.hostname}")
-            record = LabGuest(guest, "running", vm_netns(guest.server_id))
+            record = LabGuest(guest, "running", vm_netns(self.vm_prefix, guest.server_id))
             self._attach(record, power_on=True)
             self._guests[guest.server_id] = record
             self._save()
@@ -276,7 +277,7 @@ class LabDriver:
             record = LabGuest(
                 guest,
                 "running" if power_on else "stopped",
-                vm_netns(guest.server_id),
+                vm_netns(self.vm_prefix, guest.server_id),
                 console=old.console if old is not None else "",
             )
             self._attach(record, power_on=power_on)
@@ -284,11 +285,11 @@ class LabDriver:
             self._save()
 
 
-def guest_interfaces(server_id: str) -> dict[str, str]:
+def guest_interfaces(vm_prefix: str, server_id: str) -> dict[str, str]:
     """MAC -> interface name inside a running lab guest (what the guest sees)."""
     return {
         mac: name
-        for mac, name in _links_by_mac(vm_netns(server_id)).items()
+        for mac, name in _links_by_mac(vm_netns(vm_prefix, server_id)).items()
         if name.startswith("eth")
     }
 

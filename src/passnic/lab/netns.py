@@ -1,13 +1,15 @@
-"""Network namespace and interface helpers for the lab, all named with one prefix (``pn-``).
+"""Network namespace and interface helpers for the lab, each lab's names under its own prefix.
 
 They run the ``ip`` command rather than pyroute2: ``ip netns add`` makes the /run/netns bind
 mounts that ``ip netns exec`` (how the lab runs commands "inside" a host or VM) relies on, its
 command line is stable across versions, and every call is one readable line to replay by hand
 when the lab misbehaves. The cost, a process per call, is a few milliseconds.
 
-Everything the lab creates carries the prefix, so :func:`cleanup` can remove it all after a
-crash: namespaces (which takes their interfaces with them), stray interfaces of the root
-namespace, and the processes whose pid files sit in the lab directory.
+Every lab is an instance with a short random id, and everything it creates is named with
+``pn-<id>-`` (`instance_prefix`), which the lab records in its state file: :func:`cleanup` then
+removes one lab's namespaces (which takes their interfaces with them), stray interfaces of the
+root namespace and the processes whose pid files sit in its directory, after a crash too, while
+another lab (a `passnic up` beside a test run) keeps all of its own.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import fcntl
 import json
 import os
 import re
+import secrets
 import signal
 import socket
 import struct
@@ -30,12 +33,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+#: what every lab's names start with; one lab's are ``pn-<id>-`` (`instance_prefix`)
 PREFIX = "pn-"
 IFNAMSIZ = 15  # Linux interface names are at most 15 characters
 CLONE_NEWNET = 0x40000000
 SIOCETHTOOL = 0x8946
 ETHTOOL_STXCSUM = 0x17
 _NAME = re.compile(r"[A-Za-z0-9_.-]+")
+_INSTANCE = re.compile(r"[0-9a-f]{4}")
 _MAC = re.compile(r"[0-9a-f]{2}(:[0-9a-f]{2}){5}")
 
 
@@ -55,6 +60,26 @@ def check_ifname(name: str) -> str:
     if len(name) > IFNAMSIZ or not _NAME.fullmatch(name):
         raise ValueError(f"invalid interface name {name!r} (at most {IFNAMSIZ} of [A-Za-z0-9_.-])")
     return name
+
+
+def check_netns(name: str) -> str:
+    """Namespace names are file names under /run/netns (not limited to 15 characters)."""
+    if len(name) > 64 or not _NAME.fullmatch(name):
+        raise ValueError(f"invalid namespace name {name!r} (at most 64 of [A-Za-z0-9_.-])")
+    return name
+
+
+def new_instance() -> str:
+    """A lab instance's id: 4 hex digits, short enough to leave 7 characters of a 15-character
+    interface name after its prefix ``pn-<id>-``."""
+    return secrets.token_hex(2)
+
+
+def instance_prefix(instance: str) -> str:
+    """The prefix of everything lab `instance` creates."""
+    if not _INSTANCE.fullmatch(instance):
+        raise ValueError(f"invalid lab instance id {instance!r} (4 hex digits)")
+    return f"{PREFIX}{instance}-"
 
 
 def check_mac(mac: str) -> str:
@@ -148,7 +173,7 @@ def namespaces(prefix: str = PREFIX) -> list[str]:
 
 def add_netns(name: str) -> str:
     """Create namespace `name` with its loopback up (idempotent)."""
-    check_ifname(name)
+    check_netns(name)
     if name not in namespaces(name):
         ip("netns", "add", name)
     ip("link", "set", "dev", "lo", "up", ns=name)
@@ -165,7 +190,7 @@ def netns_available() -> str | None:
     """None when the lab can run here, else why not (for test skips and ``passnic lab``)."""
     if os.geteuid() != 0:
         return "the lab needs root (network namespaces)"
-    probe = f"{PREFIX}probe{os.getpid() % 100000}"
+    probe = f"{PREFIX}probe-{os.getpid()}-{new_instance()}"
     try:
         ip("netns", "add", probe)
     except (LabError, OSError) as exc:
@@ -310,11 +335,12 @@ def _stop_pid(pid: int, wait: float = 3.0) -> None:
         os.kill(pid, signal.SIGKILL)
 
 
-def cleanup(prefix: str = PREFIX, lab_dir: Path | None = None) -> list[str]:
-    """Remove every lab process (pid files in `lab_dir`), namespace and root interface whose
-    name starts with `prefix`. Returns what was removed, for ``passnic lab-clean`` to print."""
-    if not prefix:
-        raise ValueError("refusing to clean up without a prefix")
+def cleanup(prefix: str, lab_dir: Path | None = None) -> list[str]:
+    """Remove one lab's processes (pid files in `lab_dir`), namespaces and root interfaces
+    (names starting with its `prefix`, ``pn-<id>-``). Returns what was removed, for
+    ``passnic lab-clean`` to print. Refuses a prefix shared by every lab."""
+    if not prefix.startswith(PREFIX) or len(prefix) <= len(PREFIX):
+        raise ValueError(f"refusing to clean up by {prefix!r}: not one lab's prefix")
     removed: list[str] = []
     if lab_dir is not None and Path(lab_dir).is_dir():
         for pid_file in sorted(Path(lab_dir).glob("*.pid")):
@@ -331,7 +357,7 @@ def cleanup(prefix: str = PREFIX, lab_dir: Path | None = None) -> list[str]:
     return removed
 
 
-def leftovers(prefix: str = PREFIX) -> list[str]:
+def leftovers(prefix: str) -> list[str]:
     """What `cleanup` would remove (tests assert this is empty)."""
     return [f"namespace {n}" for n in namespaces(prefix)] + [
         f"interface {link.name}" for link in links(None, prefix)

@@ -1,18 +1,22 @@
 """The whole lab: compute hosts whose passthrough NICs are cabled to the lab switch, and one
-external endpoint per VLAN.
+external endpoint per VLAN. Every name carries the lab's prefix ``pn-<id>-`` (written ``P``
+here; `passnic.lab.netns.instance_prefix`), so labs side by side never touch each other.
 
-- ``pn-switch``: the switch-side veth ends (``pn-s0p1``...), driven by `LabSwitch`, whose
+- ``Pswitch``: the switch-side veth ends (``pn-s0p1``...), driven by `LabSwitch`, whose
   IOS-like SSH CLI listens on 127.0.0.1 (root namespace) for Passnic's netmiko driver.
-- ``pn-compute-N``: host N's NICs, named and addressed as in the sample cloud's fake sysfs
-  (``enp0s3``, ``enp0s4``, MAC `sample_mac(N, slot)`), whose sysfs-like tree is written with
+- Host N's NICs, named and addressed as in the sample cloud's fake sysfs (``enp0s3``,
+  ``enp0s4``, MAC `sample_mac(N, slot)`), whose sysfs-like tree is written with
   `build_sample_compute_sysfs` under the lab directory so the agent's discovery reports them.
-  They start link-up, without addresses: the host does not use a passthrough NIC.
-- ``pn-ext-vV``: an external endpoint (a router, say) on VLAN V with an address of the
-  project subnet. The kernel here has no 802.1Q devices, so instead of sitting behind a trunk
-  each endpoint has its own uplink switch port in access mode for its VLAN.
+  With ``guests="qemu"`` each NIC is a TAP of the root namespace (``Ps0p1``...), itself the
+  switch port: the host's libvirt hands it to the guest as an emulated NIC with the NIC's MAC.
+  With ``guests="netns"`` (no QEMU) each NIC is a veth end in namespace ``Pcompute-N``, link-up
+  without addresses, that the lab driver moves into a guest's namespace.
+- ``Pext-vV``: an external endpoint (a router, say) on VLAN V with an address of the
+  project subnet, on its own uplink switch port in access mode for its VLAN.
 
 NIC ports start quarantined (shut down, VLAN 1), as a switch a cloud has not yet touched.
-`Lab` writes ``lab.json`` (switch address, cabling) in the lab directory for other processes.
+`Lab` writes ``lab.json`` (its prefix first, then switch address and cabling) in the lab
+directory for other processes and for ``passnic lab-clean``.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from passnic.agent.fakesysfs import (
     SAMPLE_PASSTHROUGH_IF,
@@ -37,8 +41,7 @@ from passnic.lab import netns
 from passnic.lab.ios_cli import SshCli, start_ssh_cli
 from passnic.lab.switch import LabSwitch, SwitchPort
 
-SWITCH_NS = "pn-switch"
-UPLINK_NS = "pn-uplink"
+GuestKind = Literal["qemu", "netns"]
 
 
 @dataclass(frozen=True)
@@ -63,6 +66,8 @@ class LabSpec:
     #: seconds between LLDP advertisements out of every port (on by default: the hosts learn
     #: their cabling from it); None: off
     lldp_interval: float | None = 5.0
+    #: what a server is: a QEMU guest on a TAP (libvirt driver) or a namespace (lab driver)
+    guests: GuestKind = "netns"
 
 
 @dataclass(frozen=True)
@@ -71,9 +76,9 @@ class LabNic:
     ifname: str
     mac: str
     pci_address: str
-    netns: str  # the host's namespace, while the NIC is not given to a VM
+    netns: str | None  # the host's namespace (None: a TAP of the root namespace)
     switch_port: str  # e.g. GigabitEthernet1/0/1
-    switch_ifname: str  # its veth end in the switch namespace
+    switch_ifname: str  # the switch port's interface: a veth end in the switch namespace or a TAP
 
 
 @dataclass(frozen=True)
@@ -84,16 +89,27 @@ class LabEndpoint:
     switch_port: str
 
 
-def host_netns(hostname: str) -> str:
-    return netns.check_ifname(f"{netns.PREFIX}{hostname}")
+def read_prefix(lab_dir: Path) -> str | None:
+    """The prefix of the lab whose directory is `lab_dir` (from its ``lab.json``), if any."""
+    try:
+        prefix = json.loads((Path(lab_dir) / "lab.json").read_text())["prefix"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return prefix if isinstance(prefix, str) else None
 
 
 class Lab:
-    """Build with `start` (or ``with Lab(dir) as lab``); `stop` removes all it created."""
+    """Build with `start` (or ``with Lab(dir) as lab``); `stop` removes all it created.
+    `prefix` (default: a new instance's) names everything it creates."""
 
-    def __init__(self, lab_dir: Path, spec: LabSpec | None = None) -> None:
+    def __init__(
+        self, lab_dir: Path, spec: LabSpec | None = None, prefix: str | None = None
+    ) -> None:
         self.lab_dir = Path(lab_dir)
         self.spec = spec or LabSpec()
+        self.prefix = prefix or netns.instance_prefix(netns.new_instance())
+        self.switch_ns = netns.check_netns(f"{self.prefix}switch")
+        self.uplink_ns = netns.check_netns(f"{self.prefix}uplink")
         self.nics: list[LabNic] = []
         self.endpoints: dict[int, LabEndpoint] = {}
         self.switch: LabSwitch | None = None
@@ -101,8 +117,16 @@ class Lab:
         self._namespaces: list[str] = []
         self._plan()
 
+    def host_netns(self, hostname: str) -> str:
+        return netns.check_netns(f"{self.prefix}{hostname}")
+
+    def vm_prefix(self) -> str:
+        """The prefix of the lab driver's guest namespaces."""
+        return f"{self.prefix}vm-"
+
     def _plan(self) -> None:
         port = 1
+        qemu = self.spec.guests == "qemu"
         for index, hostname in enumerate(self.spec.hostnames):
             by_name = {n.ifname: n for n in sample_compute_nics(index)}
             for j, ifname in enumerate(self.spec.nic_names):
@@ -113,9 +137,11 @@ class Lab:
                         ifname,
                         nic.mac,
                         nic.pciaddr,
-                        host_netns(hostname),
+                        None if qemu else self.host_netns(hostname),
                         f"GigabitEthernet1/0/{port}",
-                        f"pn-s{index}p{j}",
+                        netns.check_ifname(f"{self.prefix}s{index}p{j}")
+                        if qemu
+                        else f"pn-s{index}p{j}",
                     )
                 )
                 port += 1
@@ -124,7 +150,7 @@ class Lab:
             self.endpoints[vlan] = LabEndpoint(
                 vlan,
                 address,
-                netns.check_ifname(f"pn-ext-v{vlan}"),
+                netns.check_netns(f"{self.prefix}ext-v{vlan}"),
                 f"GigabitEthernet1/0/{self.spec.first_uplink + k}",
             )
 
@@ -139,6 +165,10 @@ class Lab:
     def host_nics(self, hostname: str) -> dict[str, str]:
         """PCI address -> interface name of a host's lab NICs (for the lab hypervisor)."""
         return {n.pci_address: n.ifname for n in self.nics if n.hostname == hostname}
+
+    def host_taps(self, hostname: str) -> dict[str, str]:
+        """PCI address -> TAP of a host's lab NICs (the libvirt driver's ``lab_nics``)."""
+        return {n.pci_address: n.switch_ifname for n in self.nics if n.hostname == hostname}
 
     def sysfs_root(self, hostname: str) -> Path:
         return self.lab_dir / "sysfs" / hostname
@@ -168,8 +198,8 @@ class Lab:
     # ---- life cycle ----
 
     def _netns(self, name: str) -> str:
+        self._namespaces.append(name)  # first: a half-made one is removed too
         netns.add_netns(name)
-        self._namespaces.append(name)
         return name
 
     def start(self) -> Lab:
@@ -182,28 +212,41 @@ class Lab:
 
     def _build(self) -> None:
         self.lab_dir.mkdir(parents=True, exist_ok=True)
+        # the prefix is on disk before anything is made: lab-clean finds what a crash left
+        self._write_state()
         netns.write_pid(self.lab_dir, "lab", os.getpid())
-        self._netns(SWITCH_NS)
+        switch_ns = self._netns(self.switch_ns)
         ports: list[SwitchPort] = []
         for index, hostname in enumerate(self.spec.hostnames):
-            ns = self._netns(host_netns(hostname))
             build_sample_compute_sysfs(self.sysfs_root(hostname), index)
+            host_ns = None if self.spec.guests == "qemu" else self._netns(self.host_netns(hostname))
             for nic in (n for n in self.nics if n.hostname == hostname):
+                if host_ns is None:
+                    # the host's NIC and the switch's port in one: libvirt opens the TAP by
+                    # name in the root namespace; the switch reads and writes its frames
+                    netns.add_tap(nic.switch_ifname)
+                    netns.set_up(nic.switch_ifname)
+                    ports.append(
+                        SwitchPort(
+                            nic.switch_port, nic.switch_ifname, PortConfig.quarantine(1), root=True
+                        )
+                    )
+                    continue
                 netns.add_veth(
-                    nic.switch_ifname, nic.ifname, ns=SWITCH_NS, peer_ns=ns, peer_mac=nic.mac
+                    nic.switch_ifname, nic.ifname, ns=switch_ns, peer_ns=host_ns, peer_mac=nic.mac
                 )
-                netns.set_up(nic.ifname, ns=ns)
-                netns.set_up(nic.switch_ifname, ns=SWITCH_NS)
+                netns.set_up(nic.ifname, ns=host_ns)
+                netns.set_up(nic.switch_ifname, ns=switch_ns)
                 ports.append(
                     SwitchPort(nic.switch_port, nic.switch_ifname, PortConfig.quarantine(1))
                 )
         for k, ep in enumerate(self.endpoints.values()):
             ns = self._netns(ep.netns)
             switch_if = f"pn-su{k}"
-            netns.add_veth(switch_if, "eth0", ns=SWITCH_NS, peer_ns=ns)
+            netns.add_veth(switch_if, "eth0", ns=switch_ns, peer_ns=ns)
             netns.set_up("eth0", ns=ns)
             netns.add_address("eth0", ep.address, ns=ns)
-            netns.set_up(switch_if, ns=SWITCH_NS)
+            netns.set_up(switch_if, ns=switch_ns)
             ports.append(
                 SwitchPort(
                     ep.switch_port,
@@ -212,14 +255,14 @@ class Lab:
                 )
             )
         if self.spec.uplink_port is not None:
-            ns = self._netns(UPLINK_NS)
-            netns.add_veth("pn-sup", "eth0", ns=SWITCH_NS, peer_ns=ns)
+            ns = self._netns(self.uplink_ns)
+            netns.add_veth("pn-sup", "eth0", ns=switch_ns, peer_ns=ns)
             netns.set_up("eth0", ns=ns)
-            netns.set_up("pn-sup", ns=SWITCH_NS)
+            netns.set_up("pn-sup", ns=switch_ns)
             uplink = PortConfig.trunk(None, ALL_VLANS, "uplink")
             ports.append(SwitchPort(self.spec.uplink_port, "pn-sup", uplink))
         self.switch = LabSwitch(
-            self.spec.switch_name, ports, netns=SWITCH_NS, lldp_interval=self.spec.lldp_interval
+            self.spec.switch_name, ports, netns=switch_ns, lldp_interval=self.spec.lldp_interval
         ).start()
         self.ssh = start_ssh_cli(
             self.switch,
@@ -232,14 +275,15 @@ class Lab:
         self._write_state()
 
     def _write_state(self) -> None:
-        assert self.ssh is not None
-        state = {
-            "switch": {
+        state: dict[str, Any] = {"prefix": self.prefix, "guests": self.spec.guests}
+        if self.ssh is not None:
+            state["switch"] = {
                 "name": self.spec.switch_name,
                 "vendor": "cisco_ios",
                 "host": self.ssh.host,
                 "port": self.ssh.port,
-            },
+            }
+        state |= {
             "nics": [asdict(n) for n in self.nics],
             "endpoints": [asdict(e) for e in self.endpoints.values()],
             "namespaces": self._namespaces,
@@ -252,11 +296,14 @@ class Lab:
                 self.switch.stop()
             self.switch, self.ssh = None, None
         # VMs of the lab hypervisor hold NICs in their own namespaces: remove those too
-        for ns in netns.namespaces(f"{netns.PREFIX}vm-"):
+        for ns in netns.namespaces(self.vm_prefix()):
             netns.del_netns(ns)
         for ns in reversed(self._namespaces):
             netns.del_netns(ns)
         self._namespaces = []
+        for nic in self.nics:
+            if nic.netns is None:
+                netns.del_link(nic.switch_ifname)
         (self.lab_dir / "lab.pid").unlink(missing_ok=True)
 
     def __enter__(self) -> Lab:

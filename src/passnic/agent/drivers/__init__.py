@@ -61,14 +61,19 @@ class HypervisorDriver(Protocol):
 #: Imported by name so the agent loads only the driver it runs.
 DRIVERS = {
     "fake": "passnic.agent.drivers.fake:FakeDriver",
-    "lab": "passnic.lab.driver:LabDriver",
     "libvirt": "passnic.agent.drivers.libvirt:LibvirtDriver",
 }
 
 
 def load_driver(name: str, hostname: str, state_dir: Path, options: dict[str, Any]) -> Any:
-    """The driver ``name`` for ``hostname``; ValueError for an unknown name."""
-    if name not in DRIVERS:
+    """The driver ``name`` for ``hostname``: one of `DRIVERS`, or a driver from outside the
+    agent given as ``module:Class`` (the lab's namespace driver); ValueError when there is
+    no such driver."""
+    module, colon, cls = DRIVERS.get(name, name).partition(":")
+    if not colon:
         raise ValueError(f"unknown hypervisor driver {name!r}; known: {', '.join(DRIVERS)}")
-    module, _, cls = DRIVERS[name].partition(":")
-    return getattr(import_module(module), cls)(hostname, state_dir, options)
+    try:
+        driver = getattr(import_module(module), cls)
+    except (ImportError, AttributeError) as exc:
+        raise ValueError(f"unknown hypervisor driver {name!r}: {exc}") from exc
+    return driver(hostname, state_dir, options)

@@ -13,12 +13,22 @@ Options (the agent's ``driver_options``, like Nova's ``[libvirt]`` section):
 * ``lab_nics`` (``{pci_address: tap}``): the lab form, where a NIC cannot be passed through, so
   the guest gets an emulated e1000 with the NIC's MAC on the NIC's TAP instead of ``<hostdev>``;
 * ``shutdown_timeout`` (60 s, Nova's default): how long a clean shutdown may take before the
-  guest is powered off hard.
+  guest is powered off hard;
+* ``name_prefix`` (``passnic-``): what the domains' names start with, so that one libvirt can
+  hold the guests of several clouds (labs) and each finds only its own.
 
-A domain is named ``passnic-<server id>``. The passthrough NIC is ``<hostdev mode='subsystem'
-type='pci' managed='yes'>``: libvirt binds it to vfio-pci when the domain starts and gives it
-back when the domain is undefined, so a guest parked by a cold migration is undefined (its NIC
-returns to the host) and only a park record and its disk stay in its instance directory.
+A domain is named ``passnic-<server id>``. Its serial console is a pty (``virsh console``)
+whose output libvirt also writes to the console log, as Nova's is. The passthrough NIC is
+``<hostdev mode='subsystem' type='pci' managed='yes'>``: libvirt binds it to vfio-pci when the
+domain starts and gives it back when the domain is undefined, so a guest parked by a cold
+migration is undefined (its NIC returns to the host) and only a park record and its disk stay
+in its instance directory.
+
+``instances_dir`` may be shared by several hosts (as Nova's shared instance storage): the park
+record names its host (``parked.<host>``), the directory names the host whose guest it holds
+(``host``), and a host removes the directory only while no other host holds or parks it there.
+Its disk then moves with a cold migration, and a host confirming or reverting one does not
+delete what the other host runs.
 """
 
 from __future__ import annotations
@@ -40,7 +50,7 @@ from typing import Any, Literal, Protocol
 
 import httpx
 import libvirt
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from passnic.agent.drivers import GuestState, HypervisorError
 from passnic.compute.protocol import GuestSpec
@@ -62,6 +72,7 @@ class LibvirtOptions(BaseModel):
     image_source_dir: Path | None = None
     lab_nics: dict[str, str] = {}
     shutdown_timeout: float = 60.0
+    name_prefix: str = Field(PREFIX, pattern=r"^[A-Za-z0-9_-]{1,32}$")
 
 
 # ---- images ----
@@ -188,11 +199,12 @@ def domain_xml(
     ramdisk: Path | None = None,
     cmdline: str | None = None,
     lab_nics: dict[str, str] | None = None,
+    name_prefix: str = PREFIX,
 ) -> str:
     """The domain of a guest: its disk, config drive, serial console to a file, and each NIC
     as a PCI hostdev, or in the lab form (``lab_nics``) as an e1000 on the NIC's TAP."""
     root = ET.Element("domain", type=virt_type)
-    ET.SubElement(root, "name").text = PREFIX + guest.server_id
+    ET.SubElement(root, "name").text = name_prefix + guest.server_id
     try:
         ET.SubElement(root, "uuid").text = str(uuid.UUID(guest.server_id))
     except ValueError:
@@ -234,8 +246,8 @@ def domain_xml(
             hostdev = ET.SubElement(devices, "hostdev", mode="subsystem", type="pci")
             hostdev.set("managed", "yes")
             ET.SubElement(ET.SubElement(hostdev, "source"), "address", _pci(device.pci_address))
-    serial = ET.SubElement(devices, "serial", type="file")
-    ET.SubElement(serial, "source", path=str(console_log), append="on")
+    serial = ET.SubElement(devices, "serial", type="pty")
+    ET.SubElement(serial, "log", file=str(console_log), append="on")
     ET.SubElement(serial, "target", port="0")
     return ET.tostring(root, encoding="unicode")
 
@@ -349,7 +361,7 @@ class LibvirtDriver:
 
     def _domain(self, server_id: str) -> libvirt.virDomain | None:
         try:
-            return self.conn.lookupByName(PREFIX + server_id)
+            return self.conn.lookupByName(self.options.name_prefix + server_id)
         except libvirt.libvirtError as exc:
             if exc.get_error_code() == libvirt.VIR_ERR_NO_DOMAIN:
                 return None
@@ -410,8 +422,10 @@ class LibvirtDriver:
             ramdisk=Path(ramdisk) if ramdisk else None,
             cmdline=str(boot["cmdline"]) if "cmdline" in boot else None,
             lab_nics=self.options.lab_nics,
+            name_prefix=self.options.name_prefix,
         )
         (where / "spec.json").write_text(guest.model_dump_json())
+        (where / "host").write_text(self.hostname)
         try:
             return self.conn.defineXMLFlags(xml, libvirt.VIR_DOMAIN_DEFINE_VALIDATE)
         except libvirt.libvirtError as exc:
@@ -425,6 +439,14 @@ class LibvirtDriver:
             with contextlib.suppress(libvirt.libvirtError):  # the refusal is what matters
                 domain.undefine()
             raise HypervisorError(f"libvirt refused to start the guest: {exc}") from exc
+
+    def _only_mine(self, where: Path) -> bool:
+        """No other host holds or parks the guest of this (maybe shared) directory."""
+        try:
+            holder = (where / "host").read_text()
+        except FileNotFoundError:
+            holder = self.hostname
+        return holder == self.hostname and not any(where.glob("parked.*"))
 
     def _stop(self, domain: libvirt.virDomain) -> None:
         """A clean shutdown (ACPI), powered off hard after ``shutdown_timeout``."""
@@ -442,11 +464,11 @@ class LibvirtDriver:
     def guests(self) -> dict[str, GuestState]:
         have: dict[str, GuestState] = {}
         if self.instances.is_dir():
-            for park in self.instances.glob("*/parked"):
+            for park in self.instances.glob(f"*/parked.{self.hostname}"):
                 have[park.parent.name] = "parked"
         for domain in self.conn.listAllDomains():
-            if domain.name().startswith(PREFIX):
-                sid = domain.name().removeprefix(PREFIX)
+            if domain.name().startswith(self.options.name_prefix):
+                sid = domain.name().removeprefix(self.options.name_prefix)
                 have[sid] = "running" if domain.isActive() else "stopped"
         return have
 
@@ -459,7 +481,10 @@ class LibvirtDriver:
             if domain.isActive():
                 self._libvirt("power the guest off", domain.destroy)
             self._libvirt("undefine the guest", domain.undefine)
-        shutil.rmtree(self._dir(server_id), ignore_errors=True)
+        where = self._dir(server_id)
+        (where / f"parked.{self.hostname}").unlink(missing_ok=True)
+        if self._only_mine(where):
+            shutil.rmtree(where, ignore_errors=True)
 
     def power_off(self, server_id: str) -> None:
         self._stop(self._require(server_id))
@@ -482,13 +507,13 @@ class LibvirtDriver:
         domain = self._require(server_id)
         self._stop(domain)
         self._libvirt("undefine the guest", domain.undefine)
-        (self._dir(server_id) / "parked").touch()
+        (self._dir(server_id) / f"parked.{self.hostname}").touch()
 
     def migrate_in(self, guest: GuestSpec, power_on: bool) -> None:
         # the disk stays when it is here (a revert); from another host it starts afresh from
         # the image until agents copy disks between them
         domain = self._define(guest)
-        (self._dir(guest.server_id) / "parked").unlink(missing_ok=True)
+        (self._dir(guest.server_id) / f"parked.{self.hostname}").unlink(missing_ok=True)
         if power_on:
             self._start(domain)
 
