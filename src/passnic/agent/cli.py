@@ -149,7 +149,6 @@ def run(
         update={k: v for k, v in overrides.items() if v is not None}
     )
     cfg.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    hypervisor = load_driver(cfg.driver, cfg.hostname, cfg.state_dir, cfg.driver_options)
     stop = threading.Event()
     agent: HostAgent | None = None
 
@@ -166,10 +165,15 @@ def run(
         login = password_login(
             cfg.auth_url, cfg.username, cfg.password, cfg.project_name, cfg.user_domain_name
         )
+        client = ControllerClient(http, cfg.controller, login)
+        # the driver fetches the images its guests boot through Glance with the agent's token
+        hypervisor = load_driver(
+            cfg.driver, cfg.hostname, cfg.state_dir, cfg.driver_options, client.images()
+        )
         agent = HostAgent(
             cfg.hostname,
             hypervisor,
-            ControllerClient(http, cfg.controller, login),
+            client,
             state_dir=cfg.state_dir,
             inventory=lambda: discover_host(cfg.hostname, sysfs_root=cfg.sysfs_root),
         )
