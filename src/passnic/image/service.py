@@ -340,7 +340,7 @@ class ImageService:
     def seed(
         self,
         name: str,
-        data: bytes,
+        data: bytes | Iterable[bytes],
         owner: str | None,
         *,
         visibility: str = "public",
@@ -366,7 +366,7 @@ class ImageService:
         image = self._create(None, attrs, owner)
         with self.db.transaction() as s:
             _claim(s, image.id)
-        return self._store(image.id, disk_format, [data])
+        return self._store(image.id, disk_format, [data] if isinstance(data, bytes) else data)
 
     # ---- internals ---------------------------------------------------------------------
 
