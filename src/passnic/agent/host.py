@@ -20,6 +20,7 @@ import logging
 import os
 import tempfile
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import partial
@@ -46,6 +47,11 @@ LONG_POLL_SECONDS = 20.0
 #: the HTTP client's time-out: a long-poll plus room for a slow controller
 HTTP_TIMEOUT_SECONDS = LONG_POLL_SECONDS + 30.0
 RETRY_SECONDS = (0.5, 1.0, 2.0, 5.0)
+#: after a guest changed or printed, its console is followed this long, a sync every
+#: ``CONSOLE_POLL_SECONDS`` instead of a long-poll, so os-getConsoleOutput shows a booting
+#: guest's lines within moments (the controller never calls a host)
+CONSOLE_FOLLOW_SECONDS = 60.0
+CONSOLE_POLL_SECONDS = 2.0
 
 
 class AgentError(Exception):
@@ -261,6 +267,7 @@ class HostAgent:
         self._generation: int | None = None
         self._desired: list[DesiredGuest] | None = None
         self._inventory_sent = False
+        self._follow_until = 0.0  # see CONSOLE_FOLLOW_SECONDS
         self.heartbeat_timeout = 30.0
         #: in a long-poll, touching nothing: the moment a stop may cut short
         self.waiting = False
@@ -303,7 +310,12 @@ class HostAgent:
         acted = True
         while not stop.is_set():
             try:
+                if acted:
+                    self._follow_until = time.monotonic() + CONSOLE_FOLLOW_SECONDS
                 wait = 0.0 if acted else min(LONG_POLL_SECONDS, self.heartbeat_timeout / 3)
+                if not acted and time.monotonic() < self._follow_until:
+                    stop.wait(CONSOLE_POLL_SECONDS)  # a short pause, then report the console
+                    wait = 0.0
                 acted = self.sync_once(wait)
                 failures = 0
             except (AgentError, httpx.HTTPError, ValueError) as exc:
@@ -457,6 +469,8 @@ class HostAgent:
                 continue
             console = self.driver.console(server_id)[-MAX_CONSOLE:]
             fresh = console if console != self._consoles.get(server_id) else None
+            if fresh is not None:
+                self._follow_until = time.monotonic() + CONSOLE_FOLLOW_SECONDS
             self._consoles[server_id] = console
             out.append(
                 ActualGuest(
