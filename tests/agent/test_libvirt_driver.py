@@ -259,6 +259,17 @@ def test_a_refused_start_carries_libvirts_words_and_holds_no_nic(
         driver.spawn(guest)
     assert words in raised.value.message
     assert guest.server_id not in driver.guests()  # undefined: the hostdev is given back
+    disk = driver.disk_file(guest.server_id)
+    assert disk is not None and not disk.parent.exists()  # nor disk nor config drive left
+
+    # a revert that libvirt refuses to start keeps the guest parked, with its disk
+    monkeypatch.undo()
+    driver.spawn(guest)
+    driver.migrate_out(guest.server_id)
+    monkeypatch.setattr(libvirt.virDomain, "create", refuse)
+    with pytest.raises(HypervisorError):
+        driver.migrate_in(guest, power_on=True)
+    assert driver.guests()[guest.server_id] == "parked" and disk.exists()
     driver.destroy(guest.server_id)
 
 

@@ -33,7 +33,7 @@ import tempfile
 import time
 import uuid
 import xml.etree.ElementTree as ET
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, Literal
 
@@ -377,8 +377,21 @@ class LibvirtDriver:
                 have[sid] = "running" if domain.isActive() else "stopped"
         return have
 
+    @contextlib.contextmanager
+    def _new(self, server_id: str) -> Iterator[None]:
+        """A guest defined here for the first time: a failure leaves nothing of it behind
+        (its instance directory holds the disk and config drive)."""
+        try:
+            yield
+        except BaseException:
+            domain = self._domain(server_id)
+            if domain is None:
+                shutil.rmtree(self._dir(server_id), ignore_errors=True)
+            raise
+
     def spawn(self, guest: GuestSpec) -> None:
-        self._start(self._define(guest))
+        with self._new(guest.server_id):
+            self._start(self._define(guest))
 
     def destroy(self, server_id: str) -> None:
         domain = self._domain(server_id)
@@ -414,10 +427,17 @@ class LibvirtDriver:
     def migrate_in(self, guest: GuestSpec, power_on: bool) -> None:
         # the disk is here: kept from before (a revert), or copied by the agent from the
         # source host (``disk_file``); a guest that had none starts afresh from its image
-        domain = self._define(guest)
-        (self._dir(guest.server_id) / "parked").unlink(missing_ok=True)
-        if power_on:
-            self._start(domain)
+        park = self._dir(guest.server_id) / "parked"
+        if park.exists():  # a revert: a failed start leaves it parked, its disk kept
+            domain = self._define(guest)
+            if power_on:
+                self._start(domain)
+            park.unlink()
+            return
+        with self._new(guest.server_id):
+            domain = self._define(guest)
+            if power_on:
+                self._start(domain)
 
     def prerequisites(self) -> list[str]:
         return prerequisites(
