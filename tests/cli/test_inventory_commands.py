@@ -291,3 +291,9 @@ def test_host_if_delete(run: Run, fake: FakeCloud) -> None:
 def test_one_token_per_invocation(run: Run, fake: FakeCloud) -> None:
     run("host-if-list", "compute-0")
     assert len(fake.sent("POST", "/auth/tokens")) == 1
+
+
+def test_host_show_says_why_a_host_cannot_pass_nics_through(run: Run, fake: FakeCloud) -> None:
+    fake.hosts[0]["passthrough"] = "lacking: vfio-pci is not available (load the vfio-pci module)"
+    shown = rows(run("host-show", "compute-0"))
+    assert shown["passthrough"] == "lacking: vfio-pci is not available (load the vfio-pci module)"

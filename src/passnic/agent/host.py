@@ -77,7 +77,11 @@ class ControllerClient:
 
     def images(self) -> GlanceImages:
         """The controller's image API (Glance v2 under ``/image``) with the agent's token."""
-        return GlanceImages(self.http, f"{self.base}/image", self.token)
+        return GlanceImages(self.http, f"{self.base}/image", self.token, self.forget_token)
+
+    def forget_token(self) -> None:
+        """The token was refused (expired): the next call logs in again."""
+        self._token = None
 
     def _send(
         self,

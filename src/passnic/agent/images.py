@@ -54,29 +54,55 @@ class DirectoryImages:
 
 
 class GlanceImages:
-    """Images from the controller's image API (Glance v2) with the agent's token."""
+    """Images from the controller's image API (Glance v2) with the agent's token; on a 401
+    (the token expired) ``renew`` is called and the request made once more."""
 
-    def __init__(self, http: httpx.Client, image_url: str, token: Callable[[], str]) -> None:
+    def __init__(
+        self,
+        http: httpx.Client,
+        image_url: str,
+        token: Callable[[], str],
+        renew: Callable[[], object] = lambda: None,
+    ) -> None:
         self.http = http
         self.base = image_url.rstrip("/")
         self.token = token
+        self.renew = renew
 
-    def _get(self, path: str) -> httpx.Response:
-        response = self.http.get(f"{self.base}{path}", headers={"X-Auth-Token": self.token()})
-        if response.is_error:
-            raise HypervisorError(f"the image API answered {response.status_code} to {path}")
-        return response
+    def _open(self, path: str) -> httpx.Response:
+        """The streamed answer to a GET (the caller closes it)."""
+        for attempt in (1, 2):
+            request = self.http.build_request(
+                "GET", f"{self.base}{path}", headers={"X-Auth-Token": self.token()}
+            )
+            try:
+                response = self.http.send(request, stream=True)
+            except httpx.HTTPError as exc:
+                raise HypervisorError(f"cannot reach the image API at {self.base}: {exc}") from exc
+            if response.status_code == 401 and attempt == 1:
+                response.close()
+                self.renew()
+                continue
+            if response.is_error:
+                response.close()
+                raise HypervisorError(f"the image API answered {response.status_code} to {path}")
+            return response
+        raise HypervisorError("unreachable")  # pragma: no cover
 
     def record(self, image_id: str) -> dict[str, Any]:
-        record: dict[str, Any] = self._get(f"/v2/images/{image_id}").json()
+        response = self._open(f"/v2/images/{image_id}")
+        try:
+            record: dict[str, Any] = json.loads(response.read())
+        finally:
+            response.close()
         return record
 
     def data(self, image_id: str) -> Iterator[bytes]:
-        url = f"{self.base}/v2/images/{image_id}/file"
-        with self.http.stream("GET", url, headers={"X-Auth-Token": self.token()}) as response:
-            if response.is_error:
-                raise HypervisorError(f"the image API answered {response.status_code} to {url}")
+        response = self._open(f"/v2/images/{image_id}/file")
+        try:
             yield from response.iter_bytes(CHUNK)
+        finally:
+            response.close()
 
 
 class ImageCache:
