@@ -299,3 +299,21 @@ def test_a_host_lacking_passthrough_says_why_and_gets_no_server(
     host = scene.api.get("/inventory/v1/ihosts/compute-0", headers=scene.admin).json()
     assert host["passthrough"] == "ok"
     assert scene.boot("vm2", networks=[{"port": scene.port("p2")["id"]}])["status"] == "ACTIVE"
+
+
+@pytest.mark.parametrize(
+    ("user_data", "words"),
+    [("not base64!", "it is not base64"), ("QUFB" * 16384, "longer than 65535"), (7, "string")],
+)
+def test_user_data_must_be_base64_of_nova_size(scene: Scene, user_data: Any, words: str) -> None:
+    body = {
+        "server": {
+            "name": "vm1",
+            "imageRef": scene.image_id,
+            "flavorRef": scene.flavor_id("small"),
+            "networks": [{"port": scene.port()["id"]}],
+            "user_data": user_data,
+        }
+    }
+    resp = scene.api.post(f"{API}/servers", json=body, headers=scene.user1)
+    assert resp.status_code == 400 and words in resp.json()["badRequest"]["message"]
