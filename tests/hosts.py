@@ -5,6 +5,8 @@ nothing moves, so a test sees each operation's end state without sleeping."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
@@ -15,8 +17,13 @@ from passnic.compute.models import Guest, Server
 
 
 class Hosts:
-    def __init__(self, api: TestClient, cloud: Cloud, admin_token: str) -> None:
+    def __init__(
+        self, api: TestClient, cloud: Cloud, admin_token: str, state_dir: Path | None = None
+    ) -> None:
         self.api = api
+        #: each host's agent and fake driver keep their state under ``state_dir/<host>`` (the
+        #: fake guests then have disk files that a cold migration carries)
+        self.state_dir = state_dir
         self.cloud = cloud
         self.token = admin_token
         self.agents: dict[str, HostAgent] = {}
@@ -25,7 +32,10 @@ class Hosts:
     def agent(self, hostname: str) -> HostAgent:
         if hostname not in self.agents:
             client = ControllerClient(self.api, "", lambda _http: self.token)
-            self.agents[hostname] = HostAgent(hostname, FakeDriver(hostname), client)
+            state = self.state_dir / hostname if self.state_dir is not None else None
+            self.agents[hostname] = HostAgent(
+                hostname, FakeDriver(hostname, state), client, state_dir=state
+            )
         return self.agents[hostname]
 
     def driver(self, hostname: str) -> FakeDriver:

@@ -65,18 +65,19 @@ def bootstrap_identity(cloud: Cloud) -> list[Credential]:
     return creds
 
 
-def bootstrap_sample_cloud(cloud: Cloud) -> list[Credential]:
-    """Everything the StarlingX procedure starts from; only on an empty database."""
+def bootstrap_sample_cloud(cloud: Cloud, guest_cache: Path | None = None) -> list[Credential]:
+    """Everything the StarlingX procedure starts from; only on an empty database. The image
+    is the guest built in ``guest_cache`` when there is one (``make guest``), else cirros."""
     from passnic.compute.sample import seed_flavors
     from passnic.fabric.sample import seed_fabric
-    from passnic.image.sample import seed_cirros
+    from passnic.image.sample import seed_sample_image
     from passnic.inventory.sample import bootstrap_inventory
     from passnic.network.sample import seed_segment_ranges
 
     creds = bootstrap_identity(cloud)
     bootstrap_inventory(cloud)
     seed_segment_ranges(cloud)
-    seed_cirros(cloud)
+    seed_sample_image(cloud, guest_cache)
     seed_flavors(cloud)
     seed_fabric(cloud)
     return creds

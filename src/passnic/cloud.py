@@ -28,7 +28,13 @@ class Cloud:
         self.image = ImageService(self.db, settings)
         self.placement = PlacementService(self.db, self.inventory)
         self.fabric = FabricService(self.db, settings, _FabricSources(self))
-        self.hosts = HostService(self.db, self.inventory, self.identity, settings.heartbeat_timeout)
+        self.hosts = HostService(
+            self.db,
+            self.inventory,
+            self.identity,
+            settings.heartbeat_timeout,
+            settings.home / "disks",
+        )
         self.compute = ComputeService(
             self.db,
             self.image,

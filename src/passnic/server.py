@@ -23,6 +23,7 @@ from passnic.bootstrap import (
 )
 from passnic.cloud import Cloud
 from passnic.config import Settings, private_dir
+from passnic.image.guest import default_cache
 from passnic.logs import logging_options
 from passnic.supervisor import AgentSupervisor
 
@@ -51,7 +52,11 @@ def prepare(settings: Settings, host: str, port: int) -> Prepared:
     try:
         cloud.db.migrate()
         fresh = not cloud.identity.is_bootstrapped()
-        creds = bootstrap_sample_cloud(cloud) if fresh else load_credentials(settings.home)
+        creds = (
+            bootstrap_sample_cloud(cloud, default_cache())
+            if fresh
+            else load_credentials(settings.home)
+        )
         agents = ensure_sample_agents(cloud, auth_url)
     finally:
         cloud.close()

@@ -4,6 +4,7 @@ checksum, a refused start, and the host prerequisites."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import shutil
@@ -22,7 +23,7 @@ from passnic.agent.drivers.libvirt import (  # noqa: E402
     domain_xml,
     prerequisites,
 )
-from passnic.compute.protocol import GuestDevice, GuestSpec  # noqa: E402
+from passnic.compute.protocol import GuestDevice, GuestImage, GuestSpec  # noqa: E402
 
 NIC = GuestDevice(
     pci_address="0000:03:00.0", vendor_id="8086", product_id="10d3", mac="FA:16:3E:00:00:01"
@@ -177,7 +178,9 @@ def test_lifecycle_on_libvirts_test_driver(driver: LibvirtDriver, tmp_path: Path
     assert driver.guests()[sid] == "running"
 
     # a revert-style round trip: parked (undefined, the NIC given back, the disk kept) ...
-    (where / "disk.qcow2").write_bytes(b"the server's own data")
+    disk = where / "disk.qcow2"
+    subprocess.run(["qemu-io", "-c", "write -P 0x5a 0 4k", str(disk)], check=True)
+    assert driver.disk_file(sid) == disk
     driver.migrate_out(sid)
     assert driver.guests()[sid] == "parked"
     with pytest.raises(libvirt.libvirtError):
@@ -189,7 +192,7 @@ def test_lifecycle_on_libvirts_test_driver(driver: LibvirtDriver, tmp_path: Path
     driver.migrate_in(guest.model_copy(update={"devices": (other,)}), power_on=False)
     assert driver.guests()[sid] == "stopped"
     assert "bus='0x04'" in driver.conn.lookupByName(PREFIX + sid).XMLDesc()
-    assert (where / "disk.qcow2").read_bytes() == b"the server's own data"
+    assert _holds_its_data(disk)
 
     (where / "console.log").write_text("passnic-guest: eth1 fa:16:3e:00:00:02 10.0.0.5/24\n")
     assert "eth1 fa:16:3e:00:00:02" in driver.console(sid)
@@ -198,6 +201,38 @@ def test_lifecycle_on_libvirts_test_driver(driver: LibvirtDriver, tmp_path: Path
     assert sid not in driver.guests()
     assert not where.exists()
     assert driver.console(sid) == ""
+
+
+def _holds_its_data(disk: Path) -> bool:
+    done = subprocess.run(["qemu-io", "-c", "read -P 0x5a 0 4k", str(disk)], capture_output=True)
+    return done.returncode == 0 and b"Pattern verification failed" not in done.stdout
+
+
+def test_a_disk_copied_from_another_host_boots_on_this_hosts_image_cache(
+    driver: LibvirtDriver, tmp_path: Path
+) -> None:
+    """The destination of a cold migration gets the source's overlay, whose base is the
+    source's cache: migrate_in points it at this host's copy and keeps the guest's data."""
+    guest = spec()
+    sid = guest.server_id
+    disk = driver.disk_file(sid)
+    assert disk is not None
+    disk.parent.mkdir(parents=True)
+    elsewhere = tmp_path / "source-host" / "images" / "machine"
+    elsewhere.parent.mkdir(parents=True)
+    elsewhere.write_bytes(b"\0" * 65536)
+    subprocess.run(
+        ["qemu-img", "create", "-q", "-f", "qcow2", "-F", "raw", "-b", str(elsewhere), str(disk)],
+        check=True,
+    )
+    subprocess.run(["qemu-io", "-c", "write -P 0x5a 0 4k", str(disk)], check=True)
+    elsewhere.unlink()  # the source host's cache is not here
+    driver.migrate_in(guest.model_copy(update={"migrated_from": "compute2"}), power_on=True)
+    assert driver.guests()[sid] == "running"
+    info = json.loads(subprocess.check_output(["qemu-img", "info", "--output=json", str(disk)]))
+    assert info["backing-filename"] == str(tmp_path / "state" / "images" / "machine")
+    assert _holds_its_data(disk)
+    driver.destroy(sid)
 
 
 def test_guests_lists_only_passnic_domains(driver: LibvirtDriver) -> None:
@@ -224,6 +259,17 @@ def test_a_refused_start_carries_libvirts_words_and_holds_no_nic(
         driver.spawn(guest)
     assert words in raised.value.message
     assert guest.server_id not in driver.guests()  # undefined: the hostdev is given back
+    disk = driver.disk_file(guest.server_id)
+    assert disk is not None and not disk.parent.exists()  # nor disk nor config drive left
+
+    # a revert that libvirt refuses to start keeps the guest parked, with its disk
+    monkeypatch.undo()
+    driver.spawn(guest)
+    driver.migrate_out(guest.server_id)
+    monkeypatch.setattr(libvirt.virDomain, "create", refuse)
+    with pytest.raises(HypervisorError):
+        driver.migrate_in(guest, power_on=True)
+    assert driver.guests()[guest.server_id] == "parked" and disk.exists()
     driver.destroy(guest.server_id)
 
 
@@ -259,6 +305,11 @@ def test_prerequisites_say_what_is_missing(tmp_path: Path) -> None:
     assert prerequisites("test:///default", "qemu", sysfs) == reasons[2:]
     reasons = prerequisites(f"test://{tmp_path}/missing.xml", "qemu", sysfs)
     assert len(reasons) == 1 and "not reachable" in reasons[0]
+    # the lab form (emulated NICs) needs no IOMMU nor vfio-pci: only libvirt and virt_type
+    empty = tmp_path / "empty-sys"
+    assert prerequisites("test:///default", "qemu", empty, passthrough=False) == [
+        "virt_type qemu is not usable here (libvirt offers: test)"
+    ]
 
 
 def test_shared_instances_dir_keeps_the_disk_across_a_cold_migration(
@@ -296,3 +347,35 @@ def test_shared_instances_dir_keeps_the_disk_across_a_cold_migration(
     assert (where / "disk.qcow2").read_bytes() == b"the server's own data"
     destination.destroy(sid)
     assert not where.exists()
+
+
+def _iso_file(iso: Path, name: str) -> bytes:
+    return subprocess.check_output(["isoinfo", "-R", "-x", name, "-i", str(iso)])
+
+
+def test_the_config_drive_carries_user_data_and_the_key_pair(
+    driver: LibvirtDriver, tmp_path: Path
+) -> None:
+    key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIE0000000000000000000000000000000000000000000 me"
+    script = b"#!/bin/sh\necho hello from user_data\n"
+    guest = spec().model_copy(
+        update={"user_data": base64.b64encode(script).decode(), "public_keys": {"mykey": key}}
+    )
+    driver.spawn(guest)
+    iso = tmp_path / "state" / "instances" / guest.server_id / "disk.config"
+    assert _iso_file(iso, "/openstack/latest/user_data") == script
+    meta = json.loads(_iso_file(iso, "/openstack/latest/meta_data.json"))
+    assert meta["public_keys"] == {"mykey": key}
+    assert meta["keys"] == [{"name": "mykey", "type": "ssh", "data": key}]
+    assert meta["uuid"] == guest.server_id
+    driver.destroy(guest.server_id)
+
+
+def test_the_image_record_the_controller_sent_is_the_one_checked(driver: LibvirtDriver) -> None:
+    """The checksum comes with the guest's spec (``GuestSpec.images``), so bytes that match
+    only the source's own record are refused."""
+    forged = GuestImage(id="machine", disk_format="raw", os_hash_algo="sha512", os_hash_value="0")
+    guest = spec().model_copy(update={"images": (forged,)})
+    with pytest.raises(HypervisorError, match="image machine does not match its checksum"):
+        driver.spawn(guest)
+    assert guest.server_id not in driver.guests()

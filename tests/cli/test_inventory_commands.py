@@ -310,3 +310,9 @@ def test_lldp_lists_use_starlingx_labels(run: Run, fake: FakeCloud) -> None:
         "system_description",
     ]  # fmt: skip
     assert row["status"] == "rx=enabled,tx=disabled"
+
+
+def test_host_show_says_why_a_host_cannot_pass_nics_through(run: Run, fake: FakeCloud) -> None:
+    fake.hosts[0]["passthrough"] = "lacking: vfio-pci is not available (load the vfio-pci module)"
+    shown = rows(run("host-show", "compute-0"))
+    assert shown["passthrough"] == "lacking: vfio-pci is not available (load the vfio-pci module)"

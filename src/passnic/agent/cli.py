@@ -153,7 +153,6 @@ def run(
         update={k: v for k, v in overrides.items() if v is not None}
     )
     cfg.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    hypervisor = load_driver(cfg.driver, cfg.hostname, cfg.state_dir, cfg.driver_options)
     stop = threading.Event()
     agent: HostAgent | None = None
 
@@ -170,19 +169,24 @@ def run(
     def inventory() -> HostReport:
         return discover_host(cfg.hostname, sysfs_root=cfg.sysfs_root)
 
-    # the NICs' LLDP neighbours: the driver's when it hears them itself (a lab host's NICs
-    # live in its namespace; the fake driver reads a file), else the host's own interfaces
-    lldp = getattr(hypervisor, "lldp_neighbours", None) or host_neighbours(
-        p.name for p in inventory().ports
-    )
     with httpx.Client(timeout=HTTP_TIMEOUT_SECONDS) as http:
         login = password_login(
             cfg.auth_url, cfg.username, cfg.password, cfg.project_name, cfg.user_domain_name
         )
+        client = ControllerClient(http, cfg.controller, login)
+        # the driver fetches the images its guests boot through Glance with the agent's token
+        hypervisor = load_driver(
+            cfg.driver, cfg.hostname, cfg.state_dir, cfg.driver_options, client.images()
+        )
+        # the NICs' LLDP neighbours: the driver's when it hears them itself (a lab host's NICs
+        # live in its namespace; the fake driver reads a file), else the host's own interfaces
+        lldp = getattr(hypervisor, "lldp_neighbours", None) or host_neighbours(
+            p.name for p in inventory().ports
+        )
         agent = HostAgent(
             cfg.hostname,
             hypervisor,
-            ControllerClient(http, cfg.controller, login),
+            client,
             state_dir=cfg.state_dir,
             inventory=inventory,
             lldp=lldp,

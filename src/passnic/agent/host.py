@@ -14,11 +14,14 @@ another on the same host is free before it is taken.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
+import tempfile
 import threading
-from collections.abc import Callable, Mapping
+import time
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -27,6 +30,7 @@ from typing import Any
 import httpx
 
 from passnic.agent.drivers import GuestState, HypervisorDriver, HypervisorError
+from passnic.agent.images import CHUNK, GlanceImages
 from passnic.agent.lldp import Neighbour, with_neighbours
 from passnic.compute.protocol import (
     MAX_CONSOLE,
@@ -44,6 +48,11 @@ LONG_POLL_SECONDS = 20.0
 #: the HTTP client's time-out: a long-poll plus room for a slow controller
 HTTP_TIMEOUT_SECONDS = LONG_POLL_SECONDS + 30.0
 RETRY_SECONDS = (0.5, 1.0, 2.0, 5.0)
+#: after a guest changed or printed, its console is followed this long, a sync every
+#: ``CONSOLE_POLL_SECONDS`` instead of a long-poll, so os-getConsoleOutput shows a booting
+#: guest's lines within moments (the controller never calls a host)
+CONSOLE_FOLLOW_SECONDS = 60.0
+CONSOLE_POLL_SECONDS = 2.0
 
 
 class AgentError(Exception):
@@ -60,6 +69,92 @@ class ControllerClient:
         self.base = controller_url.rstrip("/")
         self._login = login
         self._token: str | None = None
+
+    def token(self) -> str:
+        """The agent's current Keystone token (logging in when it has none)."""
+        if self._token is None:
+            self._token = self._login(self.http)
+        return self._token
+
+    def images(self) -> GlanceImages:
+        """The controller's image API (Glance v2 under ``/image``) with the agent's token."""
+        return GlanceImages(self.http, f"{self.base}/image", self.token, self.forget_token)
+
+    def forget_token(self) -> None:
+        """The token was refused (expired): the next call logs in again."""
+        self._token = None
+
+    def _send(
+        self,
+        method: str,
+        path: str,
+        headers: dict[str, str] | None = None,
+        content: Callable[[], Iterator[bytes]] | None = None,
+    ) -> httpx.Response:
+        """One call with the token, logging in again once on 401 (``content`` is made anew
+        for the second try); the response is streamed: the caller closes it."""
+        for attempt in (1, 2):
+            request = self.http.build_request(
+                method,
+                f"{self.base}{path}",
+                headers={**(headers or {}), "X-Auth-Token": self.token()},
+                content=content() if content is not None else None,
+            )
+            try:
+                response = self.http.send(request, stream=True)
+            except httpx.HTTPError as exc:
+                raise AgentError(f"cannot reach the controller at {self.base}: {exc}") from exc
+            if response.status_code == 401 and attempt == 1:
+                response.close()
+                self._token = None
+                continue
+            return response
+        raise AgentError("unreachable")  # pragma: no cover
+
+    def put_file(self, path: str, source: Path) -> None:
+        """Upload a file (a guest's disk), with its SHA-256 for the controller to check."""
+        digest = _sha256(source)
+
+        def chunks() -> Iterator[bytes]:
+            with open(source, "rb") as handle:
+                while chunk := handle.read(CHUNK):
+                    yield chunk
+
+        response = self._send(
+            "PUT",
+            path,
+            headers={"Content-Type": "application/octet-stream", "X-Sha256": digest},
+            content=chunks,
+        )
+        try:
+            _check(response, path)
+        finally:
+            response.close()
+
+    def get_file(self, path: str, target: Path) -> bool:
+        """Download to ``target`` (written whole or not at all, checked against the
+        controller's SHA-256); False when the controller has no such file (404)."""
+        response = self._send("GET", path)
+        try:
+            if response.status_code == 404:
+                return False
+            _check(response, path)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
+            try:
+                digest = hashlib.sha256()
+                with os.fdopen(fd, "wb") as handle:
+                    for chunk in response.iter_bytes(CHUNK):
+                        digest.update(chunk)
+                        handle.write(chunk)
+                if digest.hexdigest() != response.headers.get("X-Sha256"):
+                    raise AgentError(f"{path} arrived damaged (its SHA-256 does not match)")
+                os.replace(tmp, target)
+            finally:
+                Path(tmp).unlink(missing_ok=True)
+        finally:
+            response.close()
+        return True
 
     def post(self, path: str, body: Any) -> Any:
         for attempt in (1, 2):
@@ -83,6 +178,22 @@ class ControllerClient:
                 )
             return response.json()
         raise AgentError("unreachable")  # pragma: no cover - the loop always returns or raises
+
+
+def _check(response: httpx.Response, path: str) -> None:
+    if response.is_error:
+        response.read()
+        raise AgentError(
+            f"the controller answered {response.status_code} to {path}: {response.text[:500]}"
+        )
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def password_login(
@@ -116,24 +227,27 @@ def password_login(
 @dataclass
 class _Memory:
     """What the agent keeps across its own restarts (the guests themselves live in the
-    hypervisor): reboots done per guest, and the failures it must not retry blindly."""
+    hypervisor): reboots done per guest, and the parked guests whose disk the controller has
+    (an agent killed during an upload sends the disk again)."""
 
     path: Path | None
     reboots: dict[str, int] = field(default_factory=dict)
+    uploaded: set[str] = field(default_factory=set)
 
     @classmethod
     def load(cls, path: Path | None) -> _Memory:
         if path is None or not path.exists():
             return cls(path)
         data = json.loads(path.read_text())
-        return cls(path, {k: int(v) for k, v in data.get("reboots", {}).items()})
+        reboots = {k: int(v) for k, v in data.get("reboots", {}).items()}
+        return cls(path, reboots, set(data.get("uploaded", [])))
 
     def save(self) -> None:
         if self.path is None:
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"reboots": self.reboots}))
+        tmp.write_text(json.dumps({"reboots": self.reboots, "uploaded": sorted(self.uploaded)}))
         os.replace(tmp, self.path)
 
 
@@ -162,6 +276,7 @@ class HostAgent:
         self._generation: int | None = None
         self._desired: list[DesiredGuest] | None = None
         self._inventory_sent = False
+        self._follow_until = 0.0  # see CONSOLE_FOLLOW_SECONDS
         self.heartbeat_timeout = 30.0
         #: in a long-poll, touching nothing: the moment a stop may cut short
         self.waiting = False
@@ -173,7 +288,9 @@ class HostAgent:
         next round reports at once)."""
         heard = self._hear()
         if self.inventory is not None and (not self._inventory_sent or heard != self._heard):
-            report = with_neighbours(self.inventory(), heard)
+            report = with_neighbours(self.inventory(), heard).model_copy(
+                update={"prerequisites": self.driver.prerequisites()}
+            )
             self.client.post(
                 f"/agent/v1/hosts/{self.hostname}/inventory", report.model_dump(mode="json")
             )
@@ -212,7 +329,12 @@ class HostAgent:
         acted = True
         while not stop.is_set():
             try:
+                if acted:
+                    self._follow_until = time.monotonic() + CONSOLE_FOLLOW_SECONDS
                 wait = 0.0 if acted else min(LONG_POLL_SECONDS, self.heartbeat_timeout / 3)
+                if not acted and time.monotonic() < self._follow_until:
+                    stop.wait(CONSOLE_POLL_SECONDS)  # a short pause, then report the console
+                    wait = 0.0
                 acted = self.sync_once(wait)
                 failures = 0
             except (AgentError, httpx.HTTPError, ValueError) as exc:
@@ -245,12 +367,21 @@ class HostAgent:
                 sid = want.spec.server_id
                 acted |= self._act(sid, want, partial(self.driver.migrate_out, sid))
         for want in desired:
+            if want.power == "parked" and self.driver.guests().get(want.spec.server_id) == "parked":
+                self._upload_disk(want.spec.server_id)
+        for want in desired:
             if want.power in ("running", "stopped"):
                 acted |= self._bring(want, have.get(want.spec.server_id))
         for want in desired:
-            state = self.driver.guests().get(want.spec.server_id)
-            if _matches(want, state, self._memory.reboots.get(want.spec.server_id, 0)):
-                self._versions[want.spec.server_id] = want.version
+            sid = want.spec.server_id
+            if want.power == "parked" and sid not in self._memory.uploaded:
+                continue  # parked, but its disk is not with the controller yet
+            if _matches(want, self.driver.guests().get(sid), self._memory.reboots.get(sid, 0)):
+                self._versions[sid] = want.version
+        stale = {s for s in self._memory.uploaded if s not in wanted or wanted[s].power != "parked"}
+        if stale:
+            self._memory.uploaded -= stale
+            self._memory.save()
         for gone in set(self._memory.reboots) - set(self.driver.guests()):
             del self._memory.reboots[gone]
             self._memory.save()
@@ -262,7 +393,13 @@ class HostAgent:
         if state is None:
             if running and spec.migrated_from is None:
                 return self._act(sid, want, lambda: self.driver.spawn(spec))
-            return self._act(sid, want, lambda: self.driver.migrate_in(spec, running))
+
+            def move_in() -> None:
+                if spec.migrated_from is not None:
+                    self._download_disk(sid)
+                self.driver.migrate_in(spec, running)
+
+            return self._act(sid, want, move_in)
         if state == "parked":
             return self._act(sid, want, lambda: self.driver.migrate_in(spec, running))
         if state == "running" and not running:
@@ -288,6 +425,8 @@ class HostAgent:
             return False
         try:
             call()
+        except AgentError:
+            raise  # the controller, not the guest: the loop retries after a pause
         except HypervisorError as exc:
             log.warning("agent %s: guest %s: %s", self.hostname, server_id, exc.message)
             self._errors[server_id] = (version, exc.message)
@@ -303,6 +442,30 @@ class HostAgent:
             self._memory.reboots[server_id] = want.reboots
             self._memory.save()
         return True
+
+    # ---- a cold migration's disk ----
+
+    def _disk_path(self, server_id: str) -> str:
+        return f"/agent/v1/hosts/{self.hostname}/disks/{server_id}"
+
+    def _upload_disk(self, server_id: str) -> None:
+        """Source side: the parked guest's disk goes to the controller, once (again after a
+        crash mid-way: the controller keeps only a whole, verified upload)."""
+        if server_id in self._memory.uploaded:
+            return
+        disk = self.driver.disk_file(server_id)
+        if disk is not None and disk.exists():
+            log.info("agent %s: uploading the disk of %s", self.hostname, server_id)
+            self.client.put_file(self._disk_path(server_id), disk)
+        self._memory.uploaded.add(server_id)
+        self._memory.save()
+
+    def _download_disk(self, server_id: str) -> None:
+        """Destination side: the disk the source uploaded, put where the driver keeps it
+        (nothing when the source had none)."""
+        disk = self.driver.disk_file(server_id)
+        if disk is not None:
+            self.client.get_file(self._disk_path(server_id), disk)
 
     def _actual(self) -> list[ActualGuest]:
         have = self.driver.guests()
@@ -325,6 +488,8 @@ class HostAgent:
                 continue
             console = self.driver.console(server_id)[-MAX_CONSOLE:]
             fresh = console if console != self._consoles.get(server_id) else None
+            if fresh is not None:
+                self._follow_until = time.monotonic() + CONSOLE_FOLLOW_SECONDS
             self._consoles[server_id] = console
             out.append(
                 ActualGuest(

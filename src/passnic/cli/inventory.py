@@ -154,6 +154,7 @@ _HOST_OPTIONAL = fields(
     "invprovision",
     "memory_mb",
     "mgmt_mac",
+    "passthrough",
     "task",
     "vcpus",
     "vim_progress_status",

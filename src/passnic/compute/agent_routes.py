@@ -10,25 +10,34 @@
   ``SyncAnswer``: a heartbeat with what the host runs; the answer is what it should run. When
   the agent already has the newest generation and reported nothing new, the answer waits up
   to ``wait`` seconds for a change (long-poll), whichever worker the change happened in.
+* ``PUT /agent/v1/hosts/{hostname}/disks/{server_id}`` (the source host's agent, header
+  ``X-Sha256``) the disk of a guest it holds parked during a cold migration -> 204.
+* ``GET /agent/v1/hosts/{hostname}/disks/{server_id}`` (the destination host's agent) -> the
+  disk with its ``X-Sha256``; 404 when the source had no disk to send.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Iterator
 from typing import Any
 
-from fastapi import APIRouter, Request
+import anyio
+from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import FileResponse
+from starlette.requests import ClientDisconnect
 
 from passnic.compute.protocol import AgentCredential, SyncAnswer, SyncRequest
 from passnic.context import RequestContext
 from passnic.errors import BadRequest
 from passnic.inventory.report import HostReport
 from passnic.inventory.routes import host_json
-from passnic.web import CloudDep, ContextDep, base_url
+from passnic.web import CloudDep, ContextDep, base_url, register_streamed_upload
 
 router = APIRouter(prefix="/agent/v1", tags=["agent"])
+register_streamed_upload("PUT", r"/agent/v1/hosts/[^/]+/disks/[^/]+")
 
 #: the inventory is written for the agent with the rights of the inventory's own agent calls
 AGENT_REPORTER = RequestContext(
@@ -75,3 +84,35 @@ async def sync(hostname: str, body: SyncRequest, cloud: CloudDep, ctx: ContextDe
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(woken.wait(), body.wait)
     return await run_in_threadpool(hosts.answer, hostname)
+
+
+@router.put("/hosts/{hostname}/disks/{server_id}", status_code=204)
+async def put_disk(
+    request: Request, hostname: str, server_id: str, cloud: CloudDep, ctx: ContextDep
+) -> Response:
+    """Streamed to a file from a worker thread, a chunk at a time (as an image upload)."""
+    stream = request.stream().__aiter__()
+
+    async def next_chunk() -> bytes | None:
+        try:
+            return await stream.__anext__()
+        except StopAsyncIteration:
+            return None
+        except ClientDisconnect:
+            raise BadRequest("The agent disconnected before sending the whole disk.") from None
+
+    def chunks() -> Iterator[bytes]:
+        while (chunk := anyio.from_thread.run(next_chunk)) is not None:
+            yield chunk
+
+    sha256 = request.headers.get("x-sha256")
+    await anyio.to_thread.run_sync(
+        cloud.hosts.receive_disk, ctx, hostname, server_id, chunks(), sha256
+    )
+    return Response(status_code=204)
+
+
+@router.get("/hosts/{hostname}/disks/{server_id}")
+def get_disk(hostname: str, server_id: str, cloud: CloudDep, ctx: ContextDep) -> Response:
+    path, sha256 = cloud.hosts.disk(ctx, hostname, server_id)
+    return FileResponse(path, media_type="application/octet-stream", headers={"X-Sha256": sha256})

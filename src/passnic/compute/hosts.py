@@ -10,10 +10,15 @@ generation (``passnic.compute.protocol``), converges its hypervisor and reports 
 
 from __future__ import annotations
 
+import hashlib
+import os
+import re
 import secrets
+import tempfile
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import cast
 
 from sqlalchemy import func, select, text, update
@@ -33,7 +38,7 @@ from passnic.compute.protocol import (
 from passnic.compute.watch import CHANNEL, HostWatch
 from passnic.context import RequestContext
 from passnic.db import Database, on_commit, utcnow
-from passnic.errors import BadRequest, Forbidden, NotFound
+from passnic.errors import BadRequest, Conflict, Forbidden, NotFound
 from passnic.identity.service import IdentityService
 from passnic.inventory.service import InventoryService
 
@@ -73,8 +78,11 @@ class HostService:
         inventory: InventoryService,
         identity: IdentityService,
         heartbeat_timeout: timedelta,
+        disk_dir: Path | None = None,
     ) -> None:
         self.db = db
+        #: disks in transit between two hosts' agents during a cold migration
+        self.disk_dir = disk_dir
         self.inventory = inventory
         self.identity = identity
         self.heartbeat_timeout = heartbeat_timeout
@@ -356,6 +364,74 @@ class HostService:
 
     def disabled_hosts(self, s: Session) -> set[str]:
         return set(s.scalars(select(ComputeNode.hostname).where(ComputeNode.disabled.is_(True))))
+
+    # ==== a cold migration's disk ========================================================
+    #
+    # Hosts share no storage and never talk to each other: the source's agent uploads the
+    # parked guest's disk here (before it says the guest is parked), the destination's agent
+    # downloads it before it defines the guest, and the step that ends the move drops it.
+    # Each transfer is whole or nothing (a temporary file renamed once its SHA-256 matched),
+    # so an agent killed mid-way simply sends or fetches it again.
+
+    def _disk(self, server_id: str) -> Path:
+        if self.disk_dir is None:
+            raise Conflict("This controller has no place for disks in transit.")
+        if not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", server_id):
+            raise NotFound(f"Server {server_id} could not be found.")
+        return self.disk_dir / server_id
+
+    def receive_disk(
+        self,
+        ctx: RequestContext,
+        hostname: str,
+        server_id: str,
+        chunks: Iterable[bytes],
+        sha256: str | None,
+    ) -> None:
+        """The source host's agent sends the disk of a guest it holds parked."""
+        with self.db.transaction() as s:
+            self.authorize(s, ctx, hostname)
+            row = s.get(Guest, (server_id, hostname))
+            if row is None or row.power != "parked":
+                raise Conflict(f"Host {hostname} is not moving server {server_id} away.")
+        if not sha256:
+            raise BadRequest("X-Sha256 is required: the disk's SHA-256, to check it arrived.")
+        target = self._disk(server_id)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{server_id}.")
+        try:
+            digest = hashlib.sha256()
+            with os.fdopen(fd, "wb") as handle:
+                for chunk in chunks:
+                    digest.update(chunk)
+                    handle.write(chunk)
+            if digest.hexdigest() != sha256.lower():
+                raise BadRequest(f"The disk of server {server_id} arrived damaged.")
+            target.with_suffix(".sha256").write_text(digest.hexdigest())
+            os.replace(tmp, target)
+        finally:
+            Path(tmp).unlink(missing_ok=True)
+
+    def disk(self, ctx: RequestContext, hostname: str, server_id: str) -> tuple[Path, str]:
+        """The disk a guest moving to ``hostname`` had on its source host, with its SHA-256;
+        NotFound when the source had none to send."""
+        with self.db.transaction() as s:
+            self.authorize(s, ctx, hostname)
+            row = s.get(Guest, (server_id, hostname))
+            if row is None or not row.spec.get("migrated_from") or row.power == "absent":
+                raise Conflict(f"Server {server_id} is not moving to host {hostname}.")
+        path = self._disk(server_id)
+        try:
+            return path, path.with_suffix(".sha256").read_text()
+        except FileNotFoundError:
+            raise NotFound(f"No disk of server {server_id} is in transit.") from None
+
+    def drop_disk(self, server_id: str) -> None:
+        """The move ended (either way): the copy in transit is no longer needed."""
+        if self.disk_dir is not None and re.fullmatch(r"[A-Za-z0-9_-]{1,64}", server_id):
+            path = self.disk_dir / server_id
+            path.unlink(missing_ok=True)
+            path.with_suffix(".sha256").unlink(missing_ok=True)
 
     def console(self, s: Session, server_id: str, hostname: str | None) -> str:
         row = s.get(Guest, (server_id, hostname)) if hostname else None

@@ -121,6 +121,8 @@ class Server(Timestamps, Base):
     metadata_: Mapped[dict[str, str]] = mapped_column("metadata", JSON, default=dict)
     #: the key pair named at boot (its public key goes to the guest's config drive)
     key_name: Mapped[str | None] = mapped_column(String(255), default=None)
+    #: ``user_data`` given at boot, base64 as the API took it (the config drive's user_data)
+    user_data: Mapped[str | None] = mapped_column(Text, default=None)
     description: Mapped[str | None] = mapped_column(Text, default=None)
     tags: Mapped[list[str]] = mapped_column(JSON, default=list)
     #: a locked server refuses actions from anyone but an admin (Nova's lock)

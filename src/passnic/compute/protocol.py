@@ -37,6 +37,22 @@ class GuestDevice(BaseModel):
     mac: Short
 
 
+class GuestImage(BaseModel):
+    """A Glance image as the host fetches it: ``GET {image API}/v2/images/{id}/file`` with the
+    agent's token, kept only when it matches ``os_hash_value`` (else the MD5 ``checksum``).
+    A machine image booted directly (UEC) names its ``kernel_id`` and ``ramdisk_id``."""
+
+    id: Id
+    disk_format: Short | None = None
+    checksum: Short | None = None
+    os_hash_algo: Short | None = None
+    os_hash_value: Short | None = None
+    kernel_id: Short | None = None
+    ramdisk_id: Short | None = None
+    #: the kernel command line of a direct kernel boot (Glance's ``os_command_line``)
+    os_command_line: Annotated[str, Field(max_length=4096)] | None = None
+
+
 class GuestSpec(BaseModel):
     """Everything a host needs to define a guest."""
 
@@ -46,11 +62,22 @@ class GuestSpec(BaseModel):
     ram_mb: int = Field(ge=1)
     disk_gb: int = Field(ge=0)
     image_id: str | None = None
+    #: the boot image's record, and for a UEC image its kernel's and ramdisk's (by their ids)
+    images: tuple[GuestImage, ...] = ()
     devices: tuple[GuestDevice, ...] = ()
     #: OpenStack's network_data.json for the guest (what cloud-init reads from a config drive)
     network_data: dict[str, Any] | None = None
+    #: the ``user_data`` given at boot, base64 as the Nova API takes it (config drive
+    #: ``openstack/latest/user_data``)
+    user_data: Annotated[str, Field(max_length=65535)] | None = None
+    #: the boot key pair, name -> public key (meta_data.json ``public_keys``)
+    public_keys: dict[str, str] = Field(default_factory=dict)
     #: set while a cold migration brings the guest here: the host that has its disk
     migrated_from: str | None = None
+
+    def image(self, image_id: str | None) -> GuestImage | None:
+        """The record of ``image_id`` among ``images`` (None when not sent)."""
+        return next((i for i in self.images if i.id == image_id), None)
 
 
 class DesiredGuest(BaseModel):

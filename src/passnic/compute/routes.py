@@ -11,6 +11,7 @@ negotiated (2.1-2.96, see ``passnic.compute.microversion``), plus two Passnic ex
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import math
 import secrets
@@ -123,6 +124,20 @@ def _str(value: Any, key: str, *, nullable: bool = False) -> str | None:
     if not isinstance(value, str):
         raise BadRequest(f"Invalid input for field/attribute {key}: a string is required.")
     return value
+
+
+def _user_data(value: Any) -> str | None:
+    """Nova's ``user_data``: base64, at most 65535 characters."""
+    text = _str(value, "user_data", nullable=True)
+    if text is None:
+        return None
+    if len(text) > 65535:
+        raise BadRequest("Invalid input for field/attribute user_data: longer than 65535.")
+    try:
+        base64.b64decode(text, validate=True)
+    except ValueError:
+        raise BadRequest("Invalid input for field/attribute user_data: it is not base64.") from None
+    return text
 
 
 def _bool(value: Any, key: str) -> bool:
@@ -509,7 +524,7 @@ def _server(
                         "OS-EXT-SRV-ATTR:root_device_name": "/dev/vda",
                         "OS-EXT-SRV-ATTR:kernel_id": "",
                         "OS-EXT-SRV-ATTR:ramdisk_id": "",
-                        "OS-EXT-SRV-ATTR:user_data": None,
+                        "OS-EXT-SRV-ATTR:user_data": s.user_data,
                     },
                 ),
                 **since(
@@ -541,6 +556,7 @@ async def create_server(request: Request, cloud: CloudDep, ctx: ContextDep) -> A
         nics=_nics(obj.get("networks")),
         metadata=_str_map(metadata, "metadata"),
         key_name=_str(obj.get("key_name"), "key_name", nullable=True),
+        user_data=_user_data(obj.get("user_data")),
         description=_str(obj.get("description"), "description", nullable=True),
         group_id=_str(hints.get("group"), "group", nullable=True),
     )

@@ -35,6 +35,7 @@ Ports (``networks`` of the boot request):
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import logging
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
@@ -55,7 +56,7 @@ from passnic.compute.keypairs import KeypairService, ServerGroupService
 from passnic.compute.metadata import network_data
 from passnic.compute.models import Guest, InstanceAction, Migration, Server, ServerPort
 from passnic.compute.names import name_matches
-from passnic.compute.protocol import GuestDevice, GuestSpec, Power
+from passnic.compute.protocol import GuestDevice, GuestImage, GuestSpec, Power
 from passnic.context import RequestContext
 from passnic.db import Database, new_uuid, on_commit, utcnow
 from passnic.errors import BadRequest, Conflict, NotFound, PassnicError
@@ -134,6 +135,8 @@ class BootRequest:
     metadata: Mapping[str, str] = field(default_factory=dict)
     key_name: str | None = None
     description: str | None = None
+    #: base64, at most 65535 characters (checked by the API)
+    user_data: str | None = None
     #: the server group to join (the ``group`` scheduler hint)
     group_id: str | None = None
 
@@ -308,6 +311,7 @@ class ComputeService:
             metadata_=dict(req.metadata),
             key_name=req.key_name,
             description=req.description,
+            user_data=req.user_data,
             ports=ports,
         )
         if req.key_name is not None:
@@ -831,6 +835,7 @@ class ComputeService:
             held = self._take(s, server_id, None, ("deleting",), "deleting")
             if held is None:
                 return
+            self.hosts.drop_disk(server_id)  # deleted in the middle of a move
             hosts = {c.hostname for c in self.placement.claims(s, server_id)}
             hosts.update(g.hostname for g in guests)
             hosts.update(h for h in (held.host,) if h)
@@ -992,6 +997,7 @@ class ComputeService:
             outcome = self._outcome(s, server, self.hosts.guest(s, server_id, dest), power)
             if outcome is None:
                 return
+            self.hosts.drop_disk(server_id)  # the destination has it now, or failed with it
             if not outcome:
                 held = self._take(s, server_id, None, ("resize_finish",), None)
                 if held is None:
@@ -1020,6 +1026,7 @@ class ComputeService:
             if held is None or m is None:
                 return
             dest = m.dest_compute or ""
+            self.hosts.drop_disk(server_id)
             message = f"Migration of server {held.name} to {dest} failed: {reason}"
             m.status, m.error = "error", reason
             actions.finish(s, held, event, error=message)
@@ -1375,6 +1382,13 @@ class ComputeService:
         subnets = {
             sub.id: sub for sub in s.scalars(select(Subnet).where(Subnet.id.in_(subnet_ids)))
         }
+        keys: dict[str, str] = {}
+        if server.key_name is not None:
+            with contextlib.suppress(NotFound):  # deleted since the boot: none to give
+                keys[server.key_name] = self.keypairs.find(
+                    s, server.user_id, server.key_name
+                ).public_key
+        images = self.image.boot_records(server.image_id) if server.image_id else []
         return GuestSpec(
             server_id=server.id,
             name=server.name,
@@ -1382,6 +1396,9 @@ class ComputeService:
             ram_mb=int(f["ram"]),
             disk_gb=int(f["disk"]),
             image_id=server.image_id,
+            images=tuple(GuestImage.model_validate(i) for i in images),
+            user_data=server.user_data,
+            public_keys=keys,
             devices=tuple(
                 GuestDevice(
                     pci_address=c.pci_address,

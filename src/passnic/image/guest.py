@@ -252,6 +252,21 @@ def build(cache: Path | None = None) -> GuestImage:
     return GuestImage(kernel_dir / "vmlinux", ramdisk, disk, version)
 
 
+def built(cache: Path | None = None) -> GuestImage | None:
+    """The guest image when ``build`` made it already (the newest kernel and ramdisk in the
+    cache), without asking apt; None when it was never built here."""
+    cache = (cache or default_cache()).resolve()
+
+    def newest(pattern: str) -> Path | None:
+        found = sorted(cache.glob(pattern), key=lambda p: p.stat().st_mtime)
+        return found[-1] if found else None
+
+    kernel, ramdisk, disk = newest("*/vmlinux"), newest("initrd-*.gz"), cache / "disk.raw"
+    if kernel is None or ramdisk is None or not disk.exists():
+        return None
+    return GuestImage(kernel, ramdisk, disk, kernel.parent.name)
+
+
 def main() -> None:
     image = build(Path(sys.argv[1]) if len(sys.argv) > 1 else None)
     print(f"kernel {image.kernel}\nramdisk {image.ramdisk}\ndisk {image.disk}")

@@ -76,6 +76,9 @@ IMAGE_SIZE_CAP = 1 << 40  # Glance's image_size_cap: 1 TiB
 DEFAULT_PAGE = 25  # Glance's limit_param_default; clients follow `next`
 MAX_PAGE = 1000  # Glance's api_limit_max
 
+#: the properties that tell a compute host how to boot an image directly (UEC, as Nova)
+BOOT_PROPERTIES = ("kernel_id", "ramdisk_id", "os_command_line")
+
 policy.register(
     {
         "image:get_images": "any",
@@ -401,10 +404,36 @@ class ImageService:
 
     # ---- bootstrap ---------------------------------------------------------------------
 
+    def boot_records(self, image_id: str) -> tuple[dict[str, Any], ...]:
+        """What a compute host needs to fetch and verify an image it boots (any visibility:
+        the server was allowed it at boot): its record and, for a UEC image, its kernel's
+        and ramdisk's (``kernel_id``/``ramdisk_id`` properties). Missing images are left out."""
+        records: tuple[dict[str, Any], ...] = ()
+        with self.db.transaction() as s:
+            wanted = [image_id]
+            while wanted:
+                image = s.get(Image, wanted.pop(0))
+                if image is None or any(r["id"] == image.id for r in records):
+                    continue
+                props = image.properties
+                records += (
+                    {
+                        "id": image.id,
+                        "disk_format": image.disk_format,
+                        "checksum": image.checksum,
+                        "os_hash_algo": image.os_hash_algo,
+                        "os_hash_value": image.os_hash_value,
+                        **{k: props[k] for k in BOOT_PROPERTIES if props.get(k)},
+                    },
+                )
+                if len(records) == 1:
+                    wanted += [props[k] for k in ("kernel_id", "ramdisk_id") if props.get(k)]
+        return records
+
     def seed(
         self,
         name: str,
-        data: bytes,
+        data: bytes | Iterable[bytes],
         owner: str | None,
         *,
         visibility: str = "public",
@@ -430,7 +459,7 @@ class ImageService:
         image = self._create(None, attrs, owner)
         with self.db.transaction() as s:
             _claim(s, image.id)
-        return self._store(image.id, disk_format, [data])
+        return self._store(image.id, disk_format, [data] if isinstance(data, bytes) else data)
 
     # ---- internals ---------------------------------------------------------------------
 
@@ -538,8 +567,18 @@ class ImageService:
 # ---- helpers -----------------------------------------------------------------------------
 
 
+#: a compute host's agent reads (never changes) any image, to boot a server of any project
+#: from it, as Nova's service user does in Glance
+READER_ROLE = "agent"
+
+
 def _can_see(ctx: RequestContext, image: Image) -> bool:
-    return ctx.is_admin or image.visibility in ("public", "community") or ctx.owns(image.owner)
+    return (
+        ctx.is_admin
+        or image.visibility in ("public", "community")
+        or ctx.owns(image.owner)
+        or READER_ROLE in ctx.roles
+    )
 
 
 def _visible_clause(ctx: RequestContext) -> ColumnElement[bool]:

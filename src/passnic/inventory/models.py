@@ -12,6 +12,7 @@ lowers and uppers, and theirs).
 from __future__ import annotations
 
 from sqlalchemy import (
+    JSON,
     Boolean,
     Column,
     ForeignKey,
@@ -63,6 +64,8 @@ class Host(Timestamps, Base):
     disk_gb: Mapped[int] = mapped_column(Integer, default=0)
     #: the management NIC's MAC an operator gives at host-add (sysinv boots the host by it)
     mgmt_mac: Mapped[str | None] = mapped_column(String(17), unique=True, default=None)
+    #: why its agent says it cannot run passthrough guests ([] when it can, None: not said)
+    prerequisites: Mapped[list[str] | None] = mapped_column(JSON, default=None)
 
 
 class NumaNode(Timestamps, Base):

@@ -69,6 +69,12 @@ class HostReport(BaseModel):
     memory_mb: Count = 0
     disk_gb: Count = 0
     ports: list[PortReport] = Field(default_factory=list)
+    #: why the host cannot run passthrough guests (its hypervisor driver's words: no IOMMU
+    #: groups, no vfio-pci, libvirt unreachable, virt_type unusable); empty when it can, None
+    #: when the reporter does not know (``passnic agent discover``)
+    prerequisites: list[Annotated[str, Field(max_length=1024)]] | None = Field(
+        default=None, max_length=32
+    )
 
     @model_validator(mode="after")
     def _ports_once(self) -> HostReport:

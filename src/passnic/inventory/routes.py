@@ -57,6 +57,13 @@ def _links(request: Request, collection: str, uuid: str) -> list[dict[str, str]]
     ]
 
 
+def passthrough(prerequisites: list[str] | None) -> str:
+    """Whether the host can run passthrough guests, and if not why (its agent's report)."""
+    if prerequisites is None:
+        return "unknown (no agent report)"
+    return "ok" if not prerequisites else "lacking: " + "; ".join(prerequisites)
+
+
 def host_json(request: Request, h: Host) -> dict[str, Any]:
     return {
         "id": h.id,
@@ -72,6 +79,7 @@ def host_json(request: Request, h: Host) -> dict[str, Any]:
         "memory_mb": h.memory_mb,
         "disk_gb": h.disk_gb,
         "mgmt_mac": h.mgmt_mac,
+        "passthrough": passthrough(h.prerequisites),
         "created_at": isotime(h.created_at),
         "updated_at": isotime(h.updated_at),
         "links": _links(request, "ihosts", h.uuid),

@@ -199,6 +199,8 @@ class ComputeHost:
     memory_mb: int
     disk_gb: int
     numa_nodes: tuple[int, ...]
+    #: why it cannot run passthrough guests, as its agent reported (empty: it can, or unsaid)
+    prerequisites: tuple[str, ...] = ()
 
 
 def pci_id(name: str) -> str | None:
@@ -1004,6 +1006,8 @@ class InventoryService:
         elif host.availability == ADDED.availability:  # its agent answers: it is up
             host.availability = _up(host)
         host.vcpus, host.memory_mb, host.disk_gb = report.vcpus, report.memory_mb, report.disk_gb
+        if report.prerequisites is not None:
+            host.prerequisites = list(report.prerequisites)
         s.flush()
         nodes = {n.numa_node: n for n in s.scalars(select(NumaNode).filter_by(host_uuid=host.uuid))}
         for numa_node in report.numa_nodes:
@@ -1548,6 +1552,7 @@ class InventoryService:
                     memory_mb=h.memory_mb,
                     disk_gb=h.disk_gb,
                     numa_nodes=tuple(nodes.get(h.uuid, ())),
+                    prerequisites=tuple(h.prerequisites or ()),
                 )
                 for h in hosts
             ]

@@ -46,6 +46,7 @@ from rich.console import Console
 
 from passnic.config import default_home
 from passnic.context import RequestContext
+from passnic.image.sample import CIRROS_NAME, GUEST_NAME
 from passnic.lab import netns
 
 DATANET = "group0-data0"
@@ -475,7 +476,8 @@ class Demo:
         flavors = self.call("GET", f"{COMPUTE}/flavors/detail?is_public=None", "admin", None, 200)
         self.flavor_id = next(f["id"] for f in flavors.json()["flavors"] if f["name"] == "small")
         images = self.call("GET", "/image/v2/images", "admin", None, 200).json()["images"]
-        self.image_id = next(i["id"] for i in images if i["name"].startswith("cirros"))
+        # the sample image: the guest built here when there is one, else the empty cirros
+        self.image_id = next(i["id"] for i in images if i["name"] in (GUEST_NAME, CIRROS_NAME))
 
     def start_server(self, port: int) -> str:
         """The controller's HTTP server in a thread, as ``passnic up`` serves it; its URL."""

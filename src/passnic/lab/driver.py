@@ -136,7 +136,9 @@ class LabDriver:
     address -> interface name, `Lab.host_nics`), ``vm_prefix`` (`Lab.vm_prefix`) and
     ``guest_dir`` (the guests' disks)."""
 
-    def __init__(self, hostname: str, state_dir: Path, options: Mapping[str, Any]) -> None:
+    def __init__(
+        self, hostname: str, state_dir: Path, options: Mapping[str, Any], images: Any = None
+    ) -> None:
         self.hostname = hostname
         self.host_ns = str(options["host_netns"])
         self.vm_prefix = str(options["vm_prefix"])
@@ -230,6 +232,12 @@ class LabDriver:
     def console(self, server_id: str) -> str:
         guest = self._guests.get(server_id)
         return guest.console if guest is not None else ""
+
+    def prerequisites(self) -> list[str]:
+        return []  # the lab's form (a NIC moved into a namespace) needs no IOMMU
+
+    def disk_file(self, server_id: str) -> Path | None:
+        return None  # a namespace guest has no disk
 
     def spawn(self, guest: GuestSpec) -> None:
         with self._lock:

@@ -97,13 +97,16 @@ def _capacity(value: int) -> int:
 
 
 def host_state(host: ComputeHost, used: ResourceAllocation | None) -> HostState:
-    """A host in the scheduler's words: schedulable only when unlocked, enabled and up."""
+    """A host in the scheduler's words: schedulable only when unlocked, enabled, up and, as
+    its agent reports, able to pass NICs through (every Passnic server is a passthrough one)."""
     if host.administrative != "unlocked":
         reason = "locked"
     elif host.operational != "enabled":
         reason = "disabled"
     elif host.availability not in ("available", "degraded"):
         reason = "offline"
+    elif host.prerequisites:
+        reason = "lacking passthrough prerequisites (" + "; ".join(host.prerequisites) + ")"
     else:
         reason = ""
     return HostState(

@@ -56,8 +56,20 @@ class HypervisorDriver(Protocol):
     def console(self, server_id: str) -> str:
         """What the guest printed on its console (empty when it has none)."""
 
+    def prerequisites(self) -> list[str]:
+        """Why this host cannot run passthrough guests, one sentence each (empty when it
+        can). The agent reports them with its inventory; the scheduler avoids such a host."""
 
-#: driver name -> "module:class"; each class is built as ``cls(hostname, state_dir, options)``.
+    def disk_file(self, server_id: str) -> Path | None:
+        """Where the guest's own disk lives on this host, or None when it has none to move.
+        A cold migration copies this file: the source's agent uploads it once the guest is
+        parked, the destination's agent writes it to the same place on its host before it
+        calls ``migrate_in``, which must then keep it."""
+
+
+#: driver name -> "module:class"; each class is built as
+#: ``cls(hostname, state_dir, options, images)`` where ``images`` is the agent's
+#: ``ImageSource`` (``passnic.agent.images``: Glance with the agent's token; None in tests).
 #: Imported by name so the agent loads only the driver it runs.
 DRIVERS = {
     "fake": "passnic.agent.drivers.fake:FakeDriver",
@@ -65,10 +77,12 @@ DRIVERS = {
 }
 
 
-def load_driver(name: str, hostname: str, state_dir: Path, options: dict[str, Any]) -> Any:
+def load_driver(
+    name: str, hostname: str, state_dir: Path, options: dict[str, Any], images: Any = None
+) -> Any:
     """The driver ``name`` for ``hostname``: one of `DRIVERS`, or a driver from outside the
     agent given as ``module:Class`` (the lab's namespace driver); ValueError when there is
-    no such driver."""
+    no such driver. `images` is the agent's Glance access (`passnic.agent.images`)."""
     module, colon, cls = DRIVERS.get(name, name).partition(":")
     if not colon:
         raise ValueError(f"unknown hypervisor driver {name!r}; known: {', '.join(DRIVERS)}")
@@ -76,4 +90,4 @@ def load_driver(name: str, hostname: str, state_dir: Path, options: dict[str, An
         driver = getattr(import_module(module), cls)
     except (ImportError, AttributeError) as exc:
         raise ValueError(f"unknown hypervisor driver {name!r}: {exc}") from exc
-    return driver(hostname, state_dir, options)
+    return driver(hostname, state_dir, options, images)

@@ -7,6 +7,10 @@ the next call of that operation raises ``HypervisorError`` with the message, onc
 ``fail-next.json`` in the state directory does the same for an agent in another process), and
 the option ``delay`` makes every operation take that many seconds. ``lldp.json`` in the state
 directory says what the host's NICs hear over LLDP.
+
+With a state directory each guest has a small disk file (``disks/<server id>``, a line per
+boot) that a cold migration carries to the destination as a real disk would be; the option
+``prerequisites`` (a list of sentences) makes the host report that it lacks passthrough.
 """
 
 from __future__ import annotations
@@ -27,7 +31,11 @@ OPERATIONS = ("spawn", "destroy", "power_off", "power_on", "reboot", "migrate_ou
 
 class FakeDriver:
     def __init__(
-        self, hostname: str, state_dir: Path | None = None, options: dict[str, Any] | None = None
+        self,
+        hostname: str,
+        state_dir: Path | None = None,
+        options: dict[str, Any] | None = None,
+        images: Any = None,
     ) -> None:
         self.hostname = hostname
         self.state_dir = state_dir
@@ -36,6 +44,7 @@ class FakeDriver:
         self._failures: dict[str, list[str]] = {}
         #: seconds each operation takes (option ``delay``): a crash test's window
         self.delay = float((options or {}).get("delay", 0))
+        self._lacks = [str(r) for r in (options or {}).get("prerequisites", [])]
         self._lock = threading.Lock()
         self._guests: dict[str, dict[str, Any]] = self._load()
 
@@ -98,6 +107,11 @@ class FakeDriver:
         return {sid: cast(GuestState, g["state"]) for sid, g in self._guests.items()}
 
     def _define(self, guest: GuestSpec, state: GuestState) -> None:
+        disk = self.disk_file(guest.server_id)
+        if disk is not None:  # kept when it is there: a revert, or a disk copied here
+            disk.parent.mkdir(parents=True, exist_ok=True)
+            with open(disk, "a") as handle:
+                handle.write(f"defined on {self.hostname}\n")
         old = self._guests.get(guest.server_id, {})
         console = old.get("console", "") + _boot_lines(guest) if state == "running" else ""
         self._guests[guest.server_id] = {
@@ -124,6 +138,9 @@ class FakeDriver:
         self._record("destroy", server_id)
         if self._guests.pop(server_id, None) is not None:
             self._save()
+        disk = self.disk_file(server_id)
+        if disk is not None:
+            disk.unlink(missing_ok=True)
 
     def power_off(self, server_id: str) -> None:
         self._record("power_off", server_id)
@@ -152,6 +169,12 @@ class FakeDriver:
     def console(self, server_id: str) -> str:
         guest = self._guests.get(server_id)
         return str(guest["console"]) if guest is not None else ""
+
+    def prerequisites(self) -> list[str]:
+        return list(self._lacks)
+
+    def disk_file(self, server_id: str) -> Path | None:
+        return self.state_dir / "disks" / server_id if self.state_dir is not None else None
 
 
 def _boot_lines(guest: GuestSpec) -> str:

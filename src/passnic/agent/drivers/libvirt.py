@@ -33,10 +33,9 @@ delete what the other host runs.
 
 from __future__ import annotations
 
+import base64
 import contextlib
-import hashlib
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -46,13 +45,13 @@ import uuid
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 
-import httpx
 import libvirt
 from pydantic import BaseModel, ConfigDict, Field
 
 from passnic.agent.drivers import GuestState, HypervisorError
+from passnic.agent.images import DirectoryImages, ImageCache, ImageSource
 from passnic.compute.protocol import GuestSpec
 
 PREFIX = "passnic-"
@@ -73,101 +72,6 @@ class LibvirtOptions(BaseModel):
     lab_nics: dict[str, str] = {}
     shutdown_timeout: float = 60.0
     name_prefix: str = Field(PREFIX, pattern=r"^[A-Za-z0-9_-]{1,32}$")
-
-
-# ---- images ----
-
-
-class ImageSource(Protocol):
-    def record(self, image_id: str) -> dict[str, Any]:
-        """The image's Glance record (properties such as ``kernel_id`` at top level)."""
-        ...
-
-    def data(self, image_id: str) -> Iterator[bytes]:
-        """The image's bytes, in chunks."""
-        ...
-
-
-class DirectoryImages:
-    """Images in a directory, as Glance would serve them: ``<id>.json`` and ``<id>``."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-
-    def record(self, image_id: str) -> dict[str, Any]:
-        try:
-            record: dict[str, Any] = json.loads((self.path / f"{image_id}.json").read_text())
-        except FileNotFoundError:
-            raise HypervisorError(f"image {image_id} is not in {self.path}") from None
-        return record
-
-    def data(self, image_id: str) -> Iterator[bytes]:
-        with open(self.path / image_id, "rb") as handle:
-            while chunk := handle.read(CHUNK):
-                yield chunk
-
-
-class GlanceImages:
-    """Images from the controller's image API (Glance v2) with the agent's token."""
-
-    def __init__(self, http: httpx.Client, image_url: str, token: Callable[[], str]) -> None:
-        self.http = http
-        self.base = image_url.rstrip("/")
-        self.token = token
-
-    def _get(self, path: str) -> httpx.Response:
-        response = self.http.get(f"{self.base}{path}", headers={"X-Auth-Token": self.token()})
-        if response.is_error:
-            raise HypervisorError(f"the image API answered {response.status_code} to {path}")
-        return response
-
-    def record(self, image_id: str) -> dict[str, Any]:
-        record: dict[str, Any] = self._get(f"/v2/images/{image_id}").json()
-        return record
-
-    def data(self, image_id: str) -> Iterator[bytes]:
-        url = f"{self.base}/v2/images/{image_id}/file"
-        with self.http.stream("GET", url, headers={"X-Auth-Token": self.token()}) as response:
-            if response.is_error:
-                raise HypervisorError(f"the image API answered {response.status_code} to {url}")
-            yield from response.iter_bytes(CHUNK)
-
-
-class ImageCache:
-    """The host's copy of each image it uses, downloaded once and checked against Glance's
-    checksum (``os_hash_value``, else the MD5 ``checksum``) before it is kept."""
-
-    def __init__(self, path: Path, source: ImageSource) -> None:
-        self.path = path
-        self.source = source
-
-    def fetch(self, image_id: str) -> tuple[Path, dict[str, Any]]:
-        if not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", image_id):
-            raise HypervisorError(f"invalid image id {image_id!r}")
-        file = self.path / image_id
-        meta = self.path / f"{image_id}.json"
-        if file.exists() and meta.exists():
-            return file, json.loads(meta.read_text())
-        record = self.source.record(image_id)
-        algo = record.get("os_hash_algo") if record.get("os_hash_value") else None
-        expected = record.get("os_hash_value") if algo else record.get("checksum")
-        if not expected:
-            raise HypervisorError(f"image {image_id} has no checksum to verify")
-        digest = hashlib.new(algo or "md5")
-        self.path.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.path, prefix=f".{image_id}.")
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                for chunk in self.source.data(image_id):
-                    digest.update(chunk)
-                    handle.write(chunk)
-            if digest.hexdigest() != expected:
-                raise HypervisorError(f"image {image_id} does not match its checksum")
-            os.replace(tmp, file)
-        finally:
-            Path(tmp).unlink(missing_ok=True)
-        meta.write_text(json.dumps(record))
-        return file, record
 
 
 # ---- the domain XML ----
@@ -256,7 +160,9 @@ def domain_xml(
 
 
 def config_drive(guest: GuestSpec, path: Path) -> None:
-    """An ISO 9660 ``config-2`` drive as Nova builds it (genisoimage, else xorriso)."""
+    """An ISO 9660 ``config-2`` drive as Nova builds it (genisoimage, else xorriso):
+    ``openstack/latest/meta_data.json`` (with the key pair in ``public_keys`` and ``keys``),
+    ``network_data.json`` and, when given at boot, ``user_data`` (decoded, as Nova writes it)."""
     meta = {
         "uuid": guest.server_id,
         "name": guest.name,
@@ -265,13 +171,19 @@ def config_drive(guest: GuestSpec, path: Path) -> None:
         "availability_zone": None,
         "files": [],
         "meta": {},
-        "public_keys": {},
+        "public_keys": dict(guest.public_keys),
+        "keys": [{"name": k, "type": "ssh", "data": v} for k, v in guest.public_keys.items()],
     }
     with tempfile.TemporaryDirectory() as tmp:
         latest = Path(tmp) / "openstack" / "latest"
         latest.mkdir(parents=True)
         (latest / "meta_data.json").write_text(json.dumps(meta))
         (latest / "network_data.json").write_text(json.dumps(guest.network_data or {}))
+        if guest.user_data is not None:
+            try:
+                (latest / "user_data").write_bytes(base64.b64decode(guest.user_data))
+            except ValueError:
+                raise HypervisorError("the server's user_data is not valid base64") from None
         flags = ["-ldots", "-allow-lowercase", "-allow-multidot", "-l", "-quiet", "-J", "-r"]
         flags += ["-publisher", "Passnic", "-V", "config-2", "-o", str(path), tmp]
         if shutil.which("genisoimage"):
@@ -295,14 +207,18 @@ def _run(*args: str) -> str:
 # ---- prerequisites ----
 
 
-def prerequisites(uri: str, virt_type: str, sysfs: Path = Path("/sys")) -> list[str]:
-    """Why this host cannot run passthrough guests (empty when it can)."""
+def prerequisites(
+    uri: str, virt_type: str, sysfs: Path = Path("/sys"), passthrough: bool = True
+) -> list[str]:
+    """Why this host cannot run passthrough guests (empty when it can). Without
+    ``passthrough`` (the lab form: emulated NICs) only libvirt and ``virt_type`` matter."""
     reasons = []
     groups = sysfs / "kernel" / "iommu_groups"
-    if not groups.is_dir() or not any(groups.iterdir()):
+    if passthrough and (not groups.is_dir() or not any(groups.iterdir())):
         reasons.append("no IOMMU groups: the IOMMU is off or absent (intel_iommu=on / AMD-Vi)")
     if (
-        not (sysfs / "bus" / "pci" / "drivers" / "vfio-pci").is_dir()
+        passthrough
+        and not (sysfs / "bus" / "pci" / "drivers" / "vfio-pci").is_dir()
         and not (sysfs / "module" / "vfio_pci").is_dir()
     ):
         reasons.append("vfio-pci is not available (load the vfio-pci module)")
@@ -337,8 +253,8 @@ class LibvirtDriver:
         self.hostname = hostname
         self.options = LibvirtOptions.model_validate(options or {})
         self.instances = self.options.instances_dir or state_dir / "instances"
-        source = images
-        if source is None and self.options.image_source_dir is not None:
+        source = images  # the agent's (Glance); the option names a directory instead
+        if self.options.image_source_dir is not None:
             source = DirectoryImages(self.options.image_source_dir)
         self.images = (
             ImageCache(self.options.images_dir or state_dir / "images", source)
@@ -390,21 +306,32 @@ class LibvirtDriver:
             if not disk.exists():
                 _run("qemu-img", "create", "-q", "-f", "qcow2", str(disk), f"{guest.disk_gb}G")
             return disk, boot
-        base, record = self.images.fetch(guest.image_id)
+        base, record = self._image(guest, guest.image_id)
         for key, prop in (("kernel", "kernel_id"), ("ramdisk", "ramdisk_id")):
             if record.get(prop):
-                boot[key] = self.images.fetch(str(record[prop]))[0]
+                boot[key] = self._image(guest, str(record[prop]))[0]
         if boot:
             boot["cmdline"] = str(record.get("os_command_line") or DEFAULT_CMDLINE)
-        if not disk.exists():
-            fmt = str(record.get("disk_format") or "raw")
-            fmt = fmt if fmt in ("qcow2", "raw") else "raw"
+        fmt = str(record.get("disk_format") or "raw")
+        fmt = fmt if fmt in ("qcow2", "raw") else "raw"
+        if disk.exists():
+            # a disk copied from another host still names that host's cache as its base:
+            # point it at this host's copy of the same image (nothing is rewritten)
+            _run("qemu-img", "rebase", "-u", "-f", "qcow2", "-F", fmt, "-b", str(base), str(disk))
+        else:
             _run("qemu-img", "create", "-q", "-f", "qcow2", "-F", fmt, "-b", str(base), str(disk))
             if guest.disk_gb:
                 size = json.loads(_run("qemu-img", "info", "--output=json", str(disk)))
                 if size["virtual-size"] < guest.disk_gb * 1024**3:
                     _run("qemu-img", "resize", "-q", str(disk), f"{guest.disk_gb}G")
         return disk, boot
+
+    def _image(self, guest: GuestSpec, image_id: str) -> tuple[Path, dict[str, Any]]:
+        assert self.images is not None
+        sent = guest.image(image_id)
+        return self.images.fetch(
+            image_id, sent.model_dump(exclude_none=True) if sent is not None else None
+        )
 
     def _define(self, guest: GuestSpec) -> libvirt.virDomain:
         where = self._dir(guest.server_id)
@@ -472,8 +399,20 @@ class LibvirtDriver:
                 have[sid] = "running" if domain.isActive() else "stopped"
         return have
 
+    @contextlib.contextmanager
+    def _new(self, server_id: str) -> Iterator[None]:
+        """A guest defined here for the first time: a failure leaves nothing of it behind
+        (its instance directory holds the disk and config drive)."""
+        try:
+            yield
+        except BaseException:
+            if self._domain(server_id) is None and self._only_mine(self._dir(server_id)):
+                shutil.rmtree(self._dir(server_id), ignore_errors=True)
+            raise
+
     def spawn(self, guest: GuestSpec) -> None:
-        self._start(self._define(guest))
+        with self._new(guest.server_id):
+            self._start(self._define(guest))
 
     def destroy(self, server_id: str) -> None:
         domain = self._domain(server_id)
@@ -510,15 +449,36 @@ class LibvirtDriver:
         (self._dir(server_id) / f"parked.{self.hostname}").touch()
 
     def migrate_in(self, guest: GuestSpec, power_on: bool) -> None:
-        # the disk stays when it is here (a revert); from another host it starts afresh from
-        # the image until agents copy disks between them
-        domain = self._define(guest)
-        (self._dir(guest.server_id) / f"parked.{self.hostname}").unlink(missing_ok=True)
-        if power_on:
-            self._start(domain)
+        # the disk is here: kept from before (a revert), on a shared instances directory
+        # (the lab's), or copied by the agent from the source host (``disk_file``); a guest
+        # that had none starts afresh from its image
+        park = self._dir(guest.server_id) / f"parked.{self.hostname}"
+        if park.exists():  # a revert: a failed start leaves it parked, its disk kept
+            domain = self._define(guest)
+            if power_on:
+                self._start(domain)
+            park.unlink()
+            return
+        with self._new(guest.server_id):
+            domain = self._define(guest)
+            if power_on:
+                self._start(domain)
+
+    def prerequisites(self) -> list[str]:
+        return prerequisites(
+            self.options.uri, self.options.virt_type, passthrough=not self.options.lab_nics
+        )
+
+    def disk_file(self, server_id: str) -> Path | None:
+        """The qcow2 overlay; its base image is fetched on each host from Glance."""
+        return self._dir(server_id) / "disk.qcow2"
+
+    def console_file(self, server_id: str) -> Path:
+        """The guest's serial console, appended to by QEMU (what ``console`` tails)."""
+        return self._dir(server_id) / "console.log"
 
     def console(self, server_id: str) -> str:
-        log = self._dir(server_id) / "console.log"
+        log = self.console_file(server_id)
         try:
             with open(log, "rb") as handle:
                 handle.seek(max(0, log.stat().st_size - CONSOLE_TAIL))
