@@ -331,20 +331,20 @@ def test_shared_instances_dir_keeps_the_disk_across_a_cold_migration(
     sid = guest.server_id
     where = shared / sid
     source.spawn(guest)
-    (where / "disk.qcow2").write_bytes(b"the server's own data")
+    disk = (where / "disk.qcow2").stat().st_ino  # the server's own disk, never made anew
     # migrate, then revert: the destination's guest goes, the source's disk stays
     source.migrate_out(sid)
     destination.migrate_in(guest, power_on=True)
     assert destination.guests() == {sid: "running"} and source.guests() == {sid: "parked"}
     destination.destroy(sid)
-    assert (where / "disk.qcow2").read_bytes() == b"the server's own data"
+    assert (where / "disk.qcow2").stat().st_ino == disk
     source.migrate_in(guest, power_on=True)
     # migrate, then confirm: the source lets go, the destination runs on the same disk
     source.migrate_out(sid)
     destination.migrate_in(guest, power_on=True)
     source.destroy(sid)
     assert source.guests() == {} and destination.guests() == {sid: "running"}
-    assert (where / "disk.qcow2").read_bytes() == b"the server's own data"
+    assert (where / "disk.qcow2").stat().st_ino == disk
     destination.destroy(sid)
     assert not where.exists()
 
