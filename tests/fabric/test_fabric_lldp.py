@@ -139,6 +139,9 @@ class NoGuests:
     def guests(self) -> dict[str, Any]:
         return {}
 
+    def prerequisites(self) -> list[str]:
+        return []
+
 
 def test_the_agent_reports_again_when_a_nic_hears_something_else(tmp_path: Path) -> None:
     root = build_sample_compute_sysfs(tmp_path / "sysfs", 0)
