@@ -249,7 +249,7 @@ def test_a_racing_claim_makes_the_boot_choose_again(
     user = _user1(cloud)
     (port,) = _ports(cloud, user, 1)
     flavor = cloud.compute.flavors.list_flavors(user)[0].id
-    monkeypatch.setattr(PlacementService, "_serialize", lambda self, s: None)
+    monkeypatch.setattr(PlacementService, "serialize", lambda self, s: None)
     original = PlacementService.fleet
     reads: list[int] = []
 

@@ -166,6 +166,17 @@ class Keypair(Timestamps, Base):
     fingerprint: Mapped[str] = mapped_column(String(128))
 
 
+class Quota(Base):
+    """A limit an admin set for a project (``os-quota-sets``); a resource without a row has
+    Nova's default."""
+
+    __tablename__ = "compute_quotas"
+
+    project_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    resource: Mapped[str] = mapped_column(String(64), primary_key=True)
+    hard_limit: Mapped[int] = mapped_column(Integer)
+
+
 class ServerGroup(Timestamps, Base):
     """Nova's server group: a policy (affinity, anti-affinity, soft-*) over its members."""
 

@@ -37,6 +37,7 @@ from passnic.compute.models import (
     ServerGroup,
 )
 from passnic.compute.names import name_matches
+from passnic.compute.quotas import DEFAULTS
 from passnic.compute.service import (
     BootRequest,
     Hypervisor,
@@ -1427,16 +1428,6 @@ def delete_server_group(group_id: str, cloud: CloudDep, ctx: ContextDep) -> Resp
 
 # ---- limits, quotas and availability zones -----------------------------------------------------
 
-QUOTA_DEFAULTS = {
-    "instances": 10,
-    "cores": 20,
-    "ram": 51200,
-    "metadata_items": 128,
-    "key_pairs": 100,
-    "server_groups": 10,
-    "server_group_members": 10,
-}
-"""Nova's default quotas; Passnic reports them (enforcing them at boot is still to come)."""
 _BEFORE_2_36 = {
     "fixed_ips": -1,
     "floating_ips": -1,
@@ -1450,39 +1441,32 @@ _BEFORE_2_57 = {
 }
 
 
-def _quota_limits(request: Request) -> dict[str, int]:
-    limits = dict(QUOTA_DEFAULTS)
+def _quota_view(request: Request, limits: dict[str, int]) -> dict[str, int]:
+    """The resources Nova shows at the request's microversion; the older ones are fixed."""
+    view = dict(limits)
     if not microversion.at_least(request, "2.36"):
-        limits.update(_BEFORE_2_36)
+        view.update(_BEFORE_2_36)
     if not microversion.at_least(request, "2.57"):
-        limits.update(_BEFORE_2_57)
-    return limits
-
-
-def _usage(cloud: CloudDep, ctx: ContextDep) -> dict[str, int]:
-    views = cloud.compute.list_servers(ctx)
-    return {
-        "instances": len(views),
-        "cores": sum(int(v.server.flavor.get("vcpus", 0)) for v in views),
-        "ram": sum(int(v.server.flavor.get("ram", 0)) for v in views),
-    }
+        view.update(_BEFORE_2_57)
+    return view
 
 
 @router.get("/v2.1/limits")
 def limits(request: Request, cloud: CloudDep, ctx: ContextDep) -> Any:
-    used = _usage(cloud, ctx)
+    quota = cloud.compute.quotas.get(ctx, ctx.project_id)
+    used = cloud.compute.quotas.usage(ctx, ctx.project_id)
     absolute: dict[str, int] = {
-        "maxTotalInstances": QUOTA_DEFAULTS["instances"],
-        "maxTotalCores": QUOTA_DEFAULTS["cores"],
-        "maxTotalRAMSize": QUOTA_DEFAULTS["ram"],
-        "maxServerMeta": QUOTA_DEFAULTS["metadata_items"],
-        "maxTotalKeypairs": QUOTA_DEFAULTS["key_pairs"],
-        "maxServerGroups": QUOTA_DEFAULTS["server_groups"],
-        "maxServerGroupMembers": QUOTA_DEFAULTS["server_group_members"],
+        "maxTotalInstances": quota["instances"],
+        "maxTotalCores": quota["cores"],
+        "maxTotalRAMSize": quota["ram"],
+        "maxServerMeta": quota["metadata_items"],
+        "maxTotalKeypairs": quota["key_pairs"],
+        "maxServerGroups": quota["server_groups"],
+        "maxServerGroupMembers": quota["server_group_members"],
         "totalInstancesUsed": used["instances"],
         "totalCoresUsed": used["cores"],
         "totalRAMUsed": used["ram"],
-        "totalServerGroupsUsed": len(cloud.compute.server_groups.list_groups(ctx)),
+        "totalServerGroupsUsed": used["server_groups"],
     }
     if not microversion.at_least(request, "2.36"):
         absolute.update(
@@ -1502,23 +1486,44 @@ def limits(request: Request, cloud: CloudDep, ctx: ContextDep) -> Any:
 
 
 @router.get("/v2.1/os-quota-sets/{project_id}")
+def show_quota_set(request: Request, project_id: str, cloud: CloudDep, ctx: ContextDep) -> Any:
+    quota = cloud.compute.quotas.get(ctx, project_id)
+    return {"quota_set": {"id": project_id, **_quota_view(request, quota)}}
+
+
 @router.get("/v2.1/os-quota-sets/{project_id}/defaults")
-def show_quota_set(request: Request, project_id: str, ctx: ContextDep) -> Any:
-    if not ctx.owns(project_id) and not ctx.is_admin:
+def show_quota_defaults(request: Request, project_id: str, ctx: ContextDep) -> Any:
+    if not ctx.owns(project_id):
         raise NotFound(f"Quota for project {project_id} could not be found.")
-    return {"quota_set": {"id": project_id, **_quota_limits(request)}}
+    return {"quota_set": {"id": project_id, **_quota_view(request, dict(DEFAULTS))}}
 
 
 @router.get("/v2.1/os-quota-sets/{project_id}/detail")
 def show_quota_detail(request: Request, project_id: str, cloud: CloudDep, ctx: ContextDep) -> Any:
-    if not ctx.owns(project_id) and not ctx.is_admin:
-        raise NotFound(f"Quota for project {project_id} could not be found.")
-    used = _usage(cloud, ctx) if ctx.owns(project_id) else {}
+    quota = cloud.compute.quotas.get(ctx, project_id)
+    used = cloud.compute.quotas.usage(ctx, project_id)
     detail = {
         k: {"limit": v, "in_use": used.get(k, 0), "reserved": 0}
-        for k, v in _quota_limits(request).items()
+        for k, v in _quota_view(request, quota).items()
     }
     return {"quota_set": {"id": project_id, **detail}}
+
+
+@router.put("/v2.1/os-quota-sets/{project_id}")
+async def update_quota_set(
+    request: Request, project_id: str, cloud: CloudDep, ctx: ContextDep
+) -> Any:
+    """An admin sets some of a project's limits; Nova's answer has no ``id``."""
+    obj = _obj(await json_body(request), "quota_set")
+    values = {k: _int(obj, k) for k in obj if k not in ("force", "id")}
+    quota = await run_in_threadpool(cloud.compute.quotas.update, ctx, project_id, values)
+    return {"quota_set": _quota_view(request, quota)}
+
+
+@router.delete("/v2.1/os-quota-sets/{project_id}", status_code=202)
+def reset_quota_set(project_id: str, cloud: CloudDep, ctx: ContextDep) -> Response:
+    cloud.compute.quotas.reset(ctx, project_id)
+    return Response(status_code=202)
 
 
 @router.get("/v2.1/os-availability-zone")

@@ -53,6 +53,7 @@ from passnic.compute.metadata import network_data
 from passnic.compute.models import Guest, InstanceAction, Migration, Server, ServerPort
 from passnic.compute.names import name_matches
 from passnic.compute.protocol import GuestDevice, GuestSpec, Power
+from passnic.compute.quotas import QuotaService
 from passnic.context import RequestContext
 from passnic.db import Database, new_uuid, on_commit, utcnow
 from passnic.errors import BadRequest, Conflict, NotFound, PassnicError
@@ -190,9 +191,10 @@ class ComputeService:
     ) -> None:
         self.db = db
         self.flavors = FlavorService(db)
-        self.keypairs = KeypairService(db)
-        self.server_groups = ServerGroupService(db)
-        self.attributes = ServerAttributes(db)
+        self.quotas = QuotaService(db)
+        self.keypairs = KeypairService(db, self.quotas)
+        self.server_groups = ServerGroupService(db, self.quotas)
+        self.attributes = ServerAttributes(db, self.quotas)
         self.image = image
         self.network = network
         self.placement = placement
@@ -270,6 +272,9 @@ class ComputeService:
             flavor = self.flavors.usable_flavor(s, ctx, req.flavor_id)
         except NotFound:
             raise BadRequest(f"Flavor {req.flavor_id} could not be found.") from None
+        # counted with the INSERT below, under the project's quota lock
+        self.quotas.claim_server(s, ctx.project_id, ctx.user_id, flavor.vcpus, flavor.ram)
+        self.quotas.check_metadata(s, ctx.project_id, len(req.metadata))
         specs = flavor.specs
         aliases = self.flavors.flavor_requests(s, specs)
         created_iter = iter(created)
@@ -381,6 +386,7 @@ class ComputeService:
             numa_policy=_numa_policy(specs.get(NUMA_POLICY_SPEC)) or "legacy",
             target_host=target,
             exclude_hosts=frozenset(exclude),
+            group=self.server_groups.rule(s, server.id),
         )
         return request, sources
 
@@ -680,6 +686,7 @@ class ComputeService:
             if server is None:
                 return  # deleted meanwhile, or another worker took this step
             actions.start(s, server, "schedule")
+            self.placement.serialize(s)  # the group's hosts as the last placement left them
             request, sources = self._placement_request(s, server)
             # the reason may name the servers of the requester's own project only
             own = set(s.scalars(select(Server.id).where(Server.project_id == server.project_id)))
@@ -861,6 +868,7 @@ class ComputeService:
             m = self._migration(s, server_id, ("pre-migrating",))
             if held is None or m is None:
                 return None
+            self.placement.serialize(s)  # the group's hosts as the last placement left them
             request, sources = self._placement_request(
                 s, held, exclude=(m.source_compute,), target=m.dest_compute
             )

@@ -1,0 +1,29 @@
+"""compute quotas: the limits an admin set per project
+
+Revision ID: 0008_h12a
+Revises: 0007
+Create Date: 2026-11-25 18:40:00.000000
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0008_h12a"
+down_revision: str | None = "0007"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "compute_quotas",
+        sa.Column("project_id", sa.String(64), primary_key=True),
+        sa.Column("resource", sa.String(64), primary_key=True),
+        sa.Column("hard_limit", sa.Integer(), nullable=False),
+    )
+
+
+def downgrade() -> None:
+    op.drop_table("compute_quotas")
