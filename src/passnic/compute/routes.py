@@ -12,6 +12,7 @@ negotiated (2.1-2.96, see ``passnic.compute.microversion``), plus two Passnic ex
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import math
 import secrets
 import uuid
@@ -408,6 +409,46 @@ def _nics(value: Any) -> tuple[NicRequest, ...]:
     return tuple(nics)
 
 
+def _security_groups(value: Any) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not all(
+        isinstance(g, dict) and isinstance(g.get("name"), str) and g["name"] for g in value
+    ):
+        raise BadRequest(
+            "Invalid input for field/attribute security_groups: a list of {'name': ...}."
+        )
+    return tuple(g["name"] for g in value)
+
+
+def _access_ip(value: Any, key: str, version: int) -> str | None:
+    if value in (None, ""):
+        return None
+    try:
+        address = ipaddress.ip_address(value) if isinstance(value, str) else None
+    except ValueError:
+        address = None
+    if address is None or address.version != version:
+        raise BadRequest(f"Invalid input for field/attribute {key}: {value!r} is not IPv{version}.")
+    return str(address)
+
+
+def _counts(obj: dict[str, Any]) -> None:
+    """min_count/max_count: integers, 1 <= min <= max. Passnic boots one server per request
+    (each passthrough VM needs its own port), so more than one is refused with that reason."""
+    minimum = _int(obj, "min_count", 1)
+    maximum = _int(obj, "max_count", minimum)
+    if minimum < 1 or maximum < 1:
+        raise BadRequest("Invalid input: min_count and max_count must be at least 1.")
+    if minimum > maximum:
+        raise BadRequest("min_count must be <= max_count")
+    if maximum > 1:
+        raise BadRequest(
+            "Passnic boots one server per request: each passthrough VM takes its own "
+            "port and NIC; send max_count 1 and boot the others one by one."
+        )
+
+
 def _image(request: Request, image_id: str | None) -> Any:
     if not image_id:
         return ""
@@ -471,8 +512,8 @@ def _server(
         "created": isotime(s.created_at),
         "updated": isotime(s.updated_at or s.created_at),
         "addresses": _addresses(view.nics),
-        "accessIPv4": "",
-        "accessIPv6": "",
+        "accessIPv4": s.access_ipv4 or "",
+        "accessIPv6": s.access_ipv6 or "",
         "progress": 0,
         "OS-DCF:diskConfig": "MANUAL",
         "OS-EXT-AZ:availability_zone": "nova",
@@ -544,7 +585,11 @@ async def create_server(request: Request, cloud: CloudDep, ctx: ContextDep) -> A
         key_name=_str(obj.get("key_name"), "key_name", nullable=True),
         description=_str(obj.get("description"), "description", nullable=True),
         group_id=_str(hints.get("group"), "group", nullable=True),
+        security_groups=_security_groups(obj.get("security_groups")),
+        access_ipv4=_access_ip(obj.get("accessIPv4"), "accessIPv4", 4),
+        access_ipv6=_access_ip(obj.get("accessIPv6"), "accessIPv6", 6),
     )
+    _counts(obj)
     view = await run_in_threadpool(cloud.compute.create_server, ctx, boot)
     server_id = view.server.id
     # Nova's create answer: the server is being built; clients poll it (--wait)

@@ -134,6 +134,11 @@ class BootRequest:
     description: str | None = None
     #: the server group to join (the ``group`` scheduler hint)
     group_id: str | None = None
+    #: names (or ids) of security groups; direct-physical ports have none, but an unknown one
+    #: is refused as Nova refuses it
+    security_groups: tuple[str, ...] = ()
+    access_ipv4: str | None = None
+    access_ipv6: str | None = None
 
 
 @dataclass(frozen=True)
@@ -212,16 +217,19 @@ class ComputeService:
         policy.enforce(ctx, "compute:server:create", ctx.project_id)
         if not req.name.strip() or len(req.name) > 255:
             raise BadRequest("Invalid server name: it must be 1 to 255 characters.")
+        minimum = (0, 0)  # the image's min_ram (MB) and min_disk (GB)
         if req.image_id is not None:
             try:
-                self.image.get(ctx, req.image_id)
+                image = self.image.get(ctx, req.image_id)
             except NotFound:
                 raise BadRequest(f"Image {req.image_id} could not be found.") from None
+            minimum = (image.min_ram or 0, image.min_disk or 0)
+        self._check_security_groups(ctx, req.security_groups)
         server_id = new_uuid()
         created = self._create_ports(ctx, server_id, req)
         try:
             with self.db.transaction() as s:
-                self._record_boot(s, ctx, server_id, req, created)
+                self._record_boot(s, ctx, server_id, req, created, minimum)
                 view = self._view(s, self._visible(s, ctx, server_id))
         except IntegrityError:
             # two boots reserved one port at once: compute_server_ports.port_id is unique
@@ -261,17 +269,41 @@ class ComputeService:
             raise
         return created
 
+    def _check_security_groups(self, ctx: RequestContext, names: Sequence[str]) -> None:
+        if not names:
+            return
+        known = {key for g in self.network.list_security_groups(ctx) for key in (g.id, g.name)} | {
+            "default"
+        }
+        for name in names:
+            if name not in known:
+                raise BadRequest(f"Security group {name} not found.")
+
     def _forget_port(self, port_id: str) -> None:
         with self.db.transaction() as s:
             self.network.delete_port_in(s, port_id)
 
     def _record_boot(
-        self, s: Session, ctx: RequestContext, server_id: str, req: BootRequest, created: list[str]
+        self,
+        s: Session,
+        ctx: RequestContext,
+        server_id: str,
+        req: BootRequest,
+        created: list[str],
+        minimum: tuple[int, int],
     ) -> None:
         try:
             flavor = self.flavors.usable_flavor(s, ctx, req.flavor_id)
         except NotFound:
             raise BadRequest(f"Flavor {req.flavor_id} could not be found.") from None
+        min_ram, min_disk = minimum
+        if flavor.ram < min_ram:
+            raise BadRequest("Flavor's memory is too small for requested image.")
+        if flavor.disk and flavor.disk < min_disk:  # a 0 GB root disk is sized by the image
+            raise BadRequest(
+                f"Flavor's disk is too small for requested image. Flavor disk is "
+                f"{flavor.disk} GB, minimum size is {min_disk} GB."
+            )
         # counted with the INSERT below, under the project's quota lock
         self.quotas.claim_server(s, ctx.project_id, ctx.user_id, flavor.vcpus, flavor.ram)
         self.quotas.check_metadata(s, ctx.project_id, len(req.metadata))
@@ -310,6 +342,8 @@ class ComputeService:
             metadata_=dict(req.metadata),
             key_name=req.key_name,
             description=req.description,
+            access_ipv4=req.access_ipv4,
+            access_ipv6=req.access_ipv6,
             ports=ports,
         )
         if req.key_name is not None:

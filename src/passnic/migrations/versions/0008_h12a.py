@@ -1,4 +1,4 @@
-"""compute quotas: the limits an admin set per project
+"""compute quotas: the limits an admin set per project; a server's accessIPv4/v6
 
 Revision ID: 0008_h12a
 Revises: 0007
@@ -17,6 +17,9 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+    with op.batch_alter_table("compute_servers") as batch:
+        batch.add_column(sa.Column("access_ipv4", sa.String(64), nullable=True))
+        batch.add_column(sa.Column("access_ipv6", sa.String(64), nullable=True))
     op.create_table(
         "compute_quotas",
         sa.Column("project_id", sa.String(64), primary_key=True),
@@ -27,3 +30,6 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("compute_quotas")
+    with op.batch_alter_table("compute_servers") as batch:
+        batch.drop_column("access_ipv6")
+        batch.drop_column("access_ipv4")
