@@ -238,22 +238,54 @@ async def create_flavor(request: Request, cloud: CloudDep, ctx: ContextDep) -> A
     return {"flavor": _flavor(request, cloud.compute.flavors.create_flavor(ctx, spec))}
 
 
-def _list_flavors(cloud: CloudDep, ctx: ContextDep, is_public: str | None) -> list[Flavor]:
-    return cloud.compute.flavors.list_flavors(ctx, _query_bool(is_public, "is_public"))
+def _flavor_filter(request: Request, key: str) -> int | None:
+    value = request.query_params.get(key)
+    if value is None:
+        return None
+    if not value.isascii() or not value.isdecimal():
+        raise BadRequest(f"Invalid {key} filter [{value}]")
+    return int(value)
+
+
+def _list_flavors(
+    request: Request, cloud: CloudDep, ctx: ContextDep, is_public: str | None
+) -> tuple[list[Flavor], str | None]:
+    """Nova's flavor list: ``minRam``/``minDisk`` filters, then ``limit``/``marker`` paging
+    (a marker is a flavor id of the list; the next page's marker when more are left)."""
+    flavors = cloud.compute.flavors.list_flavors(ctx, _query_bool(is_public, "is_public"))
+    min_ram = _flavor_filter(request, "minRam")
+    min_disk = _flavor_filter(request, "minDisk")
+    flavors = [
+        f
+        for f in flavors
+        if (min_ram is None or f.ram >= min_ram) and (min_disk is None or f.disk >= min_disk)
+    ]
+    marker = request.query_params.get("marker")
+    if marker is not None:
+        ids = [f.id for f in flavors]
+        if marker not in ids:
+            raise BadRequest(f"marker [{marker}] not found")
+        flavors = flavors[ids.index(marker) + 1 :]
+    limit = _flavor_filter(request, "limit")
+    if limit is not None and limit < len(flavors):
+        return flavors[:limit], flavors[limit - 1].id if limit else None
+    return flavors, None
 
 
 @router.get("/v2.1/flavors")
 def list_flavors(
     request: Request, cloud: CloudDep, ctx: ContextDep, is_public: str | None = None
 ) -> Any:
-    return {"flavors": [_flavor_brief(request, f) for f in _list_flavors(cloud, ctx, is_public)]}
+    flavors, next_marker = _list_flavors(request, cloud, ctx, is_public)
+    return _page(request, "flavors", [_flavor_brief(request, f) for f in flavors], next_marker)
 
 
 @router.get("/v2.1/flavors/detail")
 def list_flavors_detail(
     request: Request, cloud: CloudDep, ctx: ContextDep, is_public: str | None = None
 ) -> Any:
-    return {"flavors": [_flavor(request, f) for f in _list_flavors(cloud, ctx, is_public)]}
+    flavors, next_marker = _list_flavors(request, cloud, ctx, is_public)
+    return _page(request, "flavors", [_flavor(request, f) for f in flavors], next_marker)
 
 
 @router.get("/v2.1/flavors/{flavor_id}")
