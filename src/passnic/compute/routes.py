@@ -25,6 +25,17 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
 from passnic.compute import microversion
+from passnic.compute.bodies import (
+    KeypairCreateBody,
+    MetadataBody,
+    MetadataItemBody,
+    NetworkRequest,
+    QuotaSetBody,
+    ServerCreateBody,
+    ServerGroupCreateBody,
+    ServerUpdateBody,
+    TagsBody,
+)
 from passnic.compute.flavors import FlavorSpec
 from passnic.compute.microversion import since
 from passnic.compute.models import (
@@ -417,47 +428,30 @@ def delete_pci_alias(name: str, cloud: CloudDep, ctx: ContextDep) -> Response:
 # ---- servers -----------------------------------------------------------------------------
 
 
-def _ref(value: Any, key: str) -> str:
+def _ref(value: str) -> str:
     """A reference may be an id or a link to it (``flavorRef``, ``imageRef``)."""
-    text = _str(value, key) or ""
-    return text.rstrip("/").rsplit("/", 1)[-1]
+    return value.rstrip("/").rsplit("/", 1)[-1]
 
 
-def _nics(value: Any) -> tuple[NicRequest, ...]:
-    if value is None or value in ("auto", "none"):
+def _nics(value: str | list[NetworkRequest] | None) -> tuple[NicRequest, ...]:
+    if value is None or isinstance(value, str):  # "auto" or "none": no port
         return ()
-    if not isinstance(value, list) or not all(isinstance(n, dict) for n in value):
-        raise BadRequest("Invalid input for field/attribute networks: 'auto', 'none' or a list.")
     nics = []
     for entry in value:
-        port, network = entry.get("port"), entry.get("uuid")
-        if port:
-            nics.append(NicRequest(port_id=_str(port, "port")))
-        elif network:
-            fixed = _str(entry.get("fixed_ip"), "fixed_ip", nullable=True)
-            nics.append(NicRequest(network_id=_str(network, "uuid"), fixed_ip=fixed))
+        if entry.port:
+            nics.append(NicRequest(port_id=entry.port))
+        elif entry.uuid:
+            nics.append(NicRequest(network_id=entry.uuid, fixed_ip=entry.fixed_ip))
         else:
             raise BadRequest("Each entry of networks needs a port or a uuid (a network).")
     return tuple(nics)
 
 
-def _security_groups(value: Any) -> tuple[str, ...]:
-    if value is None:
-        return ()
-    if not isinstance(value, list) or not all(
-        isinstance(g, dict) and isinstance(g.get("name"), str) and g["name"] for g in value
-    ):
-        raise BadRequest(
-            "Invalid input for field/attribute security_groups: a list of {'name': ...}."
-        )
-    return tuple(g["name"] for g in value)
-
-
-def _access_ip(value: Any, key: str, version: int) -> str | None:
-    if value in (None, ""):
+def _access_ip(value: str | None, key: str, version: int) -> str | None:
+    if not value:
         return None
     try:
-        address = ipaddress.ip_address(value) if isinstance(value, str) else None
+        address = ipaddress.ip_address(value)
     except ValueError:
         address = None
     if address is None or address.version != version:
@@ -465,11 +459,10 @@ def _access_ip(value: Any, key: str, version: int) -> str | None:
     return str(address)
 
 
-def _counts(obj: dict[str, Any]) -> None:
-    """min_count/max_count: integers, 1 <= min <= max. Passnic boots one server per request
-    (each passthrough VM needs its own port), so more than one is refused with that reason."""
-    minimum = _int(obj, "min_count", 1)
-    maximum = _int(obj, "max_count", minimum)
+def _counts(minimum: int, maximum: int | None) -> None:
+    """min_count/max_count: 1 <= min <= max. Passnic boots one server per request (each
+    passthrough VM needs its own port), so more than one is refused with that reason."""
+    maximum = minimum if maximum is None else maximum
     if minimum < 1 or maximum < 1:
         raise BadRequest("Invalid input: min_count and max_count must be at least 1.")
     if minimum > maximum:
@@ -600,32 +593,28 @@ def _server(
 
 
 @router.post("/v2.1/servers", status_code=202)
-async def create_server(request: Request, cloud: CloudDep, ctx: ContextDep) -> Any:
-    body = await json_body(request)
-    obj = _obj(body, "server")
-    metadata = obj.get("metadata") or {}
-    image = obj.get("imageRef")
-    hints = body.get("os:scheduler_hints") or body.get("OS-SCH-HNT:scheduler_hints") or {}
-    if not isinstance(hints, dict):
-        raise BadRequest("Invalid input: os:scheduler_hints must be an object.")
+async def create_server(
+    request: Request, cloud: CloudDep, ctx: ContextDep, body: ServerCreateBody
+) -> Any:
+    obj = body.server
+    _counts(obj.min_count, obj.max_count)
     boot = BootRequest(
-        name=_str(obj.get("name"), "name") or "",
-        flavor_id=_ref(obj.get("flavorRef"), "flavorRef"),
-        image_id=_ref(image, "imageRef") if image else None,
-        nics=_nics(obj.get("networks")),
-        metadata=_str_map(metadata, "metadata"),
-        key_name=_str(obj.get("key_name"), "key_name", nullable=True),
-        description=_str(obj.get("description"), "description", nullable=True),
-        group_id=_str(hints.get("group"), "group", nullable=True),
-        security_groups=_security_groups(obj.get("security_groups")),
-        access_ipv4=_access_ip(obj.get("accessIPv4"), "accessIPv4", 4),
-        access_ipv6=_access_ip(obj.get("accessIPv6"), "accessIPv6", 6),
+        name=obj.name,
+        flavor_id=_ref(str(obj.flavorRef)),
+        image_id=_ref(obj.imageRef) if obj.imageRef else None,
+        nics=_nics(obj.networks),
+        metadata=obj.metadata,
+        key_name=obj.key_name,
+        description=obj.description,
+        group_id=body.hints.group,
+        security_groups=tuple(g.name for g in obj.security_groups or ()),
+        access_ipv4=_access_ip(obj.accessIPv4, "accessIPv4", 4),
+        access_ipv6=_access_ip(obj.accessIPv6, "accessIPv6", 6),
     )
-    _counts(obj)
     view = await run_in_threadpool(cloud.compute.create_server, ctx, boot)
     server_id = view.server.id
     # Nova's create answer: the server is being built; clients poll it (--wait)
-    body = {
+    answer = {
         "id": server_id,
         "links": _links(request, "servers", server_id),
         "OS-DCF:diskConfig": "MANUAL",
@@ -633,7 +622,7 @@ async def create_server(request: Request, cloud: CloudDep, ctx: ContextDep) -> A
         "adminPass": secrets.token_urlsafe(9),
     }
     return JSONResponse(
-        {"server": body},
+        {"server": answer},
         status_code=202,
         headers={"Location": f"{_api(request)}/servers/{server_id}"},
     )
@@ -779,18 +768,23 @@ def _server_answer(request: Request, server_id: str, cloud: CloudDep, ctx: Conte
 
 
 @router.put("/v2.1/servers/{server_id}")
-async def update_server(request: Request, server_id: str, cloud: CloudDep, ctx: ContextDep) -> Any:
-    obj = _obj(await json_body(request), "server")
-    unknown = set(obj) - {"name", "description"}
-    if unknown or ("description" in obj and not microversion.at_least(request, "2.19")):
+async def update_server(
+    request: Request, server_id: str, cloud: CloudDep, ctx: ContextDep, body: ServerUpdateBody
+) -> Any:
+    obj = body.server
+    given = obj.model_fields_set | set(obj.model_extra or {})
+    unknown = given - {"name", "description"}
+    if unknown or ("description" in given and not microversion.at_least(request, "2.19")):
         names = ", ".join(sorted(unknown or {"description"}))
         raise BadRequest(f"Invalid input: {names} cannot be updated at this microversion.")
+    if "name" in given and obj.name is None:
+        raise BadRequest("Invalid input for field/attribute name: a string is required.")
     cloud.compute.attributes.update(
         ctx,
         server_id,
-        name=_str(obj["name"], "name") if "name" in obj else None,
-        description=_str(obj.get("description"), "description", nullable=True),
-        set_description="description" in obj,
+        name=obj.name,
+        description=obj.description,
+        set_description="description" in given,
     )
     answer = _server_answer(request, server_id, cloud, ctx)
     if not microversion.at_least(request, "2.75"):
@@ -1302,11 +1296,12 @@ def list_metadata(server_id: str, cloud: CloudDep, ctx: ContextDep) -> Any:
 
 @router.post("/v2.1/servers/{server_id}/metadata")
 @router.put("/v2.1/servers/{server_id}/metadata")
-async def set_metadata(request: Request, server_id: str, cloud: CloudDep, ctx: ContextDep) -> Any:
+async def set_metadata(
+    request: Request, server_id: str, cloud: CloudDep, ctx: ContextDep, body: MetadataBody
+) -> Any:
     """POST merges into the metadata, PUT replaces it."""
-    body = await json_body(request)
-    items = _str_map(body.get("metadata") if isinstance(body, dict) else None, "metadata")
     replace = request.method == "PUT"
+    items = body.metadata
     return {"metadata": cloud.compute.attributes.set_metadata(ctx, server_id, items, replace)}
 
 
@@ -1320,10 +1315,9 @@ def show_metadata_item(server_id: str, key: str, cloud: CloudDep, ctx: ContextDe
 
 @router.put("/v2.1/servers/{server_id}/metadata/{key}")
 async def set_metadata_item(
-    request: Request, server_id: str, key: str, cloud: CloudDep, ctx: ContextDep
+    server_id: str, key: str, cloud: CloudDep, ctx: ContextDep, body: MetadataItemBody
 ) -> Any:
-    body = await json_body(request)
-    item = _str_map(body.get("meta") if isinstance(body, dict) else None, "meta")
+    item = body.meta
     if list(item) != [key]:
         raise BadRequest("Request body and URI mismatch: 'meta' must hold exactly the URI key.")
     cloud.compute.attributes.set_metadata(ctx, server_id, item, replace=False)
@@ -1342,12 +1336,8 @@ def list_tags(server_id: str, cloud: CloudDep, ctx: ContextDep) -> Any:
 
 
 @router.put("/v2.1/servers/{server_id}/tags")
-async def replace_tags(request: Request, server_id: str, cloud: CloudDep, ctx: ContextDep) -> Any:
-    body = await json_body(request)
-    tags = body.get("tags") if isinstance(body, dict) else None
-    if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
-        raise BadRequest("Invalid input: 'tags' must be a list of strings.")
-    return {"tags": cloud.compute.attributes.set_tags(ctx, server_id, tags)}
+async def replace_tags(server_id: str, cloud: CloudDep, ctx: ContextDep, body: TagsBody) -> Any:
+    return {"tags": cloud.compute.attributes.set_tags(ctx, server_id, body.tags)}
 
 
 @router.delete("/v2.1/servers/{server_id}/tags", status_code=204)
@@ -1411,24 +1401,24 @@ def list_keypairs(
 
 
 @router.post("/v2.1/os-keypairs")
-async def create_keypair(request: Request, cloud: CloudDep, ctx: ContextDep) -> Any:
-    obj = _obj(await json_body(request), "keypair")
-    public_key = _str(obj.get("public_key"), "public_key", nullable=True)
-    if public_key is None and microversion.at_least(request, "2.92"):
+async def create_keypair(
+    request: Request, cloud: CloudDep, ctx: ContextDep, body: KeypairCreateBody
+) -> Any:
+    obj = body.keypair
+    if obj.public_key is None and microversion.at_least(request, "2.92"):
         raise BadRequest("Invalid input: public_key is required from microversion 2.92 on.")
-    key_type = _str(obj.get("type", "ssh"), "type") or "ssh"
-    user_id = _str(obj.get("user_id"), "user_id", nullable=True)
-    name = _str(obj.get("name"), "name") or ""
-    keypair, private = cloud.compute.keypairs.create(ctx, name, public_key, key_type, user_id)
-    body = {
+    keypair, private = cloud.compute.keypairs.create(
+        ctx, obj.name, obj.public_key, obj.type, obj.user_id
+    )
+    answer = {
         k: v
         for k, v in _keypair(request, keypair, full=True).items()
         if k in ("name", "public_key", "fingerprint", "user_id", "type")
     }
     if private is not None:
-        body["private_key"] = private
+        answer["private_key"] = private
     status = 201 if microversion.at_least(request, "2.2") else 200
-    return JSONResponse({"keypair": body}, status_code=status)
+    return JSONResponse({"keypair": answer}, status_code=status)
 
 
 @router.get("/v2.1/os-keypairs/{name}")
@@ -1477,17 +1467,19 @@ def list_server_groups(request: Request, cloud: CloudDep, ctx: ContextDep) -> An
 
 
 @router.post("/v2.1/os-server-groups")
-async def create_server_group(request: Request, cloud: CloudDep, ctx: ContextDep) -> Any:
-    obj = _obj(await json_body(request), "server_group")
+async def create_server_group(
+    request: Request, cloud: CloudDep, ctx: ContextDep, body: ServerGroupCreateBody
+) -> Any:
+    obj = body.server_group
     if microversion.at_least(request, "2.64"):
-        group_policy = _str(obj.get("policy"), "policy") or ""
+        if obj.policy is None:
+            raise BadRequest("Invalid input: 'policy' is required from microversion 2.64 on.")
+        group_policy = obj.policy
     else:
-        policies = obj.get("policies")
-        if not isinstance(policies, list) or len(policies) != 1:
+        if obj.policies is None or len(obj.policies) != 1:
             raise BadRequest("Invalid input: 'policies' must hold exactly one policy.")
-        group_policy = _str(policies[0], "policies") or ""
-    name = _str(obj.get("name"), "name") or ""
-    group = cloud.compute.server_groups.create(ctx, name, group_policy)
+        group_policy = obj.policies[0]
+    group = cloud.compute.server_groups.create(ctx, obj.name, group_policy)
     return {"server_group": _server_group(request, group, [])}
 
 
@@ -1588,12 +1580,11 @@ def show_quota_detail(request: Request, project_id: str, cloud: CloudDep, ctx: C
 
 @router.put("/v2.1/os-quota-sets/{project_id}")
 async def update_quota_set(
-    request: Request, project_id: str, cloud: CloudDep, ctx: ContextDep
+    request: Request, project_id: str, cloud: CloudDep, ctx: ContextDep, body: QuotaSetBody
 ) -> Any:
     """An admin sets some of a project's limits; Nova's answer has no ``id``."""
-    obj = _obj(await json_body(request), "quota_set")
-    values = {k: _int(obj, k) for k in obj if k not in ("force", "id")}
-    quota = await run_in_threadpool(cloud.compute.quotas.update, ctx, project_id, values)
+    limits = body.limits()
+    quota = await run_in_threadpool(cloud.compute.quotas.update, ctx, project_id, limits)
     return {"quota_set": _quota_view(request, quota)}
 
 
