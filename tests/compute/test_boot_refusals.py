@@ -76,3 +76,11 @@ def test_default_security_group_and_access_ips_are_kept(scene: Scene) -> None:
     assert resp.status_code == 202, resp.text
     shown = scene.show(resp.json()["server"]["id"], scene.user1)
     assert (shown["accessIPv4"], shown["accessIPv6"]) == ("192.0.2.10", "2001:db8::10")
+
+
+def test_openapi_documents_the_compute_bodies(scene: Scene) -> None:
+    spec = scene.api.get("/openapi.json").json()
+    schemas = spec["components"]["schemas"]
+    assert {"ServerCreateBody", "QuotaSetBody", "KeypairCreateBody"} <= set(schemas)
+    create = spec["paths"]["/compute/v2.1/servers"]["post"]["requestBody"]["content"]
+    assert create["application/json"]["schema"]["$ref"].endswith("/ServerCreateBody")

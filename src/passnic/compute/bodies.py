@@ -32,6 +32,8 @@ def _meta_value(value: Any) -> Any:
 
 
 NovaInt = Annotated[int, BeforeValidator(_nova_int)]
+#: a quota limit: -1 (unlimited) up to what the database column holds
+Limit = Annotated[NovaInt, Field(ge=-1, le=2**31 - 1)]
 MetaKey = Annotated[StrictStr, Field(min_length=1, max_length=255)]
 MetaValue = Annotated[StrictStr, BeforeValidator(_meta_value), Field(max_length=255)]
 Metadata = dict[MetaKey, MetaValue]
@@ -156,22 +158,22 @@ class QuotaSet(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    fixed_ips: NovaInt | None = None
-    floating_ips: NovaInt | None = None
-    security_groups: NovaInt | None = None
-    security_group_rules: NovaInt | None = None
-    injected_files: NovaInt | None = None
-    injected_file_content_bytes: NovaInt | None = None
-    injected_file_path_bytes: NovaInt | None = None
-    networks: NovaInt | None = None
+    fixed_ips: Limit | None = None
+    floating_ips: Limit | None = None
+    security_groups: Limit | None = None
+    security_group_rules: Limit | None = None
+    injected_files: Limit | None = None
+    injected_file_content_bytes: Limit | None = None
+    injected_file_path_bytes: Limit | None = None
+    networks: Limit | None = None
 
-    instances: NovaInt | None = None
-    cores: NovaInt | None = None
-    ram: NovaInt | None = None
-    metadata_items: NovaInt | None = None
-    key_pairs: NovaInt | None = None
-    server_groups: NovaInt | None = None
-    server_group_members: NovaInt | None = None
+    instances: Limit | None = None
+    cores: Limit | None = None
+    ram: Limit | None = None
+    metadata_items: Limit | None = None
+    key_pairs: Limit | None = None
+    server_groups: Limit | None = None
+    server_group_members: Limit | None = None
     force: bool | StrictStr | None = None
 
 
