@@ -202,6 +202,10 @@ def test_every_view_matches_tempest(scene: Scene, version: APIVersion) -> None:
     both("quotas", "get_quota_set", "GET", f"/os-quota-sets/{project}")
     both("quotas", "get_quota_set", "GET", f"/os-quota-sets/{project}/defaults")
     both("quotas", "get_quota_set_details", "GET", f"/os-quota-sets/{project}/detail")
+    raised = {"quota_set": {"instances": 20}}
+    path = f"/os-quota-sets/{project}"
+    check(api, version, admin, "quotas", "update_quota_set", "PUT", path, raised)
+    check(api, version, admin, "quotas", "delete_quota", "DELETE", path)
     both("availability_zone", "list_availability_zone_list", "GET", "/os-availability-zone")
     check(
         api,

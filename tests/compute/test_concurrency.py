@@ -50,8 +50,12 @@ def _ports(cloud: Cloud, user: RequestContext, count: int) -> list[str]:
 
 
 def _user1(cloud: Cloud) -> RequestContext:
+    """user1, whose project may boot more servers than Nova's default quota (these tests are
+    about NIC claims, not quotas)."""
     project1 = cloud.identity.list_projects(ADMIN, name="project1")[0]
     user = cloud.identity.list_users(ADMIN, name="user1")[0]
+    unlimited = {"instances": -1, "cores": -1, "ram": -1}
+    cloud.compute.quotas.update(ADMIN, project1.id, unlimited)
     return RequestContext(user.id, "user1", project1.id, "project1", frozenset({"member"}))
 
 
@@ -249,7 +253,7 @@ def test_a_racing_claim_makes_the_boot_choose_again(
     user = _user1(cloud)
     (port,) = _ports(cloud, user, 1)
     flavor = cloud.compute.flavors.list_flavors(user)[0].id
-    monkeypatch.setattr(PlacementService, "_serialize", lambda self, s: None)
+    monkeypatch.setattr(PlacementService, "serialize", lambda self, s: None)
     original = PlacementService.fleet
     reads: list[int] = []
 

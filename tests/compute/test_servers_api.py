@@ -319,10 +319,11 @@ def test_port_of_another_project_or_in_use(scene: Scene) -> None:
         ({"networks": [{}]}, "Each entry of networks needs a port or a uuid (a network)."),
         (
             {"networks": "some"},
-            "Invalid input for field/attribute networks: 'auto', 'none' or a list.",
+            "Invalid input: server.networks.literal['auto','none']: Input should be 'auto' or "
+            "'none'; server.networks.list[NetworkRequest]: Input should be a valid list",
         ),
         ({"name": ""}, "Invalid server name: it must be 1 to 255 characters."),
-        ({"name": 5}, "Invalid input for field/attribute name: a string is required."),
+        ({"name": 5}, "Invalid input: server.name: Input should be a valid string"),
     ],
 )
 def test_boot_bad_input(scene: Scene, change: dict[str, Any], message: str) -> None:

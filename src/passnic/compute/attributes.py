@@ -8,16 +8,16 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import TypeVar
 
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from passnic import policy
 from passnic.compute.models import Server
+from passnic.compute.quotas import QuotaService
 from passnic.context import RequestContext
 from passnic.db import Database
 from passnic.errors import BadRequest, Conflict, NotFound
 
 MAX_TAGS = 50
-MAX_METADATA_ITEMS = 128
 T = TypeVar("T")
 
 
@@ -30,13 +30,12 @@ def _check_metadata(items: Mapping[str, str]) -> None:
     for key, value in items.items():
         if not key or len(key) > 255 or len(value) > 255:
             raise BadRequest("Metadata keys must be 1 to 255 characters, values at most 255.")
-    if len(items) > MAX_METADATA_ITEMS:
-        raise BadRequest(f"Quota exceeded: at most {MAX_METADATA_ITEMS} metadata items.")
 
 
 class ServerAttributes:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, quotas: QuotaService) -> None:
         self.db = db
+        self.quotas = quotas
 
     def _change(self, ctx: RequestContext, server_id: str, change: Callable[[Server], T]) -> T:
         with self.db.transaction() as s:
@@ -88,6 +87,9 @@ class ServerAttributes:
         def change(server: Server) -> dict[str, str]:
             merged = dict(items) if replace else {**server.metadata_, **items}
             _check_metadata(merged)
+            session = object_session(server)
+            assert session is not None  # _change hands a server of its open transaction
+            self.quotas.check_metadata(session, server.project_id, len(merged))
             server.metadata_ = merged
             return merged
 

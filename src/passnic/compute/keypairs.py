@@ -18,9 +18,11 @@ from sqlalchemy.orm import Session
 
 from passnic import policy
 from passnic.compute.models import Keypair, Server, ServerGroup, ServerGroupMember
+from passnic.compute.quotas import QuotaService
 from passnic.context import RequestContext
 from passnic.db import Database
 from passnic.errors import BadRequest, Conflict, NotFound
+from passnic.placement.model import GroupPolicy, GroupRule
 
 policy.register(
     {
@@ -43,8 +45,9 @@ def fingerprint(public_key: str) -> str:
 
 
 class KeypairService:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, quotas: QuotaService) -> None:
         self.db = db
+        self.quotas = quotas
 
     def _owner(self, ctx: RequestContext, user_id: str | None) -> str:
         if user_id and user_id != ctx.user_id:
@@ -89,6 +92,7 @@ class KeypairService:
         )
         try:
             with self.db.transaction() as s:
+                self.quotas.claim_keypair(s, ctx.project_id, owner)
                 s.add(row)
                 s.flush()
                 s.expunge(row)
@@ -123,8 +127,9 @@ class KeypairService:
 
 
 class ServerGroupService:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, quotas: QuotaService) -> None:
         self.db = db
+        self.quotas = quotas
 
     def create(self, ctx: RequestContext, name: str, group_policy: str) -> ServerGroup:
         policy.enforce(ctx, "compute:server_group:create", ctx.project_id)
@@ -133,6 +138,7 @@ class ServerGroupService:
         if group_policy not in POLICIES:
             raise BadRequest(f"Invalid server group policy {group_policy!r}: one of {POLICIES}.")
         with self.db.transaction() as s:
+            self.quotas.claim_server_group(s, ctx.project_id)
             group = ServerGroup(
                 name=name, policy=group_policy, project_id=ctx.project_id, user_id=ctx.user_id
             )
@@ -184,12 +190,37 @@ class ServerGroupService:
             return list(s.scalars(stmt))
 
     def join(self, s: Session, ctx: RequestContext, group_id: str, server: Server) -> None:
-        """Put a booting server in a group (the boot's ``group`` scheduler hint)."""
+        """Put a booting server in a group (the boot's ``group`` scheduler hint); the caller
+        holds the project's quota lock."""
         try:
-            self._visible(s, ctx, group_id)
+            group = self._visible(s, ctx, group_id)
         except NotFound:
             raise BadRequest(f"Server group {group_id} could not be found.") from None
+        self.quotas.claim_member(s, group.project_id, group_id)
         s.add(ServerGroupMember(group_id=group_id, server_id=server.id))
+
+    @staticmethod
+    def rule(s: Session, server_id: str) -> GroupRule | None:
+        """The scheduler's rule for a member: its group's hard policy and the hosts of the
+        other members (soft policies are preferences Passnic does not weigh: no rule)."""
+        group = s.scalar(
+            select(ServerGroup)
+            .join(ServerGroupMember, ServerGroupMember.group_id == ServerGroup.id)
+            .where(ServerGroupMember.server_id == server_id)
+        )
+        if group is None or group.policy not in ("affinity", "anti-affinity"):
+            return None
+        hosts = s.scalars(
+            select(Server.host)
+            .join(ServerGroupMember, ServerGroupMember.server_id == Server.id)
+            .where(
+                ServerGroupMember.group_id == group.id,
+                Server.id != server_id,
+                Server.host.is_not(None),
+            )
+        )
+        policy_name: GroupPolicy = "affinity" if group.policy == "affinity" else "anti-affinity"
+        return GroupRule(group.name, policy_name, frozenset(h for h in hosts if h))
 
     @staticmethod
     def _visible(s: Session, ctx: RequestContext, group_id: str) -> ServerGroup:

@@ -124,6 +124,9 @@ class Server(Timestamps, Base):
     #: ``user_data`` given at boot, base64 as the API took it (the config drive's user_data)
     user_data: Mapped[str | None] = mapped_column(Text, default=None)
     description: Mapped[str | None] = mapped_column(Text, default=None)
+    #: the addresses the user says reach the server (Nova keeps them as given)
+    access_ipv4: Mapped[str | None] = mapped_column(String(64), default=None)
+    access_ipv6: Mapped[str | None] = mapped_column(String(64), default=None)
     tags: Mapped[list[str]] = mapped_column(JSON, default=list)
     #: a locked server refuses actions from anyone but an admin (Nova's lock)
     locked: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -166,6 +169,17 @@ class Keypair(Timestamps, Base):
     type: Mapped[str] = mapped_column(String(16), default="ssh")
     public_key: Mapped[str] = mapped_column(Text)
     fingerprint: Mapped[str] = mapped_column(String(128))
+
+
+class Quota(Base):
+    """A limit an admin set for a project (``os-quota-sets``); a resource without a row has
+    Nova's default."""
+
+    __tablename__ = "compute_quotas"
+
+    project_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    resource: Mapped[str] = mapped_column(String(64), primary_key=True)
+    hard_limit: Mapped[int] = mapped_column(Integer)
 
 
 class ServerGroup(Timestamps, Base):

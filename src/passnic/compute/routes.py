@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import ipaddress
 import math
 import secrets
 import uuid
@@ -25,6 +26,17 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
 from passnic.compute import microversion
+from passnic.compute.bodies import (
+    KeypairCreateBody,
+    MetadataBody,
+    MetadataItemBody,
+    NetworkRequest,
+    QuotaSetBody,
+    ServerCreateBody,
+    ServerGroupCreateBody,
+    ServerUpdateBody,
+    TagsBody,
+)
 from passnic.compute.flavors import FlavorSpec
 from passnic.compute.microversion import since
 from passnic.compute.models import (
@@ -38,6 +50,7 @@ from passnic.compute.models import (
     ServerGroup,
 )
 from passnic.compute.names import name_matches
+from passnic.compute.quotas import DEFAULTS
 from passnic.compute.service import (
     BootRequest,
     Hypervisor,
@@ -251,22 +264,54 @@ async def create_flavor(request: Request, cloud: CloudDep, ctx: ContextDep) -> A
     return {"flavor": _flavor(request, cloud.compute.flavors.create_flavor(ctx, spec))}
 
 
-def _list_flavors(cloud: CloudDep, ctx: ContextDep, is_public: str | None) -> list[Flavor]:
-    return cloud.compute.flavors.list_flavors(ctx, _query_bool(is_public, "is_public"))
+def _flavor_filter(request: Request, key: str) -> int | None:
+    value = request.query_params.get(key)
+    if value is None:
+        return None
+    if not value.isascii() or not value.isdecimal():
+        raise BadRequest(f"Invalid {key} filter [{value}]")
+    return int(value)
+
+
+def _list_flavors(
+    request: Request, cloud: CloudDep, ctx: ContextDep, is_public: str | None
+) -> tuple[list[Flavor], str | None]:
+    """Nova's flavor list: ``minRam``/``minDisk`` filters, then ``limit``/``marker`` paging
+    (a marker is a flavor id of the list; the next page's marker when more are left)."""
+    flavors = cloud.compute.flavors.list_flavors(ctx, _query_bool(is_public, "is_public"))
+    min_ram = _flavor_filter(request, "minRam")
+    min_disk = _flavor_filter(request, "minDisk")
+    flavors = [
+        f
+        for f in flavors
+        if (min_ram is None or f.ram >= min_ram) and (min_disk is None or f.disk >= min_disk)
+    ]
+    marker = request.query_params.get("marker")
+    if marker is not None:
+        ids = [f.id for f in flavors]
+        if marker not in ids:
+            raise BadRequest(f"marker [{marker}] not found")
+        flavors = flavors[ids.index(marker) + 1 :]
+    limit = _flavor_filter(request, "limit")
+    if limit is not None and limit < len(flavors):
+        return flavors[:limit], flavors[limit - 1].id if limit else None
+    return flavors, None
 
 
 @router.get("/v2.1/flavors")
 def list_flavors(
     request: Request, cloud: CloudDep, ctx: ContextDep, is_public: str | None = None
 ) -> Any:
-    return {"flavors": [_flavor_brief(request, f) for f in _list_flavors(cloud, ctx, is_public)]}
+    flavors, next_marker = _list_flavors(request, cloud, ctx, is_public)
+    return _page(request, "flavors", [_flavor_brief(request, f) for f in flavors], next_marker)
 
 
 @router.get("/v2.1/flavors/detail")
 def list_flavors_detail(
     request: Request, cloud: CloudDep, ctx: ContextDep, is_public: str | None = None
 ) -> Any:
-    return {"flavors": [_flavor(request, f) for f in _list_flavors(cloud, ctx, is_public)]}
+    flavors, next_marker = _list_flavors(request, cloud, ctx, is_public)
+    return _page(request, "flavors", [_flavor(request, f) for f in flavors], next_marker)
 
 
 @router.get("/v2.1/flavors/{flavor_id}")
@@ -398,28 +443,50 @@ def delete_pci_alias(name: str, cloud: CloudDep, ctx: ContextDep) -> Response:
 # ---- servers -----------------------------------------------------------------------------
 
 
-def _ref(value: Any, key: str) -> str:
+def _ref(value: str) -> str:
     """A reference may be an id or a link to it (``flavorRef``, ``imageRef``)."""
-    text = _str(value, key) or ""
-    return text.rstrip("/").rsplit("/", 1)[-1]
+    return value.rstrip("/").rsplit("/", 1)[-1]
 
 
-def _nics(value: Any) -> tuple[NicRequest, ...]:
-    if value is None or value in ("auto", "none"):
+def _nics(value: str | list[NetworkRequest] | None) -> tuple[NicRequest, ...]:
+    if value is None or isinstance(value, str):  # "auto" or "none": no port
         return ()
-    if not isinstance(value, list) or not all(isinstance(n, dict) for n in value):
-        raise BadRequest("Invalid input for field/attribute networks: 'auto', 'none' or a list.")
     nics = []
     for entry in value:
-        port, network = entry.get("port"), entry.get("uuid")
-        if port:
-            nics.append(NicRequest(port_id=_str(port, "port")))
-        elif network:
-            fixed = _str(entry.get("fixed_ip"), "fixed_ip", nullable=True)
-            nics.append(NicRequest(network_id=_str(network, "uuid"), fixed_ip=fixed))
+        if entry.port:
+            nics.append(NicRequest(port_id=entry.port))
+        elif entry.uuid:
+            nics.append(NicRequest(network_id=entry.uuid, fixed_ip=entry.fixed_ip))
         else:
             raise BadRequest("Each entry of networks needs a port or a uuid (a network).")
     return tuple(nics)
+
+
+def _access_ip(value: str | None, key: str, version: int) -> str | None:
+    if not value:
+        return None
+    try:
+        address = ipaddress.ip_address(value)
+    except ValueError:
+        address = None
+    if address is None or address.version != version:
+        raise BadRequest(f"Invalid input for field/attribute {key}: {value!r} is not IPv{version}.")
+    return str(address)
+
+
+def _counts(minimum: int, maximum: int | None) -> None:
+    """min_count/max_count: 1 <= min <= max. Passnic boots one server per request (each
+    passthrough VM needs its own port), so more than one is refused with that reason."""
+    maximum = minimum if maximum is None else maximum
+    if minimum < 1 or maximum < 1:
+        raise BadRequest("Invalid input: min_count and max_count must be at least 1.")
+    if minimum > maximum:
+        raise BadRequest("min_count must be <= max_count")
+    if maximum > 1:
+        raise BadRequest(
+            "Passnic boots one server per request: each passthrough VM takes its own "
+            "port and NIC; send max_count 1 and boot the others one by one."
+        )
 
 
 def _image(request: Request, image_id: str | None) -> Any:
@@ -485,8 +552,8 @@ def _server(
         "created": isotime(s.created_at),
         "updated": isotime(s.updated_at or s.created_at),
         "addresses": _addresses(view.nics),
-        "accessIPv4": "",
-        "accessIPv6": "",
+        "accessIPv4": s.access_ipv4 or "",
+        "accessIPv6": s.access_ipv6 or "",
         "progress": 0,
         "OS-DCF:diskConfig": "MANUAL",
         "OS-EXT-AZ:availability_zone": "nova",
@@ -541,29 +608,29 @@ def _server(
 
 
 @router.post("/v2.1/servers", status_code=202)
-async def create_server(request: Request, cloud: CloudDep, ctx: ContextDep) -> Any:
-    body = await json_body(request)
-    obj = _obj(body, "server")
-    metadata = obj.get("metadata") or {}
-    image = obj.get("imageRef")
-    hints = body.get("os:scheduler_hints") or body.get("OS-SCH-HNT:scheduler_hints") or {}
-    if not isinstance(hints, dict):
-        raise BadRequest("Invalid input: os:scheduler_hints must be an object.")
+async def create_server(
+    request: Request, cloud: CloudDep, ctx: ContextDep, body: ServerCreateBody
+) -> Any:
+    obj = body.server
+    _counts(obj.min_count, obj.max_count)
     boot = BootRequest(
-        name=_str(obj.get("name"), "name") or "",
-        flavor_id=_ref(obj.get("flavorRef"), "flavorRef"),
-        image_id=_ref(image, "imageRef") if image else None,
-        nics=_nics(obj.get("networks")),
-        metadata=_str_map(metadata, "metadata"),
-        key_name=_str(obj.get("key_name"), "key_name", nullable=True),
-        user_data=_user_data(obj.get("user_data")),
-        description=_str(obj.get("description"), "description", nullable=True),
-        group_id=_str(hints.get("group"), "group", nullable=True),
+        name=obj.name,
+        flavor_id=_ref(str(obj.flavorRef)),
+        image_id=_ref(obj.imageRef) if obj.imageRef else None,
+        nics=_nics(obj.networks),
+        metadata=obj.metadata,
+        key_name=obj.key_name,
+        user_data=_user_data(obj.user_data),
+        description=obj.description,
+        group_id=body.hints.group,
+        security_groups=tuple(g.name for g in obj.security_groups or ()),
+        access_ipv4=_access_ip(obj.accessIPv4, "accessIPv4", 4),
+        access_ipv6=_access_ip(obj.accessIPv6, "accessIPv6", 6),
     )
     view = await run_in_threadpool(cloud.compute.create_server, ctx, boot)
     server_id = view.server.id
     # Nova's create answer: the server is being built; clients poll it (--wait)
-    body = {
+    answer = {
         "id": server_id,
         "links": _links(request, "servers", server_id),
         "OS-DCF:diskConfig": "MANUAL",
@@ -571,7 +638,7 @@ async def create_server(request: Request, cloud: CloudDep, ctx: ContextDep) -> A
         "adminPass": secrets.token_urlsafe(9),
     }
     return JSONResponse(
-        {"server": body},
+        {"server": answer},
         status_code=202,
         headers={"Location": f"{_api(request)}/servers/{server_id}"},
     )
@@ -717,18 +784,23 @@ def _server_answer(request: Request, server_id: str, cloud: CloudDep, ctx: Conte
 
 
 @router.put("/v2.1/servers/{server_id}")
-async def update_server(request: Request, server_id: str, cloud: CloudDep, ctx: ContextDep) -> Any:
-    obj = _obj(await json_body(request), "server")
-    unknown = set(obj) - {"name", "description"}
-    if unknown or ("description" in obj and not microversion.at_least(request, "2.19")):
+async def update_server(
+    request: Request, server_id: str, cloud: CloudDep, ctx: ContextDep, body: ServerUpdateBody
+) -> Any:
+    obj = body.server
+    given = obj.model_fields_set | set(obj.model_extra or {})
+    unknown = given - {"name", "description"}
+    if unknown or ("description" in given and not microversion.at_least(request, "2.19")):
         names = ", ".join(sorted(unknown or {"description"}))
         raise BadRequest(f"Invalid input: {names} cannot be updated at this microversion.")
+    if "name" in given and obj.name is None:
+        raise BadRequest("Invalid input for field/attribute name: a string is required.")
     cloud.compute.attributes.update(
         ctx,
         server_id,
-        name=_str(obj["name"], "name") if "name" in obj else None,
-        description=_str(obj.get("description"), "description", nullable=True),
-        set_description="description" in obj,
+        name=obj.name,
+        description=obj.description,
+        set_description="description" in given,
     )
     answer = _server_answer(request, server_id, cloud, ctx)
     if not microversion.at_least(request, "2.75"):
@@ -1240,11 +1312,12 @@ def list_metadata(server_id: str, cloud: CloudDep, ctx: ContextDep) -> Any:
 
 @router.post("/v2.1/servers/{server_id}/metadata")
 @router.put("/v2.1/servers/{server_id}/metadata")
-async def set_metadata(request: Request, server_id: str, cloud: CloudDep, ctx: ContextDep) -> Any:
+async def set_metadata(
+    request: Request, server_id: str, cloud: CloudDep, ctx: ContextDep, body: MetadataBody
+) -> Any:
     """POST merges into the metadata, PUT replaces it."""
-    body = await json_body(request)
-    items = _str_map(body.get("metadata") if isinstance(body, dict) else None, "metadata")
     replace = request.method == "PUT"
+    items = body.metadata
     return {"metadata": cloud.compute.attributes.set_metadata(ctx, server_id, items, replace)}
 
 
@@ -1258,10 +1331,9 @@ def show_metadata_item(server_id: str, key: str, cloud: CloudDep, ctx: ContextDe
 
 @router.put("/v2.1/servers/{server_id}/metadata/{key}")
 async def set_metadata_item(
-    request: Request, server_id: str, key: str, cloud: CloudDep, ctx: ContextDep
+    server_id: str, key: str, cloud: CloudDep, ctx: ContextDep, body: MetadataItemBody
 ) -> Any:
-    body = await json_body(request)
-    item = _str_map(body.get("meta") if isinstance(body, dict) else None, "meta")
+    item = body.meta
     if list(item) != [key]:
         raise BadRequest("Request body and URI mismatch: 'meta' must hold exactly the URI key.")
     cloud.compute.attributes.set_metadata(ctx, server_id, item, replace=False)
@@ -1280,12 +1352,8 @@ def list_tags(server_id: str, cloud: CloudDep, ctx: ContextDep) -> Any:
 
 
 @router.put("/v2.1/servers/{server_id}/tags")
-async def replace_tags(request: Request, server_id: str, cloud: CloudDep, ctx: ContextDep) -> Any:
-    body = await json_body(request)
-    tags = body.get("tags") if isinstance(body, dict) else None
-    if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
-        raise BadRequest("Invalid input: 'tags' must be a list of strings.")
-    return {"tags": cloud.compute.attributes.set_tags(ctx, server_id, tags)}
+async def replace_tags(server_id: str, cloud: CloudDep, ctx: ContextDep, body: TagsBody) -> Any:
+    return {"tags": cloud.compute.attributes.set_tags(ctx, server_id, body.tags)}
 
 
 @router.delete("/v2.1/servers/{server_id}/tags", status_code=204)
@@ -1349,24 +1417,24 @@ def list_keypairs(
 
 
 @router.post("/v2.1/os-keypairs")
-async def create_keypair(request: Request, cloud: CloudDep, ctx: ContextDep) -> Any:
-    obj = _obj(await json_body(request), "keypair")
-    public_key = _str(obj.get("public_key"), "public_key", nullable=True)
-    if public_key is None and microversion.at_least(request, "2.92"):
+async def create_keypair(
+    request: Request, cloud: CloudDep, ctx: ContextDep, body: KeypairCreateBody
+) -> Any:
+    obj = body.keypair
+    if obj.public_key is None and microversion.at_least(request, "2.92"):
         raise BadRequest("Invalid input: public_key is required from microversion 2.92 on.")
-    key_type = _str(obj.get("type", "ssh"), "type") or "ssh"
-    user_id = _str(obj.get("user_id"), "user_id", nullable=True)
-    name = _str(obj.get("name"), "name") or ""
-    keypair, private = cloud.compute.keypairs.create(ctx, name, public_key, key_type, user_id)
-    body = {
+    keypair, private = cloud.compute.keypairs.create(
+        ctx, obj.name, obj.public_key, obj.type, obj.user_id
+    )
+    answer = {
         k: v
         for k, v in _keypair(request, keypair, full=True).items()
         if k in ("name", "public_key", "fingerprint", "user_id", "type")
     }
     if private is not None:
-        body["private_key"] = private
+        answer["private_key"] = private
     status = 201 if microversion.at_least(request, "2.2") else 200
-    return JSONResponse({"keypair": body}, status_code=status)
+    return JSONResponse({"keypair": answer}, status_code=status)
 
 
 @router.get("/v2.1/os-keypairs/{name}")
@@ -1415,17 +1483,19 @@ def list_server_groups(request: Request, cloud: CloudDep, ctx: ContextDep) -> An
 
 
 @router.post("/v2.1/os-server-groups")
-async def create_server_group(request: Request, cloud: CloudDep, ctx: ContextDep) -> Any:
-    obj = _obj(await json_body(request), "server_group")
+async def create_server_group(
+    request: Request, cloud: CloudDep, ctx: ContextDep, body: ServerGroupCreateBody
+) -> Any:
+    obj = body.server_group
     if microversion.at_least(request, "2.64"):
-        group_policy = _str(obj.get("policy"), "policy") or ""
+        if obj.policy is None:
+            raise BadRequest("Invalid input: 'policy' is required from microversion 2.64 on.")
+        group_policy = obj.policy
     else:
-        policies = obj.get("policies")
-        if not isinstance(policies, list) or len(policies) != 1:
+        if obj.policies is None or len(obj.policies) != 1:
             raise BadRequest("Invalid input: 'policies' must hold exactly one policy.")
-        group_policy = _str(policies[0], "policies") or ""
-    name = _str(obj.get("name"), "name") or ""
-    group = cloud.compute.server_groups.create(ctx, name, group_policy)
+        group_policy = obj.policies[0]
+    group = cloud.compute.server_groups.create(ctx, obj.name, group_policy)
     return {"server_group": _server_group(request, group, [])}
 
 
@@ -1443,16 +1513,6 @@ def delete_server_group(group_id: str, cloud: CloudDep, ctx: ContextDep) -> Resp
 
 # ---- limits, quotas and availability zones -----------------------------------------------------
 
-QUOTA_DEFAULTS = {
-    "instances": 10,
-    "cores": 20,
-    "ram": 51200,
-    "metadata_items": 128,
-    "key_pairs": 100,
-    "server_groups": 10,
-    "server_group_members": 10,
-}
-"""Nova's default quotas; Passnic reports them (enforcing them at boot is still to come)."""
 _BEFORE_2_36 = {
     "fixed_ips": -1,
     "floating_ips": -1,
@@ -1466,39 +1526,32 @@ _BEFORE_2_57 = {
 }
 
 
-def _quota_limits(request: Request) -> dict[str, int]:
-    limits = dict(QUOTA_DEFAULTS)
+def _quota_view(request: Request, limits: dict[str, int]) -> dict[str, int]:
+    """The resources Nova shows at the request's microversion; the older ones are fixed."""
+    view = dict(limits)
     if not microversion.at_least(request, "2.36"):
-        limits.update(_BEFORE_2_36)
+        view.update(_BEFORE_2_36)
     if not microversion.at_least(request, "2.57"):
-        limits.update(_BEFORE_2_57)
-    return limits
-
-
-def _usage(cloud: CloudDep, ctx: ContextDep) -> dict[str, int]:
-    views = cloud.compute.list_servers(ctx)
-    return {
-        "instances": len(views),
-        "cores": sum(int(v.server.flavor.get("vcpus", 0)) for v in views),
-        "ram": sum(int(v.server.flavor.get("ram", 0)) for v in views),
-    }
+        view.update(_BEFORE_2_57)
+    return view
 
 
 @router.get("/v2.1/limits")
 def limits(request: Request, cloud: CloudDep, ctx: ContextDep) -> Any:
-    used = _usage(cloud, ctx)
+    quota = cloud.compute.quotas.get(ctx, ctx.project_id)
+    used = cloud.compute.quotas.usage(ctx, ctx.project_id)
     absolute: dict[str, int] = {
-        "maxTotalInstances": QUOTA_DEFAULTS["instances"],
-        "maxTotalCores": QUOTA_DEFAULTS["cores"],
-        "maxTotalRAMSize": QUOTA_DEFAULTS["ram"],
-        "maxServerMeta": QUOTA_DEFAULTS["metadata_items"],
-        "maxTotalKeypairs": QUOTA_DEFAULTS["key_pairs"],
-        "maxServerGroups": QUOTA_DEFAULTS["server_groups"],
-        "maxServerGroupMembers": QUOTA_DEFAULTS["server_group_members"],
+        "maxTotalInstances": quota["instances"],
+        "maxTotalCores": quota["cores"],
+        "maxTotalRAMSize": quota["ram"],
+        "maxServerMeta": quota["metadata_items"],
+        "maxTotalKeypairs": quota["key_pairs"],
+        "maxServerGroups": quota["server_groups"],
+        "maxServerGroupMembers": quota["server_group_members"],
         "totalInstancesUsed": used["instances"],
         "totalCoresUsed": used["cores"],
         "totalRAMUsed": used["ram"],
-        "totalServerGroupsUsed": len(cloud.compute.server_groups.list_groups(ctx)),
+        "totalServerGroupsUsed": used["server_groups"],
     }
     if not microversion.at_least(request, "2.36"):
         absolute.update(
@@ -1518,23 +1571,43 @@ def limits(request: Request, cloud: CloudDep, ctx: ContextDep) -> Any:
 
 
 @router.get("/v2.1/os-quota-sets/{project_id}")
+def show_quota_set(request: Request, project_id: str, cloud: CloudDep, ctx: ContextDep) -> Any:
+    quota = cloud.compute.quotas.get(ctx, project_id)
+    return {"quota_set": {"id": project_id, **_quota_view(request, quota)}}
+
+
 @router.get("/v2.1/os-quota-sets/{project_id}/defaults")
-def show_quota_set(request: Request, project_id: str, ctx: ContextDep) -> Any:
-    if not ctx.owns(project_id) and not ctx.is_admin:
+def show_quota_defaults(request: Request, project_id: str, ctx: ContextDep) -> Any:
+    if not ctx.owns(project_id):
         raise NotFound(f"Quota for project {project_id} could not be found.")
-    return {"quota_set": {"id": project_id, **_quota_limits(request)}}
+    return {"quota_set": {"id": project_id, **_quota_view(request, dict(DEFAULTS))}}
 
 
 @router.get("/v2.1/os-quota-sets/{project_id}/detail")
 def show_quota_detail(request: Request, project_id: str, cloud: CloudDep, ctx: ContextDep) -> Any:
-    if not ctx.owns(project_id) and not ctx.is_admin:
-        raise NotFound(f"Quota for project {project_id} could not be found.")
-    used = _usage(cloud, ctx) if ctx.owns(project_id) else {}
+    quota = cloud.compute.quotas.get(ctx, project_id)
+    used = cloud.compute.quotas.usage(ctx, project_id)
     detail = {
         k: {"limit": v, "in_use": used.get(k, 0), "reserved": 0}
-        for k, v in _quota_limits(request).items()
+        for k, v in _quota_view(request, quota).items()
     }
     return {"quota_set": {"id": project_id, **detail}}
+
+
+@router.put("/v2.1/os-quota-sets/{project_id}")
+async def update_quota_set(
+    request: Request, project_id: str, cloud: CloudDep, ctx: ContextDep, body: QuotaSetBody
+) -> Any:
+    """An admin sets some of a project's limits; Nova's answer has no ``id``."""
+    limits = body.limits()
+    quota = await run_in_threadpool(cloud.compute.quotas.update, ctx, project_id, limits)
+    return {"quota_set": _quota_view(request, quota)}
+
+
+@router.delete("/v2.1/os-quota-sets/{project_id}", status_code=202)
+def reset_quota_set(project_id: str, cloud: CloudDep, ctx: ContextDep) -> Response:
+    cloud.compute.quotas.reset(ctx, project_id)
+    return Response(status_code=202)
 
 
 @router.get("/v2.1/os-availability-zone")

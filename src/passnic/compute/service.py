@@ -57,6 +57,7 @@ from passnic.compute.metadata import network_data
 from passnic.compute.models import Guest, InstanceAction, Migration, Server, ServerPort
 from passnic.compute.names import name_matches
 from passnic.compute.protocol import GuestDevice, GuestImage, GuestSpec, Power
+from passnic.compute.quotas import QuotaService
 from passnic.context import RequestContext
 from passnic.db import Database, new_uuid, on_commit, utcnow
 from passnic.errors import BadRequest, Conflict, NotFound, PassnicError
@@ -139,6 +140,11 @@ class BootRequest:
     user_data: str | None = None
     #: the server group to join (the ``group`` scheduler hint)
     group_id: str | None = None
+    #: names (or ids) of security groups; direct-physical ports have none, but an unknown one
+    #: is refused as Nova refuses it
+    security_groups: tuple[str, ...] = ()
+    access_ipv4: str | None = None
+    access_ipv6: str | None = None
 
 
 @dataclass(frozen=True)
@@ -196,9 +202,10 @@ class ComputeService:
     ) -> None:
         self.db = db
         self.flavors = FlavorService(db)
-        self.keypairs = KeypairService(db)
-        self.server_groups = ServerGroupService(db)
-        self.attributes = ServerAttributes(db)
+        self.quotas = QuotaService(db)
+        self.keypairs = KeypairService(db, self.quotas)
+        self.server_groups = ServerGroupService(db, self.quotas)
+        self.attributes = ServerAttributes(db, self.quotas)
         self.image = image
         self.network = network
         self.placement = placement
@@ -216,16 +223,19 @@ class ComputeService:
         policy.enforce(ctx, "compute:server:create", ctx.project_id)
         if not req.name.strip() or len(req.name) > 255:
             raise BadRequest("Invalid server name: it must be 1 to 255 characters.")
+        minimum = (0, 0)  # the image's min_ram (MB) and min_disk (GB)
         if req.image_id is not None:
             try:
-                self.image.get(ctx, req.image_id)
+                image = self.image.get(ctx, req.image_id)
             except NotFound:
                 raise BadRequest(f"Image {req.image_id} could not be found.") from None
+            minimum = (image.min_ram or 0, image.min_disk or 0)
+        self._check_security_groups(ctx, req.security_groups)
         server_id = new_uuid()
         created = self._create_ports(ctx, server_id, req)
         try:
             with self.db.transaction() as s:
-                self._record_boot(s, ctx, server_id, req, created)
+                self._record_boot(s, ctx, server_id, req, created, minimum)
                 view = self._view(s, self._visible(s, ctx, server_id))
         except IntegrityError:
             # two boots reserved one port at once: compute_server_ports.port_id is unique
@@ -265,17 +275,44 @@ class ComputeService:
             raise
         return created
 
+    def _check_security_groups(self, ctx: RequestContext, names: Sequence[str]) -> None:
+        if not names:
+            return
+        known = {key for g in self.network.list_security_groups(ctx) for key in (g.id, g.name)} | {
+            "default"
+        }
+        for name in names:
+            if name not in known:
+                raise BadRequest(f"Security group {name} not found.")
+
     def _forget_port(self, port_id: str) -> None:
         with self.db.transaction() as s:
             self.network.delete_port_in(s, port_id)
 
     def _record_boot(
-        self, s: Session, ctx: RequestContext, server_id: str, req: BootRequest, created: list[str]
+        self,
+        s: Session,
+        ctx: RequestContext,
+        server_id: str,
+        req: BootRequest,
+        created: list[str],
+        minimum: tuple[int, int],
     ) -> None:
         try:
             flavor = self.flavors.usable_flavor(s, ctx, req.flavor_id)
         except NotFound:
             raise BadRequest(f"Flavor {req.flavor_id} could not be found.") from None
+        min_ram, min_disk = minimum
+        if flavor.ram < min_ram:
+            raise BadRequest("Flavor's memory is too small for requested image.")
+        if flavor.disk and flavor.disk < min_disk:  # a 0 GB root disk is sized by the image
+            raise BadRequest(
+                f"Flavor's disk is too small for requested image. Flavor disk is "
+                f"{flavor.disk} GB, minimum size is {min_disk} GB."
+            )
+        # counted with the INSERT below, under the project's quota lock
+        self.quotas.claim_server(s, ctx.project_id, ctx.user_id, flavor.vcpus, flavor.ram)
+        self.quotas.check_metadata(s, ctx.project_id, len(req.metadata))
         specs = flavor.specs
         aliases = self.flavors.flavor_requests(s, specs)
         created_iter = iter(created)
@@ -312,6 +349,8 @@ class ComputeService:
             key_name=req.key_name,
             description=req.description,
             user_data=req.user_data,
+            access_ipv4=req.access_ipv4,
+            access_ipv6=req.access_ipv6,
             ports=ports,
         )
         if req.key_name is not None:
@@ -406,6 +445,7 @@ class ComputeService:
             numa_policy=_numa_policy(specs.get(NUMA_POLICY_SPEC)) or "legacy",
             target_host=target,
             exclude_hosts=frozenset(exclude),
+            group=self.server_groups.rule(s, server.id),
         )
         return request, sources
 
@@ -721,6 +761,7 @@ class ComputeService:
             if server is None:
                 return  # deleted meanwhile, or another worker took this step
             actions.start(s, server, "schedule")
+            self.placement.serialize(s)  # the group's hosts as the last placement left them
             request, sources = self._placement_request(s, server)
             # the reason may name the servers of the requester's own project only
             own = set(s.scalars(select(Server.id).where(Server.project_id == server.project_id)))
@@ -904,6 +945,7 @@ class ComputeService:
             m = self._migration(s, server_id, ("pre-migrating",))
             if held is None or m is None:
                 return None
+            self.placement.serialize(s)  # the group's hosts as the last placement left them
             request, sources = self._placement_request(
                 s, held, exclude=(m.source_compute,), target=m.dest_compute
             )

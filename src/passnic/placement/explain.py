@@ -1,10 +1,11 @@
 """Why no host fits, in the operator's words, stage by stage.
 
 The funnel: the hosts that have the NICs asked for (free or not; hosts without them are only
-counted, since in a large fleet they are most hosts) → excluded → not schedulable (locked,
-disabled, offline) → capacity (vCPUs, RAM, disk) → NICs in use (naming the servers holding
-them, except other projects' servers, which are only counted) → not enough free NICs for all
-requests together → NUMA policy. Each host is named at the first stage it fails, e.g.
+counted, since in a large fleet they are most hosts) → excluded → server group policy (anti-
+affinity: a member is there already; affinity: not the members' host) → not schedulable
+(locked, disabled, offline) → capacity (vCPUs, RAM, disk) → NICs in use (naming the servers
+holding them, except other projects' servers, which are only counted) → not enough free NICs
+for all requests together → NUMA policy. Each host is named at the first stage it fails, e.g.
 ``No valid host: 3 hosts have a pci-passthrough NIC on group0-data0; compute-2 is locked;
 compute-0 and compute-1 have theirs in use by vm2 and vm3``.
 
@@ -13,6 +14,7 @@ This is the failure path: it scans the hosts it is given.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -33,6 +35,7 @@ MAX_NAMES = 5
 
 _ORDER: tuple[StageName, ...] = (
     "excluded",
+    "group",
     "not_schedulable",
     "capacity",
     "in_use",
@@ -92,6 +95,11 @@ def _holders(held: Sequence[str]) -> str:
         others = f"{hidden} servers of other projects" if hidden > 1 else "another project's server"
         shown.append(others)
     return names(shown)
+
+
+def natural(name: str) -> tuple[str | int, ...]:
+    """compute-2 before compute-10, as an operator reads them."""
+    return tuple(int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name))
 
 
 def _and(items: Sequence[str]) -> str:
@@ -162,6 +170,8 @@ def _classify(
     """(stage, detail, holders, matching NIC count) of the first stage ``state`` fails."""
     if state.name in request.exclude_hosts:
         return "excluded", "", [], 0
+    if request.group is not None and not request.group.allows(state.name):
+        return "group", "", [], 0
     if not state.schedulable:
         return "not_schedulable", state.reason, [], 0
     flavor = request.flavor
@@ -201,6 +211,16 @@ def _render(
     one = len(group) == 1
     if stage == "excluded":
         return f"{who} {'is' if one else 'are'} excluded"
+    if stage == "group" and request.group is not None:
+        rule = request.group
+        if rule.policy == "anti-affinity":
+            runs = "runs" if one else "run"
+            return f"{who} already {runs} a server of anti-affinity group {rule.name}"
+        where = names(sorted(rule.hosts, key=natural))
+        return (
+            f"{who} {'is' if one else 'are'} not where the servers of affinity group "
+            f"{rule.name} are ({where})"
+        )
     if stage == "not_schedulable":
         return f"{who} {'is' if one else 'are'} {detail}"
     if stage == "capacity":

@@ -15,10 +15,12 @@ from passnic.errors import BadRequest
 NumaPolicy = Literal["required", "preferred", "legacy", "socket"]
 DeviceType = Literal["type-PCI", "type-PF", "type-VF"]
 Weigher = Literal["pack", "spread"]
+GroupPolicy = Literal["affinity", "anti-affinity"]
 StageName = Literal[
     "considered",
     "no_device",
     "excluded",
+    "group",
     "not_schedulable",
     "capacity",
     "in_use",
@@ -211,11 +213,37 @@ class DeviceRequest:
 
 
 @dataclass(frozen=True, slots=True)
+class GroupRule:
+    """A server group's hard policy, as the hosts its other members hold.
+
+    ``anti-affinity``: none of ``hosts`` (two passthrough VMs of one service never share a
+    host, so one host failing takes one of them). ``affinity``: one of ``hosts``, or any host
+    for the group's first member. Nova's soft policies are preferences, not rules: the caller
+    passes no rule for them.
+    """
+
+    name: str
+    policy: GroupPolicy
+    hosts: frozenset[str] = frozenset()
+
+    def __post_init__(self) -> None:
+        if self.policy not in ("affinity", "anti-affinity"):
+            raise BadRequest(f"unknown server group policy {self.policy!r}")
+        object.__setattr__(self, "hosts", frozenset(self.hosts))
+
+    def allows(self, host: str) -> bool:
+        if self.policy == "anti-affinity":
+            return host not in self.hosts
+        return not self.hosts or host in self.hosts
+
+
+@dataclass(frozen=True, slots=True)
 class PlacementRequest:
     """One server to place: its flavor and the devices its ports and aliases ask for.
 
     ``numa_policy`` applies to device requests that have none of their own; ``legacy`` is
-    Nova's default. ``exclude_hosts`` keeps a cold migration off the server's current host.
+    Nova's default. ``exclude_hosts`` keeps a cold migration off the server's current host;
+    ``group`` keeps the server where its server group's policy allows.
     """
 
     flavor: Flavor = field(default_factory=Flavor)
@@ -224,6 +252,7 @@ class PlacementRequest:
     weigher: Weigher = "pack"
     target_host: str | None = None
     exclude_hosts: frozenset[str] = frozenset()
+    group: GroupRule | None = None
 
     def __post_init__(self) -> None:
         if self.numa_policy not in NUMA_POLICIES:
@@ -235,6 +264,10 @@ class PlacementRequest:
 
     def policy_of(self, index: int) -> NumaPolicy:
         return self.devices[index].numa_policy or self.numa_policy
+
+    def allows(self, host: str) -> bool:
+        """Whether ``host`` may be tried at all: not excluded, and as the group wants."""
+        return host not in self.exclude_hosts and (self.group is None or self.group.allows(host))
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,12 +21,11 @@ Nova's filter/claim race (bug 1986838): ``claim`` re-checks and raises ``Conflic
 from __future__ import annotations
 
 import heapq
-import re
 from collections.abc import Iterable
 from dataclasses import replace
 
 from passnic.errors import BadRequest, Conflict
-from passnic.placement.explain import explain
+from passnic.placement.explain import explain, natural
 from passnic.placement.fit import fit_devices, guest_nodes, socket_map
 from passnic.placement.model import (
     Decision,
@@ -129,10 +128,20 @@ class FleetIndex:
         """The best host for ``request`` with its devices, or why there is none."""
         if request.target_host is not None:
             host = self._hosts.get(request.target_host)
-            if host is not None and request.target_host not in request.exclude_hosts:
+            if host is not None and request.allows(request.target_host):
                 placement = self._fit(host, request)
                 if placement is not None:
                     return placement
+            return self._explain(request)
+        group = request.group
+        if group is not None and group.policy == "affinity" and group.hosts:
+            # the group's host(s) only: no need to walk the fleet
+            for name in sorted(group.hosts, key=natural):
+                candidate = self._hosts.get(name)
+                if candidate is not None and name not in request.exclude_hosts:
+                    placement = self._fit(candidate, request)
+                    if placement is not None:
+                        return placement
             return self._explain(request)
         placement = self._walk(request)
         return placement if placement is not None else self._explain(request)
@@ -271,7 +280,7 @@ class FleetIndex:
             if host is None or host.version != entry[2]:
                 continue  # stale: the host changed or left since this entry was pushed
             tried.append(entry)
-            if entry[1] in request.exclude_hosts:
+            if not request.allows(entry[1]):
                 continue
             found = self._fit(host, request)
             if found is not None:
@@ -305,14 +314,9 @@ class FleetIndex:
             found = set(self._hosts)
         hosts = [
             (self._hosts[n].state, list(self._hosts[n].devices.values()))
-            for n in sorted(found, key=_natural)
+            for n in sorted(found, key=natural)
         ]
         return explain(request, hosts)
-
-
-def _natural(name: str) -> tuple[str | int, ...]:
-    """Sort key that puts compute-2 before compute-10, as an operator reads them."""
-    return tuple(int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name))
 
 
 def _used(state: HostState, flavor: Flavor, sign: int) -> HostState:

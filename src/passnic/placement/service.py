@@ -215,7 +215,7 @@ class PlacementService:
         ``shown``: the servers (consumer ids) whose names the reason may give, i.e. those of
         the project that will read it; the others are "another project's server". None names
         every server (an admin's view). When names are hidden, ``details`` has them all."""
-        self._serialize(s)
+        self.serialize(s)
         decision = FleetIndex(self.fleet(s, inventory, shown)).choose(request)
         if isinstance(decision, NoValidHost):
             log_event(
@@ -333,8 +333,10 @@ class PlacementService:
             for c in self.list_claims(hostname)
         ]
 
-    def _serialize(self, s: Session) -> None:
-        """One placement at a time across every worker (see the module docstring)."""
+    def serialize(self, s: Session) -> None:
+        """One placement at a time across every worker (see the module docstring). ``place``
+        takes it; a caller that reads what the choice depends on (a server group's hosts)
+        takes it first, so the next placement waits for this one's commit."""
         if s.get_bind().dialect.name == "postgresql":
             s.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK_KEY})
         else:
