@@ -12,7 +12,8 @@ from collections.abc import Callable
 from dataclasses import asdict
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Request, Response
+from pydantic import BaseModel, ConfigDict, Field
 
 from passnic.context import RequestContext
 from passnic.db import isotime
@@ -26,11 +27,9 @@ from passnic.inventory.models import (
 )
 from passnic.inventory.report import HostReport
 from passnic.inventory.service import InventoryService
-from passnic.web import CloudDep, ContextDep, base_url, json_body, register_fault_format
+from passnic.web import CloudDep, ContextDep, base_url, register_fault_format
 
 router = APIRouter(prefix="/inventory", tags=["inventory"])
-
-Body = Annotated[Any, Depends(json_body)]
 
 
 def sysinv_fault(status: int, kind: str, message: str) -> dict[str, Any]:
@@ -193,29 +192,101 @@ def interface_datanetwork_json(a: InterfaceDataNetwork) -> dict[str, Any]:
 
 
 # -- request bodies ---------------------------------------------------------------------------
+# The models give each body its JSON shape and types (and /openapi.json its documentation); the
+# service keeps sysinv's checks and words for the values. Numbers and booleans also come as
+# text, as the ``system`` CLI sends its options; unknown attributes reach the service, which
+# names them as sysinv does.
+
+Text = Annotated[str, Field(max_length=255)]
+CliInt = int | Annotated[str, Field(max_length=32)]
+CliBool = bool | Annotated[str, Field(max_length=8)]
+Names = list[Text] | Annotated[str, Field(max_length=4096)]
+"""A list of names or uuids, or sysinv's comma-separated form."""
 
 
-def _object(body: Any) -> dict[str, Any]:
-    if not isinstance(body, dict):
-        raise BadRequest("The request body must be a JSON object.")
-    return body
+class _Body(BaseModel):
+    """Strict JSON types: no 5 for a name, no [1] for a number."""
+
+    model_config = ConfigDict(strict=True, extra="allow")
+
+    def given(self) -> dict[str, Any]:
+        """The attributes the caller sent (unknown ones too), for the service to check."""
+        return self.model_dump(exclude_unset=True)
 
 
-def _patch(body: Any) -> dict[str, object]:
-    """A JSON patch of ``replace`` (or ``add``) ops on top-level attributes, as the ``system``
-    CLI sends them, as attribute -> value."""
-    if not isinstance(body, list):
-        raise BadRequest("The request body must be a JSON patch: a list of operations.")
+class HostAdd(_Body):
+    """``system host-add``."""
+
+    hostname: Text
+    personality: Text
+    mgmt_mac: Text | None = None
+
+
+class InterfaceCreate(_Body):
+    """``system host-if-add``: ``ports`` for an ethernet interface, ``uses`` for the others."""
+
+    ihost_uuid: Text
+    ifname: Text
+    iftype: Text = "ethernet"
+    ifclass: Text | None = None
+    imtu: CliInt = 1500
+    vlan_id: CliInt | None = None
+    aemode: Text | None = None
+    """ae only: active_standby (the default), balanced or 802.3ad."""
+    txhashpolicy: Text | None = None
+    uses: Names = []
+    ports: Names = []
+    sriov_numvfs: CliInt = 0
+    sriov_vf_driver: Text | None = None
+    ptp_role: Text = "none"
+    max_tx_rate: CliInt | None = None
+    monitoring: CliBool = False
+
+
+class DataNetworkCreate(_Body):
+    """``system datanetwork-add``; multicast_group, port_num, ttl and mode are vxlan's."""
+
+    name: Text
+    network_type: Text
+    mtu: CliInt = 1500
+    description: Text | None = None
+    multicast_group: Text | None = None
+    port_num: CliInt | None = None
+    ttl: CliInt | None = None
+    mode: Text | None = None
+    """vxlan only: dynamic (the default) or static."""
+
+
+class InterfaceDataNetworkAssign(_Body):
+    """``system interface-datanetwork-assign``: exactly these two."""
+
+    model_config = ConfigDict(strict=True, extra="forbid")
+    interface_uuid: Text
+    datanetwork_uuid: Text
+
+
+class PatchOperation(_Body):
+    """One JSON patch operation as the ``system`` CLI sends them: ``replace`` (or ``add``) of a
+    top-level attribute such as ``/action`` or ``/imtu``."""
+
+    model_config = ConfigDict(strict=True, extra="ignore")
+    op: Text
+    path: Text
+    value: Any
+
+
+Patch = Annotated[list[PatchOperation], Field(max_length=64)]
+
+
+def _changes(patch: list[PatchOperation]) -> dict[str, object]:
+    """A JSON patch as attribute -> value."""
     changes: dict[str, object] = {}
-    for op in body:
-        if not isinstance(op, dict) or not isinstance(op.get("path"), str) or "value" not in op:
-            raise BadRequest("Each patch operation needs an op, a path and a value.")
-        if op.get("op") not in ("replace", "add"):
-            raise BadRequest(f"Patch operation '{op.get('op')}' is not supported; use 'replace'.")
-        path: str = op["path"]
-        if not path.startswith("/") or "/" in path[1:] or len(path) < 2:
-            raise BadRequest(f"Invalid patch path '{path}'.")
-        changes[path[1:]] = op["value"]
+    for op in patch:
+        if op.op not in ("replace", "add"):
+            raise BadRequest(f"Patch operation '{op.op}' is not supported; use 'replace'.")
+        if not op.path.startswith("/") or "/" in op.path[1:] or len(op.path) < 2:
+            raise BadRequest(f"Invalid patch path '{op.path}'.")
+        changes[op.path[1:]] = op.value
     return changes
 
 
@@ -292,16 +363,16 @@ def get_host(host: str, request: Request, ctx: ContextDep, cloud: CloudDep) -> d
 
 
 @router.post("/v1/ihosts")
-def add_host(body: Body, request: Request, ctx: ContextDep, cloud: CloudDep) -> dict[str, Any]:
-    return host_json(request, cloud.inventory.add_host(ctx, _object(body)))
+def add_host(body: HostAdd, request: Request, ctx: ContextDep, cloud: CloudDep) -> dict[str, Any]:
+    return host_json(request, cloud.inventory.add_host(ctx, body.given()))
 
 
 @router.patch("/v1/ihosts/{host}")
 def patch_host(
-    host: str, body: Body, request: Request, ctx: ContextDep, cloud: CloudDep
+    host: str, body: Patch, request: Request, ctx: ContextDep, cloud: CloudDep
 ) -> dict[str, Any]:
     """Either an action (/action: lock, unlock...) or attributes (host-update), not both."""
-    changes = _patch(body)
+    changes = _changes(body)
     if "action" not in changes:
         return host_json(request, cloud.inventory.update_host(ctx, host, changes))
     other = sorted(set(changes) - {"action"})
@@ -422,9 +493,9 @@ def list_interfaces(
 
 @router.post("/v1/iinterfaces")
 def create_interface(
-    body: Body, request: Request, ctx: ContextDep, cloud: CloudDep
+    body: InterfaceCreate, request: Request, ctx: ContextDep, cloud: CloudDep
 ) -> dict[str, Any]:
-    return interface_json(request, cloud.inventory.create_interface(ctx, _object(body)))
+    return interface_json(request, cloud.inventory.create_interface(ctx, body.given()))
 
 
 @router.get("/v1/iinterfaces/{interface}")
@@ -436,9 +507,9 @@ def get_interface(
 
 @router.patch("/v1/iinterfaces/{interface}")
 def patch_interface(
-    interface: str, body: Body, request: Request, ctx: ContextDep, cloud: CloudDep
+    interface: str, body: Patch, request: Request, ctx: ContextDep, cloud: CloudDep
 ) -> dict[str, Any]:
-    changes = _patch(body)
+    changes = _changes(body)
     if "usesmodify" in changes:  # the CLI's comma-separated form of /uses
         changes["uses"] = changes.pop("usesmodify")
     return interface_json(request, cloud.inventory.modify_interface(ctx, interface, changes))
@@ -477,9 +548,9 @@ def list_datanetworks(request: Request, ctx: ContextDep, cloud: CloudDep) -> dic
 
 @router.post("/v1/datanetworks")
 def create_datanetwork(
-    body: Body, request: Request, ctx: ContextDep, cloud: CloudDep
+    body: DataNetworkCreate, request: Request, ctx: ContextDep, cloud: CloudDep
 ) -> dict[str, Any]:
-    return datanetwork_json(request, cloud.inventory.create_datanetwork(ctx, _object(body)))
+    return datanetwork_json(request, cloud.inventory.create_datanetwork(ctx, body.given()))
 
 
 @router.get("/v1/datanetworks/{datanetwork}")
@@ -491,9 +562,9 @@ def get_datanetwork(
 
 @router.patch("/v1/datanetworks/{datanetwork}")
 def patch_datanetwork(
-    datanetwork: str, body: Body, request: Request, ctx: ContextDep, cloud: CloudDep
+    datanetwork: str, body: Patch, request: Request, ctx: ContextDep, cloud: CloudDep
 ) -> dict[str, Any]:
-    dn = cloud.inventory.modify_datanetwork(ctx, datanetwork, _patch(body))
+    dn = cloud.inventory.modify_datanetwork(ctx, datanetwork, _changes(body))
     return datanetwork_json(request, dn)
 
 
@@ -513,16 +584,10 @@ def list_interface_datanetworks(ctx: ContextDep, cloud: CloudDep) -> dict[str, A
 
 
 @router.post("/v1/interface_datanetworks")
-def assign_datanetwork(body: Body, ctx: ContextDep, cloud: CloudDep) -> dict[str, Any]:
-    fields = _object(body)
-    interface_uuid, datanetwork_uuid = fields.get("interface_uuid"), fields.get("datanetwork_uuid")
-    if (
-        set(fields) - {"interface_uuid", "datanetwork_uuid"}
-        or not isinstance(interface_uuid, str)
-        or not isinstance(datanetwork_uuid, str)
-    ):
-        raise BadRequest("The body must hold exactly interface_uuid and datanetwork_uuid.")
-    assignment = cloud.inventory.assign_datanetwork(ctx, interface_uuid, datanetwork_uuid)
+def assign_datanetwork(
+    body: InterfaceDataNetworkAssign, ctx: ContextDep, cloud: CloudDep
+) -> dict[str, Any]:
+    assignment = cloud.inventory.assign_datanetwork(ctx, body.interface_uuid, body.datanetwork_uuid)
     return interface_datanetwork_json(assignment)
 
 
