@@ -1445,6 +1445,12 @@ class InventoryService:
                     devices[row[5]] = _passthrough_device(tuple(row), networks.get(row[5], ()))
             return list(devices.values())
 
+    def availabilities(self) -> dict[str, str]:
+        """Every host's availability by name: what the heartbeat sweep compares, every few
+        seconds in every worker, so one column query."""
+        with self.db.transaction() as s:
+            return dict(s.execute(select(Host.hostname, Host.availability)).tuples().all())
+
     def compute_hosts(self) -> list[ComputeHost]:
         """Hosts that can run VMs (worker subfunction), with state and capacity."""
         with self.db.transaction() as s:
