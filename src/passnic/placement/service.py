@@ -289,11 +289,14 @@ class PlacementService:
         with self._copy.lock:
             index, inventory = self._current(s)
             decision = index.choose(request)
+        if isinstance(decision, NoValidHost) and shown is not None:
+            # the requester's view (other projects' servers unnamed): the whole fleet is read,
+            # in this case only; should it find a host after all, that host is taken
+            seen = FleetIndex(self.fleet(s, inventory, shown)).choose(request)
+            decision = (
+                replace(seen, details=decision.message) if isinstance(seen, NoValidHost) else seen
+            )
         if isinstance(decision, NoValidHost):
-            if shown is not None:  # the requester's view: read the whole fleet, in this case only
-                seen = FleetIndex(self.fleet(s, inventory, shown)).choose(request)
-                if isinstance(seen, NoValidHost):
-                    decision = replace(seen, details=decision.message)
             log_event(
                 log,
                 "no_valid_host",
