@@ -156,6 +156,8 @@ class _Copy:
         self.lock = threading.Lock()
         self.revision = -1
         self.inventory = Inventory((), ())
+        #: the same inventory by host name, to refresh a few hosts without walking the fleet
+        self.hosts: dict[str, tuple[ComputeHost, list[PassthroughDevice]]] = {}
         self.index: FleetIndex | None = None
         self.indexed_revision = -1
         self.seq = 0
@@ -201,8 +203,15 @@ class PlacementService:
         if revision == self._copy.revision:
             return
         inventory = self.snapshot()
+        hosts: dict[str, tuple[ComputeHost, list[PassthroughDevice]]] = {
+            h.hostname: (h, []) for h in inventory.hosts
+        }
+        for nic in inventory.devices:
+            if nic.hostname in hosts:
+                hosts[nic.hostname][1].append(nic)
         with self._copy.lock:
-            self._copy.inventory, self._copy.revision = inventory, revision
+            self._copy.inventory, self._copy.hosts = inventory, hosts
+            self._copy.revision = revision
 
     def _current(self, s: Session) -> tuple[FleetIndex, Inventory]:
         """The index, brought up to date in ``s`` (under the placement lock): rebuilt when the
@@ -218,13 +227,18 @@ class PlacementService:
                 select(HostChange.hostname, HostChange.seq).where(HostChange.seq > copy.seq)
             ).all()
         )
-        if changed:
-            view = self.fleet(s, copy.inventory, hostnames=list(changed))
+        known = [copy.hosts[name] for name in changed if name in copy.hosts]
+        if known:
+            few = Inventory(
+                hosts=tuple(h for h, _ in known), devices=tuple(d for _, ds in known for d in ds)
+            )
+            view = self.fleet(s, few, hostnames=[h.hostname for h, _ in known])
             devices: dict[str, list[Device]] = {h.name: [] for h in view.hosts}
             for d in view.devices:
                 devices[d.host].append(d)
             for state in view.hosts:
                 copy.index.update_host(state, devices[state.name])
+        if changed:
             copy.seq = max(changed.values())
         return copy.index, copy.inventory
 
