@@ -304,9 +304,13 @@ class Fleet:
                 raise SystemExit(f"boot failed: {server.get('fault')}")
             time.sleep(POLL)
 
-    def close(self) -> None:
+    def close(self, keep: bool = False) -> None:
+        """Remove the home, unless ``keep`` (a failed run: the server logs are in it)."""
         self.db.dispose()
-        shutil.rmtree(self.home, ignore_errors=True)
+        if keep:
+            print(f"kept {self.home} (server logs)", file=sys.stderr)
+        else:
+            shutil.rmtree(self.home, ignore_errors=True)
 
 
 def boots(fleet: Fleet, server: Server, count: int) -> list[float]:
@@ -395,9 +399,12 @@ def run(kind: str, sizes: list[int], count: int, clients: int, each: int) -> dic
                     server.stop()
                     server = Server(fleet.settings, 1, credentials)
             result["floor"] = statistics.median(floor(fleet.settings.database_url, 200))
-        finally:
+        except BaseException:
             server.stop()
-            fleet.close()
+            fleet.close(keep=True)
+            raise
+        server.stop()
+        fleet.close()
     return result
 
 
