@@ -187,7 +187,12 @@ class PlacementService:
             try:
                 with self.db.transaction() as s:
                     return work(s)
-            except (IntegrityError, OperationalError):
+            except IntegrityError:
+                # a claim written without the lock (so not numbered): the index cannot tell
+                # what else it missed, so the next attempt rebuilds it from the database
+                with self._copy.lock:
+                    self._copy.index = None
+            except OperationalError:
                 continue
         raise ServiceUnavailable(
             f"Could not claim a pci-passthrough NIC after {self.ATTEMPTS} attempts: other "
