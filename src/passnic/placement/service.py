@@ -20,7 +20,8 @@ caller's port binding commits with them or not at all. Two API workers never get
   one before;
 * and, should anything write claims without that lock, the UNIQUE (hostname, pci_address)
   constraint refuses the second INSERT; ``run`` then starts the whole transaction again (a
-  bounded number of times) and the scheduler chooses among what is still free.
+  bounded number of times) with the index rebuilt from the database, and the scheduler
+  chooses among what is still free.
 
 When no host fits, the explanation comes from the same index; a project user's view of it (other
 projects' servers unnamed) is built from the full fleet, read only in that case.
