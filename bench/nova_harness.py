@@ -9,6 +9,8 @@ every host (the PciPassthroughFilter body) with the guest's one NUMA cell, tryin
 then cell 1 as NUMATopologyFilter's permutations would; pick "stack" (fewest free devices, as
 PCIWeigher; ties by name, as Passnic); apply_requests() on the chosen host. Not modelled:
 Placement, HostState refresh, the filter's own NUMA-less call, other filters: a lower bound.
+The scheduler-side stats carry an empty device spec, as in Nova's scheduler (the compute
+side's spec would add its deep copy to every check, which Nova does not pay).
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ from nova.pci import stats as pci_stats  # noqa: E402
 from nova.pci import whitelist  # noqa: E402
 
 CPUS_PER_CELL = 16
+#: the scheduler side's device spec: Nova's scheduler does not set [pci] device_spec
+EMPTY_SPEC = whitelist.Whitelist([])
 
 
 def device_spec(fleet: dict) -> whitelist.Whitelist:
@@ -88,8 +92,10 @@ def build_hosts(fleet: dict, spec: whitelist.Whitelist) -> list[tuple[str, objec
                     instance_uuid=None,
                 )
             )
+        # the scheduler's HostState builds its stats without the compute's device spec (its
+        # own [pci] device_spec is empty): support_requests deep-copies an empty filter there
         scheduler = pci_stats.PciDeviceStats(
-            topology, stats=compute.to_device_pools_obj(), dev_filter=spec
+            topology, stats=compute.to_device_pools_obj(), dev_filter=EMPTY_SPEC
         )
         hosts.append((h["name"], scheduler))
     return hosts

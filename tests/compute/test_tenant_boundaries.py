@@ -19,9 +19,7 @@ def test_the_reason_hides_other_projects_servers(scene: Scene) -> None:
 
     def refusal(shown: set[str] | None) -> NoValidHost:
         found = placement.run(
-            lambda s, inventory: placement.place(
-                s, inventory, "c", "vm3", request, sources, shown=shown
-            )
+            lambda s: placement.place(s, "c", "vm3", request, sources, shown=shown)
         )
         assert isinstance(found, NoValidHost)
         return found

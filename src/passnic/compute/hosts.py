@@ -294,13 +294,12 @@ class HostService:
                 ).all()
             )
         changed = []
-        for host in self.inventory.compute_hosts():
-            if host.hostname not in up:
+        for hostname, availability in self.inventory.availabilities().items():
+            if hostname not in up:
                 continue  # no agent heard yet: nothing to say about it
-            offline = host.availability == "offline"
-            if offline == up[host.hostname]:
-                self.inventory.set_reachable(host.hostname, up[host.hostname])
-                changed.append(host.hostname)
+            if (availability == "offline") == up[hostname]:
+                self.inventory.set_reachable(hostname, up[hostname])
+                changed.append(hostname)
         return changed
 
     def nodes(self, hostnames: Sequence[str]) -> list[NodeView]:

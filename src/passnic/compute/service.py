@@ -76,7 +76,7 @@ from passnic.placement.model import (
     PlacementRequest,
 )
 from passnic.placement.models import DeviceClaim
-from passnic.placement.service import DeviceSource, Inventory, PlacementService
+from passnic.placement.service import DeviceSource, PlacementService
 
 policy.register(
     {
@@ -756,7 +756,7 @@ class ComputeService:
     # ---- boot ----
 
     def _step_schedule(self, server_id: str) -> None:
-        def claim(s: Session, inventory: Inventory) -> None:
+        def claim(s: Session) -> None:
             server = self._take(s, server_id, ("BUILD",), ("scheduling",), "scheduling")
             if server is None:
                 return  # deleted meanwhile, or another worker took this step
@@ -765,9 +765,7 @@ class ComputeService:
             request, sources = self._placement_request(s, server)
             # the reason may name the servers of the requester's own project only
             own = set(s.scalars(select(Server.id).where(Server.project_id == server.project_id)))
-            found = self.placement.place(
-                s, inventory, server.id, server.name, request, sources, shown=own
-            )
+            found = self.placement.place(s, server.id, server.name, request, sources, shown=own)
             if isinstance(found, NoValidHost):
                 if found.details:  # the whole story, for the operator's log
                     log.info("no valid host for server %s: %s", server.id, found.details)
@@ -936,7 +934,7 @@ class ComputeService:
         """Claim NICs on another host and bind the ports to them; or put the server back as
         it was and say why no host fits (returned, for the API's 400)."""
 
-        def claim(s: Session, inventory: Inventory) -> str | None:
+        def claim(s: Session) -> str | None:
             server = s.get(Server, server_id)
             if server is None or server.task_state not in MOVE_TASKS:
                 return None
@@ -949,7 +947,7 @@ class ComputeService:
             request, sources = self._placement_request(
                 s, held, exclude=(m.source_compute,), target=m.dest_compute
             )
-            found = self.placement.place(s, inventory, held.id, held.name, request, sources)
+            found = self.placement.place(s, held.id, held.name, request, sources)
             if isinstance(found, NoValidHost):
                 m.status, m.error = "error", found.message
                 actions.finish(s, held, "schedule", error=found.message)

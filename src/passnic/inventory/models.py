@@ -233,3 +233,14 @@ class InterfaceDataNetwork(Timestamps, Base):
         back_populates="datanetworks", lazy="joined", innerjoin=True
     )
     datanetwork: Mapped[DataNetwork] = relationship(lazy="joined", innerjoin=True)
+
+
+class InventoryRevision(Base):
+    """One row counting the inventory's write transactions: readers that keep a copy of the
+    inventory (the placement index of every API worker) compare it to know their copy is
+    current, with one primary-key read instead of reading the inventory again."""
+
+    __tablename__ = "inventory_revision"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    revision: Mapped[int] = mapped_column(Integer, default=0)

@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, get_args
 
-from sqlalchemy import func, or_, select, text
+from sqlalchemy import func, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from passnic import policy
@@ -34,6 +34,7 @@ from passnic.inventory.models import (
     Host,
     Interface,
     InterfaceDataNetwork,
+    InventoryRevision,
     LldpNeighbour,
     NumaNode,
 )
@@ -893,6 +894,12 @@ class InventoryService:
             else:
                 s.execute(text("UPDATE i_host SET id = id WHERE 1 = 0"))
             yield s
+            _bump_revision(s)
+
+    def revision(self, s: Session) -> int:
+        """The inventory's revision, read in the caller's transaction: it moves on with every
+        inventory write, so a copy tagged with it is current while it has not moved."""
+        return s.scalar(select(InventoryRevision.revision).where(InventoryRevision.id == 1)) or 0
 
     # -- hosts --
 
@@ -1502,17 +1509,56 @@ class InventoryService:
 
     def passthrough_devices(self, hostname: str | None = None) -> list[PassthroughDevice]:
         """Every pci-passthrough interface (of one host, or all), with its port's PCI identity
-        and its data networks, for the scheduler and the compute agent."""
-        with self.db.transaction() as s:
-            stmt = (
-                select(Interface)
-                .join(Interface.host)
-                .where(Interface.ifclass == PCI_PASSTHROUGH)
-                .order_by(Host.hostname, Interface.ifname)
+        and its data networks, for the scheduler and the compute agent. Two column queries,
+        no object graphs: the placement index reads the whole fleet with it."""
+        where = [Interface.ifclass == PCI_PASSTHROUGH]
+        if hostname is not None:
+            where.append(Host.hostname == hostname)
+        rows = (
+            select(
+                Host.hostname,
+                Host.uuid,
+                Host.administrative,
+                Host.operational,
+                Host.availability,
+                Interface.uuid,
+                Interface.ifname,
+                EthernetPort.pciaddr,
+                EthernetPort.pvendor,
+                EthernetPort.pdevice,
+                EthernetPort.numa_node,
+                EthernetPort.sriov_totalvfs,
+                EthernetPort.mac,
+                Interface.imtu,
             )
-            if hostname is not None:
-                stmt = stmt.where(Host.hostname == hostname)
-            return [_passthrough_device(i) for i in s.scalars(stmt).unique()]
+            .select_from(Interface)
+            .join(Host, Host.uuid == Interface.host_uuid)
+            .join(EthernetPort, EthernetPort.interface_uuid == Interface.uuid)
+            .where(*where)
+            .order_by(Host.hostname, Interface.ifname, EthernetPort.name)
+        )
+        assigned = (
+            select(InterfaceDataNetwork.interface_uuid, DataNetwork.name)
+            .join(DataNetwork, DataNetwork.uuid == InterfaceDataNetwork.datanetwork_uuid)
+            .join(Interface, Interface.uuid == InterfaceDataNetwork.interface_uuid)
+            .join(Host, Host.uuid == Interface.host_uuid)
+            .where(*where)
+        )
+        with self.db.transaction() as s:
+            networks: dict[str, list[str]] = {}
+            for interface_uuid, name in s.execute(assigned):
+                networks.setdefault(interface_uuid, []).append(name)
+            devices: dict[str, PassthroughDevice] = {}
+            for row in s.execute(rows):
+                if row[5] not in devices:  # its first port by name, as ``Interface.ports[0]``
+                    devices[row[5]] = _passthrough_device(tuple(row), networks.get(row[5], ()))
+            return list(devices.values())
+
+    def availabilities(self) -> dict[str, str]:
+        """Every host's availability by name: what the heartbeat sweep compares, every few
+        seconds in every worker, so one column query."""
+        with self.db.transaction() as s:
+            return dict(s.execute(select(Host.hostname, Host.availability)).tuples().all())
 
     def nic_pci_address(self, hostname: str, ifname: str) -> str | None:
         """The PCI address of a host's interface ("" when it has no port); None when the host
@@ -1537,8 +1583,10 @@ class InventoryService:
                 if "worker" in h.subfunctions.split(",")
             ]
             nodes: dict[str, list[int]] = {}
-            for node in s.scalars(select(NumaNode).order_by(NumaNode.numa_node)):
-                nodes.setdefault(node.host_uuid, []).append(node.numa_node)
+            for host_uuid, numa_node in s.execute(
+                select(NumaNode.host_uuid, NumaNode.numa_node).order_by(NumaNode.numa_node)
+            ):
+                nodes.setdefault(host_uuid, []).append(numa_node)
             return [
                 ComputeHost(
                     uuid=h.uuid,
@@ -1763,28 +1811,41 @@ def _copy_port(port: EthernetPort, reported: PortReport, node: NumaNode | None) 
     port.node_uuid = node.uuid if node is not None else None
 
 
-def _passthrough_device(i: Interface) -> PassthroughDevice:
-    port = i.ports[0]
-    host = i.host
+def _passthrough_device(row: tuple[Any, ...], networks: Iterable[str]) -> PassthroughDevice:
+    """A device from a ``passthrough_devices`` row (host, interface and port columns)."""
+    (hostname, host_uuid, administrative, operational, availability) = row[:5]
+    (interface_uuid, ifname, pciaddr, pvendor, pdevice, numa_node, totalvfs, mac, imtu) = row[5:]
     return PassthroughDevice(
-        hostname=host.hostname,
-        host_uuid=host.uuid,
-        administrative=host.administrative,
-        operational=host.operational,
-        availability=host.availability,
-        interface_uuid=i.uuid,
-        ifname=i.ifname,
-        pciaddr=port.pciaddr,
-        pvendor=port.pvendor,
-        pdevice=port.pdevice,
-        vendor_id=pci_id(port.pvendor),
-        product_id=pci_id(port.pdevice),
-        numa_node=port.numa_node,
-        sriov_totalvfs=port.sriov_totalvfs,
-        mac=port.mac,
-        imtu=i.imtu,
-        datanetworks=tuple(sorted(a.datanetwork.name for a in i.datanetworks)),
+        hostname=hostname,
+        host_uuid=host_uuid,
+        administrative=administrative,
+        operational=operational,
+        availability=availability,
+        interface_uuid=interface_uuid,
+        ifname=ifname,
+        pciaddr=pciaddr,
+        pvendor=pvendor,
+        pdevice=pdevice,
+        vendor_id=pci_id(pvendor),
+        product_id=pci_id(pdevice),
+        numa_node=numa_node,
+        sriov_totalvfs=totalvfs,
+        mac=mac,
+        imtu=imtu,
+        datanetworks=tuple(sorted(networks)),
     )
+
+
+def _bump_revision(s: Session) -> None:
+    """Move the inventory's revision on (inside the writer's lock: no two writers race)."""
+    bumped = s.execute(
+        update(InventoryRevision)
+        .where(InventoryRevision.id == 1)
+        .values(revision=InventoryRevision.revision + 1)
+    )
+    if not getattr(bumped, "rowcount", 0):
+        s.add(InventoryRevision(id=1, revision=1))
+        s.flush()
 
 
 __all__ = [

@@ -57,3 +57,17 @@ class ResourceAllocation(Timestamps, Base):
     vcpus: Mapped[int] = mapped_column(Integer, default=0)
     ram_mb: Mapped[int] = mapped_column(Integer, default=0)
     disk_gb: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class HostChange(Base):
+    """The last placement change (claim or release) on each host, numbered in commit order.
+
+    Every API worker keeps a ``FleetIndex`` of the whole fleet in memory; before it places a
+    server it reads the rows numbered above the last one it saw (an index range scan, about
+    one row per boot since) and refreshes only those hosts. Writers number their change under
+    the placement lock, so the numbers follow the commit order and none is skipped."""
+
+    __tablename__ = "placement_host_changes"
+
+    hostname: Mapped[str] = mapped_column(String(255), primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, index=True)

@@ -1,0 +1,29 @@
+"""The API benchmark still runs (a tiny fleet, SQLite): it is a script, so run it as one."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+ARGS = ("--sizes", "3,12", "--boots", "2", "--no-postgres", "--register", "3")
+
+
+def test_tiny_api_bench_runs_and_reports() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.api", *ARGS],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+        cwd=ROOT,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    lines = done.stdout.strip().splitlines()
+    assert re.match(r"SQLite +[\d.]+ms +[\d.]+ms +[\d.]+ms +[\d.]+ +[\d.]+ +\d+ -> \d+", lines[2])
+    assert re.search(r"registering 3 hosts \(agent reports, SQLite\): [\d.]+ s", done.stdout)
+    assert re.fullmatch(
+        r"SQLite: boot p50 12/3 hosts [\d.]+x, boot p50 / floor [\d.]+x", lines[-1]
+    ), lines[-1]
