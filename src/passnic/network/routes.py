@@ -4,7 +4,7 @@ QoS bandwidth-limit rules, extensions and the version documents."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -103,19 +103,20 @@ Ctx = RequestContext
 
 @dataclass(frozen=True)
 class Collection:
-    """One Neutron collection and the service calls behind it."""
+    """One Neutron collection: its bodies (documented by /openapi.json) and the service calls
+    behind it."""
 
     path: str
     singular: str
     plural: str
-    fields: Mapping[str, wire.Field]
+    create_body: type[wire.Body]
+    update_body: type[wire.Body] | None
     view: Callable[[Any], dict[str, Any]]
     list: Callable[[Svc, Ctx, Filters], Sequence[Any]]
     get: Callable[[Svc, Ctx, str], Any]
     create: Callable[[Svc, Ctx, dict[str, Any]], Any]
     update: Callable[[Svc, Ctx, str, dict[str, Any]], Any] | None
     delete: Callable[[Svc, Ctx, str], None]
-    required: tuple[str, ...] = ()
 
 
 def _filters(request: Request) -> dict[str, list[str]]:
@@ -157,15 +158,6 @@ def _add_collection(c: Collection) -> None:
     ) -> dict[str, Any]:
         return {c.singular: _fields(request)(c.view(c.get(cloud.network, ctx, item_id)))}
 
-    def parsed(obj: dict[str, Any]) -> dict[str, Any]:
-        for name in c.required:
-            if obj.get(name) is None:
-                raise BadRequest(
-                    f"Failed to parse request. Required attribute '{name}' not specified",
-                    kind="HTTPBadRequest",
-                )
-        return wire.parse(obj, c.fields, update=False)
-
     def create_all(svc: Svc, ctx: Ctx, values: list[dict[str, Any]]) -> list[Any]:
         """All or nothing, as Neutron's bulk create: a failure deletes what the request had
         created so far, then answers that failure."""
@@ -183,19 +175,21 @@ def _add_collection(c: Collection) -> None:
         body = await json_body(request)
         objs = _bulk(c, body)
         if objs is not None:
-            values = [parsed(obj) for obj in objs]  # every body is checked before any create
-            items = await run_in_threadpool(create_all, cloud.network, ctx, values)
+            # every body is checked before any create
+            every = [wire.parse_body(c.create_body, obj) for obj in objs]
+            items = await run_in_threadpool(create_all, cloud.network, ctx, every)
             return JSONResponse({c.plural: [c.view(i) for i in items]}, status_code=201)
         obj = wire.read_body(body, c.singular)
-        item = await run_in_threadpool(c.create, cloud.network, ctx, parsed(obj))
+        values = wire.parse_body(c.create_body, obj)
+        item = await run_in_threadpool(c.create, cloud.network, ctx, values)
         return JSONResponse({c.singular: c.view(item)}, status_code=201)
 
     async def update_item(
         item_id: str, request: Request, cloud: CloudDep, ctx: ContextDep
     ) -> dict[str, Any]:
-        assert c.update is not None
+        assert c.update is not None and c.update_body is not None
         obj = wire.read_body(await json_body(request), c.singular)
-        values = wire.parse(obj, c.fields, update=True)
+        values = wire.parse_body(c.update_body, obj)
         item = await run_in_threadpool(c.update, cloud.network, ctx, item_id, values)
         return {c.singular: c.view(item)}
 
@@ -206,9 +200,19 @@ def _add_collection(c: Collection) -> None:
     item = c.path + "/{item_id}"
     router.add_api_route(c.path, list_items, methods=["GET"])
     router.add_api_route(item, show_item, methods=["GET"])
-    router.add_api_route(c.path, create_item, methods=["POST"])
-    if c.update is not None:
-        router.add_api_route(item, update_item, methods=["PUT"])
+    router.add_api_route(
+        c.path,
+        create_item,
+        methods=["POST"],
+        openapi_extra=wire.wrapped(c.singular, c.create_body, c.plural),
+    )
+    if c.update is not None and c.update_body is not None:
+        router.add_api_route(
+            item,
+            update_item,
+            methods=["PUT"],
+            openapi_extra=wire.wrapped(c.singular, c.update_body),
+        )
     router.add_api_route(item, delete_item, methods=["DELETE"], status_code=204)
 
 
@@ -217,7 +221,8 @@ COLLECTIONS = (
         "/v2.0/networks",
         "network",
         "networks",
-        wire.NETWORK_FIELDS,
+        wire.NetworkCreate,
+        wire.NetworkUpdate,
         wire.network_view,
         list=lambda svc, ctx, f: svc.list_networks(ctx, f),
         get=lambda svc, ctx, i: svc.get_network(ctx, i),
@@ -229,46 +234,47 @@ COLLECTIONS = (
         "/v2.0/network_segment_ranges",
         "network_segment_range",
         "network_segment_ranges",
-        wire.SEGMENT_RANGE_FIELDS,
+        wire.SegmentRangeCreate,
+        wire.SegmentRangeUpdate,
         wire.segment_range_view,
         list=lambda svc, ctx, f: svc.list_segment_ranges(ctx, f),
         get=lambda svc, ctx, i: svc.get_segment_range(ctx, i),
         create=lambda svc, ctx, v: svc.create_segment_range(ctx, **v),
         update=lambda svc, ctx, i, v: svc.update_segment_range(ctx, i, v),
         delete=lambda svc, ctx, i: svc.delete_segment_range(ctx, i),
-        required=("network_type", "minimum", "maximum"),
     ),
     Collection(
         "/v2.0/subnets",
         "subnet",
         "subnets",
-        wire.SUBNET_FIELDS,
+        wire.SubnetCreate,
+        wire.SubnetUpdate,
         wire.subnet_view,
         list=lambda svc, ctx, f: svc.list_subnets(ctx, f),
         get=lambda svc, ctx, i: svc.get_subnet(ctx, i),
         create=lambda svc, ctx, v: svc.create_subnet(ctx, **v),
         update=lambda svc, ctx, i, v: svc.update_subnet(ctx, i, v),
         delete=lambda svc, ctx, i: svc.delete_subnet(ctx, i),
-        required=("network_id", "cidr"),
     ),
     Collection(
         "/v2.0/ports",
         "port",
         "ports",
-        wire.PORT_FIELDS,
+        wire.PortCreate,
+        wire.PortUpdate,
         wire.port_view,
         list=lambda svc, ctx, f: svc.list_ports(ctx, f),
         get=lambda svc, ctx, i: svc.get_port(ctx, i),
         create=lambda svc, ctx, v: svc.create_port(ctx, **v),
         update=lambda svc, ctx, i, v: svc.update_port(ctx, i, v),
         delete=lambda svc, ctx, i: svc.delete_port(ctx, i),
-        required=("network_id",),
     ),
     Collection(
         "/v2.0/security-groups",
         "security_group",
         "security_groups",
-        wire.SECURITY_GROUP_FIELDS,
+        wire.SecurityGroupCreate,
+        wire.SecurityGroupUpdate,
         wire.security_group_view,
         list=lambda svc, ctx, f: svc.list_security_groups(ctx, f),
         get=lambda svc, ctx, i: svc.get_security_group(ctx, i),
@@ -280,20 +286,21 @@ COLLECTIONS = (
         "/v2.0/security-group-rules",
         "security_group_rule",
         "security_group_rules",
-        wire.SECURITY_GROUP_RULE_FIELDS,
+        wire.SecurityGroupRuleCreate,
+        None,
         wire.security_group_rule_view,
         list=lambda svc, ctx, f: svc.list_security_group_rules(ctx, f),
         get=lambda svc, ctx, i: svc.get_security_group_rule(ctx, i),
         create=lambda svc, ctx, v: svc.create_security_group_rule(ctx, **v),
         update=None,
         delete=lambda svc, ctx, i: svc.delete_security_group_rule(ctx, i),
-        required=("security_group_id", "direction"),
     ),
     Collection(
         "/v2.0/qos/policies",
         "policy",
         "policies",
-        wire.QOS_POLICY_FIELDS,
+        wire.QosPolicyCreate,
+        wire.QosPolicyUpdate,
         wire.qos_policy_view,
         list=lambda svc, ctx, f: svc.list_qos_policies(ctx, f),
         get=lambda svc, ctx, i: svc.get_qos_policy(ctx, i),
@@ -305,14 +312,14 @@ COLLECTIONS = (
         "/v2.0/trunks",
         "trunk",
         "trunks",
-        wire.TRUNK_FIELDS,
+        wire.TrunkCreate,
+        wire.TrunkUpdate,
         wire.trunk_view,
         list=lambda svc, ctx, f: svc.list_trunks(ctx, f),
         get=lambda svc, ctx, i: svc.get_trunk(ctx, i),
         create=lambda svc, ctx, v: svc.create_trunk(ctx, **v),
         update=lambda svc, ctx, i, v: svc.update_trunk(ctx, i, v),
         delete=lambda svc, ctx, i: svc.delete_trunk(ctx, i),
-        required=("port_id",),
     ),
 )
 
@@ -323,28 +330,33 @@ for _collection in COLLECTIONS:
 # ---- trunk sub-ports ---------------------------------------------------------------------
 
 
-def _sub_ports_body(body: Any) -> Any:
+def _sub_ports(body: Any, model: type[wire.Body]) -> Any:
     if not isinstance(body, dict) or "sub_ports" not in body:
         raise BadRequest(
             'Resource body required: expecting {"sub_ports": [...]}', kind="HTTPBadRequest"
         )
-    return body["sub_ports"]
+    return wire.parse_body(model, {"sub_ports": body["sub_ports"]})["sub_ports"]
 
 
-@router.put("/v2.0/trunks/{trunk_id}/add_subports")
+@router.put(
+    "/v2.0/trunks/{trunk_id}/add_subports", openapi_extra=wire.openapi_schema(wire.SubPortsAdd)
+)
 async def add_subports(
     trunk_id: str, request: Request, cloud: CloudDep, ctx: ContextDep
 ) -> dict[str, Any]:
-    specs = wire.sub_ports("sub_ports", _sub_ports_body(await json_body(request)))
+    specs = _sub_ports(await json_body(request), wire.SubPortsAdd)
     trunk = await run_in_threadpool(cloud.network.add_subports, ctx, trunk_id, specs)
     return wire.trunk_view(trunk)
 
 
-@router.put("/v2.0/trunks/{trunk_id}/remove_subports")
+@router.put(
+    "/v2.0/trunks/{trunk_id}/remove_subports",
+    openapi_extra=wire.openapi_schema(wire.SubPortsRemove),
+)
 async def remove_subports(
     trunk_id: str, request: Request, cloud: CloudDep, ctx: ContextDep
 ) -> dict[str, Any]:
-    ids = wire.port_ids("sub_ports", _sub_ports_body(await json_body(request)))
+    ids = _sub_ports(await json_body(request), wire.SubPortsRemove)
     trunk = await run_in_threadpool(cloud.network.remove_subports, ctx, trunk_id, ids)
     return wire.trunk_view(trunk)
 
@@ -371,26 +383,31 @@ def get_bandwidth_limit_rule(policy_id: str, rule_id: str, cloud: CloudDep, ctx:
     return {"bandwidth_limit_rule": wire.bandwidth_limit_rule_view(rule)}
 
 
-@router.post(_RULES, status_code=201)
+@router.post(
+    _RULES,
+    status_code=201,
+    openapi_extra=wire.wrapped("bandwidth_limit_rule", wire.BandwidthLimitRuleCreate),
+)
 async def create_bandwidth_limit_rule(
     policy_id: str, request: Request, cloud: CloudDep, ctx: ContextDep
 ) -> Any:
     body = wire.read_body(await json_body(request), "bandwidth_limit_rule")
-    values = wire.parse(body, wire.BANDWIDTH_LIMIT_RULE_FIELDS, update=False)
-    if "max_kbps" not in values:
-        raise BadRequest("A bandwidth limit rule needs max_kbps", kind="HTTPBadRequest")
+    values = wire.parse_body(wire.BandwidthLimitRuleCreate, body)
     rule = await run_in_threadpool(
         lambda: cloud.network.create_bandwidth_limit_rule(ctx, policy_id, **values)
     )
     return {"bandwidth_limit_rule": wire.bandwidth_limit_rule_view(rule)}
 
 
-@router.put(_RULES + "/{rule_id}")
+@router.put(
+    _RULES + "/{rule_id}",
+    openapi_extra=wire.wrapped("bandwidth_limit_rule", wire.BandwidthLimitRuleUpdate),
+)
 async def update_bandwidth_limit_rule(
     policy_id: str, rule_id: str, request: Request, cloud: CloudDep, ctx: ContextDep
 ) -> Any:
     body = wire.read_body(await json_body(request), "bandwidth_limit_rule")
-    values = wire.parse(body, wire.BANDWIDTH_LIMIT_RULE_FIELDS, update=True)
+    values = wire.parse_body(wire.BandwidthLimitRuleUpdate, body)
     rule = await run_in_threadpool(
         cloud.network.update_bandwidth_limit_rule, ctx, policy_id, rule_id, values
     )
@@ -429,11 +446,6 @@ def version_root(request: Request) -> dict[str, Any]:
 _QUOTA = "/v2.0/quotas/{project_id}"
 
 
-def _quota_values(body: Any) -> dict[str, int]:
-    obj = wire.read_body(body, "quota")
-    return {name: wire.integer(name, value) for name, value in obj.items()}
-
-
 @router.get("/v2.0/quotas")
 def list_quotas(cloud: CloudDep, ctx: ContextDep) -> dict[str, Any]:
     quotas = cloud.network.list_quotas(ctx)
@@ -458,11 +470,11 @@ def get_quota_details(project_id: str, cloud: CloudDep, ctx: ContextDep) -> dict
     }
 
 
-@router.put(_QUOTA)
+@router.put(_QUOTA, openapi_extra=wire.wrapped("quota", wire.QuotaUpdate))
 async def update_quota(
     project_id: str, request: Request, cloud: CloudDep, ctx: ContextDep
 ) -> dict[str, Any]:
-    values = _quota_values(await json_body(request))
+    values = wire.parse_body(wire.QuotaUpdate, wire.read_body(await json_body(request), "quota"))
     return {"quota": cloud.network.update_quota(ctx, project_id, values)}
 
 

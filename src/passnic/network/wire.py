@@ -1,8 +1,10 @@
 """The Neutron v2.0 wire format: request bodies to typed values, resources to JSON.
 
-Bodies are checked field by field, so a wrong type is a 400 naming the field, never a 500.
-Unknown attributes are refused as Neutron refuses them; a few that Neutron clients may send and
-Passnic has no use for are accepted and ignored.
+Each resource's attributes are one table (``NETWORK_FIELDS``...); from it come the pydantic
+models of its create and update bodies (``body_model``), which ``/openapi.json`` documents and
+which check a body field by field with Neutron's words, so a wrong type is a 400 naming the
+field, never a 500. Unknown attributes are refused as Neutron refuses them; a few that Neutron
+clients may send and Passnic has no use for are accepted and ignored.
 """
 
 from __future__ import annotations
@@ -10,7 +12,10 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from functools import partial
+from typing import Annotated, Any, ClassVar, Literal
+
+import pydantic
 
 from passnic.db import isotime
 from passnic.errors import BadRequest
@@ -26,9 +31,20 @@ from passnic.network.models import (
 )
 from passnic.network.networks import SegmentRangeUsage
 from passnic.network.ports import AddressPair, FixedIp
+from passnic.network.quotas import DEFAULTS as DEFAULT_QUOTAS
 from passnic.network.trunks import SubPortSpec
 
-Converter = Callable[[str, Any], Any]
+
+@dataclass(frozen=True)
+class Converter:
+    """How to read one attribute (``read(name, value)`` raises Neutron's 400 naming it) and the
+    JSON type ``/openapi.json`` documents for it."""
+
+    read: Callable[[str, Any], Any]
+    kind: Any
+
+    def __call__(self, name: str, value: Any) -> Any:
+        return self.read(name, value)
 
 
 def _invalid(name: str, value: Any, expected: str) -> BadRequest:
@@ -40,7 +56,7 @@ def _invalid(name: str, value: Any, expected: str) -> BadRequest:
 INT_MAX = 2**31 - 1
 
 
-def long_text(name: str, value: Any) -> str:
+def _long_text(name: str, value: Any) -> str:
     if not isinstance(value, str):
         raise _invalid(name, value, "a valid string")
     if "\x00" in value:
@@ -48,8 +64,8 @@ def long_text(name: str, value: Any) -> str:
     return value
 
 
-def text(name: str, value: Any) -> str:
-    checked = long_text(name, value)
+def _text(name: str, value: Any) -> str:
+    checked = _long_text(name, value)
     if len(checked) > 255:
         raise BadRequest(
             f"Invalid input for {name}: longer than 255 characters", kind="HTTPBadRequest"
@@ -57,7 +73,7 @@ def text(name: str, value: Any) -> str:
     return checked
 
 
-def boolean(name: str, value: Any) -> bool:
+def _boolean(name: str, value: Any) -> bool:
     if isinstance(value, bool):
         return value
     if isinstance(value, str) and value.lower() in ("true", "false"):
@@ -65,7 +81,7 @@ def boolean(name: str, value: Any) -> bool:
     raise _invalid(name, value, "a valid boolean")
 
 
-def integer(name: str, value: Any) -> int:
+def _integer(name: str, value: Any) -> int:
     """An integer, also as a string: the CLI sends ``provider:segmentation_id`` as "10"."""
     if isinstance(value, bool):
         raise _invalid(name, value, "an integer")
@@ -82,11 +98,20 @@ def integer(name: str, value: Any) -> int:
     return number
 
 
+Text = Annotated[str, pydantic.Field(max_length=255)]
+Integer = Annotated[int, pydantic.Field(ge=-INT_MAX, le=INT_MAX)]
+
+long_text = Converter(_long_text, str)
+text = Converter(_text, Text)
+boolean = Converter(_boolean, bool | Literal["true", "false", "True", "False"])
+integer = Converter(_integer, Integer | str)
+
+
 def optional(convert: Converter) -> Converter:
     def parse(name: str, value: Any) -> Any:
         return None if value is None else convert(name, value)
 
-    return parse
+    return Converter(parse, convert.kind | None)
 
 
 def _list(name: str, value: Any) -> list[Any]:
@@ -112,11 +137,47 @@ def _dict(
     return value
 
 
-def strings(name: str, value: Any) -> list[str]:
+class _Entry(pydantic.BaseModel):
+    """One entry of a list attribute, as documented; read by its converter below."""
+
+    model_config = pydantic.ConfigDict(extra="forbid")
+
+
+class FixedIpEntry(_Entry):
+    subnet_id: Text | None = None
+    ip_address: Text | None = None
+
+
+class AddressPairEntry(_Entry):
+    ip_address: Text
+    mac_address: Text | None = None
+
+
+class AllocationPoolEntry(_Entry):
+    start: Text
+    end: Text
+
+
+class HostRouteEntry(_Entry):
+    destination: Text
+    nexthop: Text
+
+
+class SubPortEntry(_Entry):
+    port_id: Text
+    segmentation_type: Text | None = None
+    segmentation_id: Integer | None = None
+
+
+class SubPortRef(_Entry):
+    port_id: Text
+
+
+def _strings(name: str, value: Any) -> list[str]:
     return [text(name, v) for v in _list(name, value or [])]
 
 
-def mapping(name: str, value: Any) -> dict[str, Any]:
+def _mapping(name: str, value: Any) -> dict[str, Any]:
     if value is None:
         return {}
     if not isinstance(value, dict):
@@ -124,7 +185,7 @@ def mapping(name: str, value: Any) -> dict[str, Any]:
     return value
 
 
-def fixed_ips(name: str, value: Any) -> list[FixedIp]:
+def _fixed_ips(name: str, value: Any) -> list[FixedIp]:
     out = []
     for entry in _list(name, value):
         e = _dict(name, entry, (), ("subnet_id", "ip_address"))
@@ -137,7 +198,7 @@ def fixed_ips(name: str, value: Any) -> list[FixedIp]:
     return out
 
 
-def address_pairs(name: str, value: Any) -> list[AddressPair]:
+def _address_pairs(name: str, value: Any) -> list[AddressPair]:
     out = []
     for entry in _list(name, value or []):
         e = _dict(name, entry, ("ip_address",), ("ip_address", "mac_address"))
@@ -150,7 +211,7 @@ def address_pairs(name: str, value: Any) -> list[AddressPair]:
     return out
 
 
-def pools(name: str, value: Any) -> list[tuple[str, str]]:
+def _pools(name: str, value: Any) -> list[tuple[str, str]]:
     return [
         (text(f"{name}.start", e["start"]), text(f"{name}.end", e["end"]))
         for e in (
@@ -159,7 +220,7 @@ def pools(name: str, value: Any) -> list[tuple[str, str]]:
     ]
 
 
-def routes(name: str, value: Any) -> list[tuple[str, str]]:
+def _routes(name: str, value: Any) -> list[tuple[str, str]]:
     keys = ("destination", "nexthop")
     return [
         (text(f"{name}.destination", e["destination"]), text(f"{name}.nexthop", e["nexthop"]))
@@ -167,7 +228,7 @@ def routes(name: str, value: Any) -> list[tuple[str, str]]:
     ]
 
 
-def sub_ports(name: str, value: Any) -> list[SubPortSpec]:
+def _sub_ports(name: str, value: Any) -> list[SubPortSpec]:
     out = []
     for entry in _list(name, value):
         e = _dict(name, entry, ("port_id",), ("port_id", "segmentation_type", "segmentation_id"))
@@ -185,11 +246,22 @@ def sub_ports(name: str, value: Any) -> list[SubPortSpec]:
     return out
 
 
-def port_ids(name: str, value: Any) -> list[str]:
+def _port_ids(name: str, value: Any) -> list[str]:
     return [
         text(f"{name}.port_id", _dict(name, e, ("port_id",), ("port_id",))["port_id"])
         for e in _list(name, value)
     ]
+
+
+strings = Converter(_strings, list[Text] | None)
+mapping = Converter(_mapping, dict[str, Any] | None)
+fixed_ips = Converter(_fixed_ips, list[FixedIpEntry])
+address_pairs = Converter(_address_pairs, list[AddressPairEntry] | None)
+pools = Converter(_pools, list[AllocationPoolEntry])
+routes = Converter(_routes, list[HostRouteEntry] | None)
+sub_ports = Converter(_sub_ports, list[SubPortEntry])
+port_ids = Converter(_port_ids, list[SubPortRef])
+anything = Converter(lambda _n, v: v, Any)
 
 
 def unsupported(message: str) -> Converter:
@@ -200,7 +272,7 @@ def unsupported(message: str) -> Converter:
             raise BadRequest(message, kind="InvalidInput")
         return None
 
-    return parse
+    return Converter(parse, Any)
 
 
 @dataclass(frozen=True)
@@ -214,7 +286,7 @@ class Field:
     update: bool = True
 
 
-def ignored(convert: Converter = lambda _n, v: v) -> Field:
+def ignored(convert: Converter = anything) -> Field:
     return Field(None, convert)
 
 
@@ -228,21 +300,114 @@ def read_body(body: Any, key: str) -> dict[str, Any]:
     return obj
 
 
-def parse(obj: Mapping[str, Any], fields: Mapping[str, Field], *, update: bool) -> dict[str, Any]:
+class Body(pydantic.BaseModel):
+    """A resource's create or update body, built from its field table by ``body_model``."""
+
+    model_config = pydantic.ConfigDict(extra="forbid", populate_by_name=False)
+
+    table: ClassVar[Mapping[str, Field]]
+    updating: ClassVar[bool]
+    required: ClassVar[tuple[str, ...]]
+
+    @pydantic.model_validator(mode="before")
+    @classmethod
+    def _names(cls, obj: Any) -> Any:
+        return _check_names(obj, cls.table, update=cls.updating, required=cls.required)
+
+    def values(self) -> dict[str, Any]:
+        """The given attributes as the service's keywords (ignored ones left out)."""
+        out: dict[str, Any] = {}
+        for key in self.model_fields_set:
+            wire_name = type(self).model_fields[key].alias or key
+            attr = self.table[wire_name].attr
+            if attr is not None:
+                out[attr] = getattr(self, key)
+        return out
+
+
+def _check_names(
+    obj: Any, fields: Mapping[str, Field], *, update: bool, required: tuple[str, ...]
+) -> Any:
+    """Neutron's refusals that come before any value is read, in Neutron's words."""
+    if not isinstance(obj, dict):
+        raise _invalid("body", obj, "a dictionary")
+    if not update:
+        for name in required:
+            if obj.get(name) is None:
+                raise BadRequest(
+                    f"Failed to parse request. Required attribute '{name}' not specified",
+                    kind="HTTPBadRequest",
+                )
     unknown = sorted(k for k in obj if k not in fields)
     if unknown:
         raise BadRequest(f"Unrecognized attribute(s) '{', '.join(unknown)}'", kind="HTTPBadRequest")
-    out: dict[str, Any] = {}
-    for name, value in obj.items():
-        field = fields[name]
-        if update and not field.update:
+    for name in obj:
+        if update and not fields[name].update:
             raise BadRequest(f"Cannot update read-only attribute {name}", kind="HTTPBadRequest")
-        if not update and not field.create:
+        if not update and not fields[name].create:
             raise BadRequest(f"Attribute {name} cannot be set on create", kind="HTTPBadRequest")
-        converted = field.convert(name, value)
-        if field.attr is not None:
-            out[field.attr] = converted
-    return out
+    return obj
+
+
+def body_model(
+    model_name: str,
+    fields: Mapping[str, Field],
+    *,
+    update: bool,
+    required: tuple[str, ...] = (),
+) -> type[Body]:
+    """The pydantic model of one resource body: each attribute documented with its JSON type
+    and read by its converter, so the messages stay Neutron's."""
+    attributes: dict[str, Any] = {}
+    for name, field in fields.items():
+        if not (field.update if update else field.create):
+            continue
+        reader = pydantic.PlainValidator(
+            partial(field.convert.read, name), json_schema_input_type=field.convert.kind
+        )
+        default: Any = ... if name in required else None
+        attributes[name.replace(":", "_")] = (
+            Annotated[Any, reader],
+            pydantic.Field(default, alias=name),
+        )
+    model = pydantic.create_model(model_name, __base__=Body, **attributes)
+    model.table, model.updating, model.required = fields, update, required
+    return model
+
+
+def parse_body(model: type[Body], obj: Any) -> dict[str, Any]:
+    """A body's attributes as the service's keywords; a bad one is Neutron's 400."""
+    try:
+        return model.model_validate(obj).values()
+    except pydantic.ValidationError as exc:  # only what the converters leave to pydantic
+        raise BadRequest(
+            f"Invalid input for operation: {exc.errors()[0]['msg']}", kind="HTTPBadRequest"
+        ) from exc
+
+
+def openapi_schema(annotation: Any) -> dict[str, Any]:
+    """The JSON schema of a body with its definitions inlined, for an operation's
+    ``openapi_extra`` (which cannot refer to ``#/$defs``)."""
+    schema = pydantic.TypeAdapter(annotation).json_schema(by_alias=True)
+    defs = schema.pop("$defs", {})
+
+    def inline(node: Any) -> Any:
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str) and ref.startswith("#/$defs/"):
+                return inline(defs[ref.removeprefix("#/$defs/")])
+            # an attribute left out is not the same as null: no "default": null
+            return {k: inline(v) for k, v in node.items() if (k, v) != ("default", None)}
+        if isinstance(node, list):
+            return [inline(v) for v in node]
+        return node
+
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": inline(schema)}},
+        }
+    }
 
 
 # ---- request fields per resource ----------------------------------------------------------
@@ -348,7 +513,7 @@ SECURITY_GROUP_RULE_FIELDS = {
     "security_group_id": Field("security_group_id", text, update=False),
     "direction": Field("direction", text, update=False),
     "ethertype": Field("ethertype", text, update=False),
-    "protocol": Field("protocol", optional(lambda n, v: text(n, str(v)))),
+    "protocol": Field("protocol", optional(Converter(lambda n, v: text(n, str(v)), Text | int))),
     "port_range_min": Field("port_range_min", optional(integer)),
     "port_range_max": Field("port_range_max", optional(integer)),
     "remote_ip_prefix": Field("remote_ip_prefix", optional(text)),
@@ -379,6 +544,66 @@ TRUNK_FIELDS = {
     "admin_state_up": Field("admin_state_up", boolean),
     "sub_ports": Field("sub_ports", sub_ports, update=False),
 }
+
+QUOTA_FIELDS = {name: Field(name, integer) for name in DEFAULT_QUOTAS}
+
+SUB_PORTS_FIELDS = {"sub_ports": Field("sub_ports", sub_ports)}
+REMOVE_SUB_PORTS_FIELDS = {"sub_ports": Field("sub_ports", port_ids)}
+
+
+# ---- the bodies, as /openapi.json documents them -----------------------------------------
+
+NetworkCreate = body_model("NetworkCreate", NETWORK_FIELDS, update=False)
+NetworkUpdate = body_model("NetworkUpdate", NETWORK_FIELDS, update=True)
+SegmentRangeCreate = body_model(
+    "NetworkSegmentRangeCreate",
+    SEGMENT_RANGE_FIELDS,
+    update=False,
+    required=("network_type", "minimum", "maximum"),
+)
+SegmentRangeUpdate = body_model("NetworkSegmentRangeUpdate", SEGMENT_RANGE_FIELDS, update=True)
+SubnetCreate = body_model(
+    "SubnetCreate", SUBNET_FIELDS, update=False, required=("network_id", "cidr")
+)
+SubnetUpdate = body_model("SubnetUpdate", SUBNET_FIELDS, update=True)
+PortCreate = body_model("PortCreate", PORT_FIELDS, update=False, required=("network_id",))
+PortUpdate = body_model("PortUpdate", PORT_FIELDS, update=True)
+SecurityGroupCreate = body_model("SecurityGroupCreate", SECURITY_GROUP_FIELDS, update=False)
+SecurityGroupUpdate = body_model("SecurityGroupUpdate", SECURITY_GROUP_FIELDS, update=True)
+SecurityGroupRuleCreate = body_model(
+    "SecurityGroupRuleCreate",
+    SECURITY_GROUP_RULE_FIELDS,
+    update=False,
+    required=("security_group_id", "direction"),
+)
+QosPolicyCreate = body_model("QosPolicyCreate", QOS_POLICY_FIELDS, update=False)
+QosPolicyUpdate = body_model("QosPolicyUpdate", QOS_POLICY_FIELDS, update=True)
+BandwidthLimitRuleCreate = body_model(
+    "BandwidthLimitRuleCreate", BANDWIDTH_LIMIT_RULE_FIELDS, update=False, required=("max_kbps",)
+)
+BandwidthLimitRuleUpdate = body_model(
+    "BandwidthLimitRuleUpdate", BANDWIDTH_LIMIT_RULE_FIELDS, update=True
+)
+TrunkCreate = body_model("TrunkCreate", TRUNK_FIELDS, update=False, required=("port_id",))
+TrunkUpdate = body_model("TrunkUpdate", TRUNK_FIELDS, update=True)
+SubPortsAdd = body_model("SubPortsAdd", SUB_PORTS_FIELDS, update=False, required=("sub_ports",))
+SubPortsRemove = body_model(
+    "SubPortsRemove", REMOVE_SUB_PORTS_FIELDS, update=False, required=("sub_ports",)
+)
+QuotaUpdate = body_model("QuotaUpdate", QUOTA_FIELDS, update=True)
+
+
+def wrapped(key: str, model: type[Body], plural: str | None = None) -> dict[str, Any]:
+    """``openapi_extra`` for a body under its resource key, ``{"network": {...}}``, or with a
+    plural also the bulk form ``{"networks": [{...}, ...]}``."""
+    single = pydantic.create_model(f"{model.__name__}Body", **{key: (model, ...)})  # type: ignore[call-overload]
+    if plural is None:
+        return openapi_schema(single)
+    bulk = pydantic.create_model(  # type: ignore[call-overload]
+        f"{model.__name__}BulkBody", **{plural: (pydantic.conlist(model, min_length=1), ...)}
+    )
+    return openapi_schema(single | bulk)
+
 
 FILTER_ALIASES = {
     "tenant_id": "project_id",
