@@ -379,7 +379,7 @@ def parse_body(model: type[Body], obj: Any) -> dict[str, Any]:
     """A body's attributes as the service's keywords; a bad one is Neutron's 400."""
     try:
         return model.model_validate(obj).values()
-    except pydantic.ValidationError as exc:  # only what the converters leave to pydantic
+    except pydantic.ValidationError as exc:  # a guard: the names check and converters raise first
         raise BadRequest(
             f"Invalid input for operation: {exc.errors()[0]['msg']}", kind="HTTPBadRequest"
         ) from exc
