@@ -654,9 +654,7 @@ class ComputeService:
                 migration.new_flavor_id = server.flavor_id
             s.add(migration)
             server.status = "MIGRATING" if live else "RESIZE"
-            actions.begin_action(
-                s, ctx, server, "live-migration" if live else migration.migration_type
-            )
+            actions.begin_action(s, ctx, server, "live-migration" if live else action)
             actions.start(s, server, "schedule")
         refused = self._step_move_schedule(server_id)
         if refused is not None:
