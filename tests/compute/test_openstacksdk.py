@@ -1,7 +1,8 @@
 """openstacksdk, unmodified, against a running Passnic: what scripts and Ansible call.
 
 Servers (create with a key pair, metadata and a server group; list; interfaces; migrate and
-confirm; resize and confirm; delete), key pairs, server groups (anti-affinity honoured) and quota sets.
+confirm; resize and confirm; delete), key pairs, server groups (anti-affinity honoured) and
+quota sets.
 """
 
 from __future__ import annotations

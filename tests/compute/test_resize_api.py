@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.compute.conftest import API, Scene, add_host, make_passthrough
+from tests.compute.conftest import ADMIN, API, Scene, add_host, make_passthrough
 
 
 def _alias_hosts(scene: Scene, settings: Any) -> None:
@@ -177,3 +177,36 @@ def test_a_refused_flavor_create_leaves_nothing(scene: Scene) -> None:
         assert resp.status_code in (400, 409), resp.text
     after = scene.api.get(f"{API}/flavors/detail?is_public=None", headers=scene.admin).json()
     assert after == before
+
+
+def test_a_failed_resize_gives_back_the_old_flavor(scene: Scene) -> None:
+    port = scene.port("port0")
+    sid = scene.boot("vm7", networks=[{"port": port["id"]}])["id"]
+    source = scene.show(sid)["OS-EXT-SRV-ATTR:host"]
+    dest = next(h for h in ("compute-0", "compute-1") if h != source)
+    scene.hosts.driver(dest).fail_next("migrate_in", "no IOMMU group")
+    assert _resize(scene, sid, _flavor(scene, "big")).status_code == 202
+    shown = scene.show(sid)
+    assert (shown["status"], shown["flavor"]["original_name"]) == ("ACTIVE", "small")
+    assert shown["OS-EXT-SRV-ATTR:host"] == source
+    assert scene.claims() == [(source, scene.nics[source]["pciaddr"], "vm7")]
+    usage = scene.api.get(f"{API}/limits", headers=scene.user1).json()["limits"]["absolute"]
+    assert (usage["totalCoresUsed"], usage["totalRAMUsed"]) == (1, 1024)
+
+
+def test_a_resize_beyond_the_cores_quota_is_refused(scene: Scene) -> None:
+    sid = scene.boot("vm8", networks="none")["id"]
+    project1 = scene.cloud.identity.list_projects(ADMIN, name="project1")[0].id
+    resp = scene.api.put(
+        f"{API}/os-quota-sets/{project1}",
+        json={"quota_set": {"cores": 1}},
+        headers=scene.admin,
+    )
+    assert resp.status_code == 200, resp.text
+    resp = _resize(scene, sid, _flavor(scene, "big"))
+    assert resp.status_code == 403
+    assert resp.json()["forbidden"]["message"] == (
+        "Quota exceeded for cores: Requested 1, but already used 1 of 1 cores"
+    )
+    shown = scene.show(sid)
+    assert (shown["status"], shown["flavor"]["original_name"]) == ("ACTIVE", "small")
