@@ -224,8 +224,6 @@ class Migration(Timestamps, Base):
     source_compute: Mapped[str] = mapped_column(String(255))
     dest_compute: Mapped[str | None] = mapped_column(String(255), default=None)
     flavor_id: Mapped[str] = mapped_column(String(255))
-    #: a resize's new flavor (None: a migration keeps the flavor)
-    new_flavor_id: Mapped[str | None] = mapped_column(String(255), default=None)
     #: a resize's old flavor as the server had it (``flavor`` and ``pci_requests``), put back
     #: by a revert or a failed move: the flavor itself may have changed since
     old_flavor: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)

@@ -651,7 +651,6 @@ class ComputeService:
             if flavor_ref is not None:
                 migration.migration_type = "resize"
                 migration.old_flavor = self._apply_flavor(s, ctx, server, flavor_ref)
-                migration.new_flavor_id = server.flavor_id
             s.add(migration)
             server.status = "MIGRATING" if live else "RESIZE"
             actions.begin_action(s, ctx, server, "live-migration" if live else action)

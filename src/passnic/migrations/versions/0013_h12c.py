@@ -1,4 +1,4 @@
-"""resize: a migration's new flavor and the old flavor it reverts to
+"""resize: the old flavor a migration reverts to
 
 Revision ID: 0013_h12c
 Revises: 0012
@@ -18,11 +18,9 @@ depends_on: str | Sequence[str] | None = None
 
 def upgrade() -> None:
     with op.batch_alter_table("compute_migrations") as batch:
-        batch.add_column(sa.Column("new_flavor_id", sa.String(length=255), nullable=True))
         batch.add_column(sa.Column("old_flavor", sa.JSON(), nullable=True))
 
 
 def downgrade() -> None:
     with op.batch_alter_table("compute_migrations") as batch:
         batch.drop_column("old_flavor")
-        batch.drop_column("new_flavor_id")
