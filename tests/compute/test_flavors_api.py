@@ -144,12 +144,6 @@ def test_extra_specs(api: TestClient, admin_headers: dict[str, str]) -> None:
             "name[:count][,name[:count]], for example nic-82574:1",
         ),
         (
-            "pci_passthrough:alias",
-            "nic-82574,nosuch:2",
-            "PCI alias nosuch does not exist: create it first "
-            "(POST /compute/v2.1/os-pci-aliases, or passnic pci-alias-create).",
-        ),
-        (
             "hw:pci_numa_affinity_policy",
             "nearby",
             "Invalid hw:pci_numa_affinity_policy 'nearby': must be one of required, socket, "

@@ -214,3 +214,14 @@ def test_passthrough_procedure(live: LiveCloud, inventory: Inventory) -> None:
     assert {h["Hypervisor Hostname"]: h["State"] for h in hypervisors} == {
         h: "up" for h in ("compute-0", "compute-1", "compute-2")
     }
+
+    # Resize: a cold migration that applies the new flavor, back to the free NIC; confirmed.
+    live.openstack(ADMIN, "flavor", "create", "--ram", "2048", "--vcpus", "2", "--disk", "1",
+                   "medium")  # fmt: skip
+    live.openstack(USER1, "server", "resize", "--flavor", "medium", "--wait", "vm1")
+    resized = _server(live, ADMIN, vm1["id"])
+    assert (resized["status"], resized["OS-EXT-SRV-ATTR:host"]) == ("VERIFY_RESIZE", first)
+    live.openstack(USER1, "server", "resize", "confirm", "vm1")
+    rows = {r["Name"]: r for r in live.openstack_json(USER1, "server", "list")}
+    assert (rows["vm1"]["Status"], rows["vm1"]["Flavor"]) == ("ACTIVE", "medium")
+    assert _port(live, "port0")["mac_address"] == macs[first]

@@ -1,7 +1,8 @@
 """openstacksdk, unmodified, against a running Passnic: what scripts and Ansible call.
 
 Servers (create with a key pair, metadata and a server group; list; interfaces; migrate and
-confirm; delete), key pairs, server groups (anti-affinity honoured) and quota sets.
+confirm; resize and confirm; delete), key pairs, server groups (anti-affinity honoured) and
+quota sets.
 """
 
 from __future__ import annotations
@@ -99,6 +100,15 @@ def test_sdk_servers_keypairs_groups_quotas(
     admin.compute.confirm_server_resize(vm1)
     moved = admin.compute.wait_for_server(vm1, status="ACTIVE", wait=60, interval=0.2)
     assert moved.compute_host != first
+
+    # resize by the user to a bigger flavor: a cold migration back, then confirmed
+    medium = admin.compute.create_flavor(name="medium", ram=2048, vcpus=2, disk=1)
+    user.compute.resize_server(vm1, medium.id)
+    user.compute.wait_for_server(vm1, status="VERIFY_RESIZE", wait=60, interval=0.2)
+    user.compute.confirm_server_resize(vm1)
+    resized = user.compute.wait_for_server(vm1, status="ACTIVE", wait=60, interval=0.2)
+    assert (resized.flavor.vcpus, resized.flavor.ram) == (2, 2048)
+    assert admin.compute.get_server(vm1.id).compute_host == first
 
     # the second member of the anti-affinity group: the other host
     vm2 = boot("vm2", ports[1])

@@ -1,10 +1,11 @@
 """Flavors (with extra specs and project access) and PCI aliases: what a server asks for.
 
-The two extra specs Passnic acts on are checked when they are set, so a bad flavor is refused
-at ``flavor set`` rather than at boot:
+The two extra specs Passnic acts on are checked for form when they are set, so a malformed
+flavor is refused at ``flavor set`` rather than at boot:
 
-* ``pci_passthrough:alias`` = ``name[:count][,name[:count]]``: each name an existing PCI alias,
-  each count a positive integer (1 when omitted);
+* ``pci_passthrough:alias`` = ``name[:count][,name[:count]]``, each count a positive integer
+  (1 when omitted). As in Nova, a name need not be a PCI alias yet (a playbook may make the
+  flavor first): a boot or resize with a flavor naming an unknown alias is refused, saying so;
 * ``hw:pci_numa_affinity_policy`` = required | socket | preferred | legacy.
 
 Other keys are stored as given (Nova lets operators keep their own namespaces).
@@ -228,7 +229,7 @@ class FlavorService:
         with self.db.transaction() as s:
             flavor = _flavor(s, flavor_id)
             for key, value in specs.items():
-                self._check_extra_spec(s, key, value)
+                self._check_extra_spec(key, value)
             current = {spec.key: spec for spec in flavor.extra_specs}
             for key, value in specs.items():
                 if key in current:
@@ -247,7 +248,7 @@ class FlavorService:
                 raise NotFound(f"Flavor {flavor_id} has no extra specs with key {key}.")
             flavor.extra_specs.remove(spec)
 
-    def _check_extra_spec(self, s: Session, key: str, value: str) -> None:
+    def _check_extra_spec(self, key: str, value: str) -> None:
         if not _SPEC_KEY.match(key):
             raise BadRequest(
                 f"Invalid extra spec key {key!r}: use letters, digits, spaces, '.', ':', '-' "
@@ -256,7 +257,7 @@ class FlavorService:
         if len(value) > 255:
             raise BadRequest(f"Invalid extra spec {key}: a value is at most 255 characters.")
         if key == ALIAS_SPEC:
-            self.alias_requests(s, value)
+            parse_alias_spec(value)
         elif key == NUMA_POLICY_SPEC and value not in NUMA_POLICIES:
             raise BadRequest(
                 f"Invalid {NUMA_POLICY_SPEC} {value!r}: must be one of {', '.join(NUMA_POLICIES)}."
@@ -386,13 +387,13 @@ class FlavorService:
     def alias_requests(
         self, s: Session, value: str, numa_policy: str | None = None
     ) -> list[AliasRequest]:
-        """Resolve a ``pci_passthrough:alias`` value. A flavor's NUMA policy, when set, beats
-        the alias's own (as in Nova)."""
+        """Resolve a ``pci_passthrough:alias`` value; NotFound names the aliases that do not
+        exist. A flavor's NUMA policy, when set, beats the alias's own (as in Nova)."""
         entries = parse_alias_spec(value)
         aliases = {a.name: a for a in s.scalars(select(PciAlias))}
         missing = [name for name, _count in entries if name not in aliases]
         if missing:
-            raise BadRequest(
+            raise NotFound(
                 f"PCI alias {', '.join(missing)} does not exist: create it first "
                 "(POST /compute/v2.1/os-pci-aliases, or passnic pci-alias-create)."
             )

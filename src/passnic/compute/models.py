@@ -224,6 +224,9 @@ class Migration(Timestamps, Base):
     source_compute: Mapped[str] = mapped_column(String(255))
     dest_compute: Mapped[str | None] = mapped_column(String(255), default=None)
     flavor_id: Mapped[str] = mapped_column(String(255))
+    #: a resize's old flavor as the server had it (``flavor`` and ``pci_requests``), put back
+    #: by a revert or a failed move: the flavor itself may have changed since
+    old_flavor: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
     #: vm_state before the move: a stopped server stays stopped after confirm or revert
     old_vm_state: Mapped[str] = mapped_column(String(32), default="active")
     #: why the move failed, when it did

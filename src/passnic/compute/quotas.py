@@ -135,15 +135,18 @@ class QuotaService:
         else:  # SQLite: take the one writer lock before counting
             s.execute(text("UPDATE compute_quotas SET hard_limit = hard_limit WHERE 0 = 1"))
 
-    def claim_server(self, s: Session, project_id: str, user_id: str, cores: int, ram: int) -> None:
-        """Lock, count and refuse a server beyond the project's instances, cores or RAM;
-        the caller INSERTs it in ``s`` before the commit that ends the lock."""
+    def claim_server(
+        self, s: Session, project_id: str, user_id: str, cores: int, ram: int, instances: int = 1
+    ) -> None:
+        """Lock, count and refuse a server (or a resize's growth: ``instances=0``) beyond the
+        project's instances, cores or RAM; the caller writes it in ``s`` before the commit
+        that ends the lock."""
         self.lock(s, project_id)
         limits = self.limits(s, project_id)
         used = self.used(s, project_id, user_id)
-        for resource, wanted in (("instances", 1), ("cores", cores), ("ram", ram)):
+        for resource, wanted in (("instances", instances), ("cores", cores), ("ram", ram)):
             limit = limits[resource]
-            if limit != UNLIMITED and used[resource] + wanted > limit:
+            if wanted and limit != UNLIMITED and used[resource] + wanted > limit:
                 raise Forbidden(
                     f"Quota exceeded for {resource}: Requested {wanted}, but already used "
                     f"{used[resource]} of {limit} {resource}"

@@ -843,6 +843,15 @@ def _host_arg(args: Any, action: str) -> str | None:
     return _str(args.get("host"), "host", nullable=True)
 
 
+def _flavor_ref(args: Any) -> str:
+    ref = args.get("flavorRef") if isinstance(args, dict) else None
+    if isinstance(ref, int) and not isinstance(ref, bool):
+        ref = str(ref)
+    if not isinstance(ref, str) or not ref.strip():
+        raise BadRequest("Invalid input for field/attribute flavorRef: a flavor id is required.")
+    return ref
+
+
 @router.post("/v2.1/servers/{server_id}/action")
 async def server_action(
     request: Request, server_id: str, cloud: CloudDep, ctx: ContextDep
@@ -864,6 +873,7 @@ async def server_action(
             lambda: compute.live_migrate_server(ctx, server_id, _host_arg(args, action)),
             202,
         ),
+        "resize": (lambda: compute.resize_server(ctx, server_id, _flavor_ref(args)), 202),
         "confirmResize": (lambda: compute.confirm_resize(ctx, server_id), 204),
         "revertResize": (lambda: compute.revert_resize(ctx, server_id), 202),
     }
@@ -904,8 +914,8 @@ _REFUSED_ACTIONS = {
     "unshelve": "Passnic never shelves a server.",
     "rescue": "Passnic has no rescue image path for passthrough guests yet.",
     "unrescue": "Passnic never rescues a server.",
-    "resize": "resize is not implemented yet; migrate cold to move the server.",
-    "rebuild": "rebuild is not implemented yet; delete and boot again keeping the port.",
+    "rebuild": "rebuilding a guest in place is not offered yet: delete the server and boot "
+    "again from the image with the same port (it keeps its addresses and network).",
     "createImage": "Passnic keeps no copy of a guest's disk to snapshot.",
     "createBackup": "Passnic keeps no copy of a guest's disk to back up.",
     "changePassword": "Passnic does not set guest passwords; use a key pair.",

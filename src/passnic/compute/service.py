@@ -54,6 +54,7 @@ from passnic.compute.flavors import NUMA_POLICY_SPEC, AliasRequest, FlavorServic
 from passnic.compute.hosts import HostService, NodeView
 from passnic.compute.keypairs import KeypairService, ServerGroupService
 from passnic.compute.metadata import network_data
+from passnic.compute.models import Flavor as FlavorRow
 from passnic.compute.models import Guest, InstanceAction, Migration, Server, ServerPort
 from passnic.compute.names import name_matches
 from passnic.compute.protocol import GuestDevice, GuestImage, GuestSpec, Power
@@ -313,8 +314,7 @@ class ComputeService:
         # counted with the INSERT below, under the project's quota lock
         self.quotas.claim_server(s, ctx.project_id, ctx.user_id, flavor.vcpus, flavor.ram)
         self.quotas.check_metadata(s, ctx.project_id, len(req.metadata))
-        specs = flavor.specs
-        aliases = self.flavors.flavor_requests(s, specs)
+        aliases = self._alias_requests(s, flavor.name, flavor.specs)
         created_iter = iter(created)
         ports: list[ServerPort] = []
         for position, nic in enumerate(req.nics):
@@ -331,15 +331,7 @@ class ComputeService:
             user_id=ctx.user_id,
             image_id=req.image_id,
             flavor_id=flavor.id,
-            flavor={
-                "original_name": flavor.name,
-                "vcpus": flavor.vcpus,
-                "ram": flavor.ram,
-                "disk": flavor.disk,
-                "ephemeral": flavor.ephemeral,
-                "swap": flavor.swap,
-                "extra_specs": specs,
-            },
+            flavor=_flavor_record(flavor),
             pci_requests=[a.as_dict() for a in aliases],
             status="BUILD",
             vm_state="building",
@@ -615,8 +607,22 @@ class ComputeService:
             )
         self._move(ctx, server_id, host, live=True)
 
-    def _move(self, ctx: RequestContext, server_id: str, host: str | None, live: bool) -> None:
-        action = "os-migrateLive" if live else "migrate"
+    def resize_server(self, ctx: RequestContext, server_id: str, flavor_ref: str) -> None:
+        """Resize: a cold migration that applies another flavor, its size and its PCI alias
+        requests (the NICs are claimed on the destination per the NEW flavor). The server
+        takes the new flavor at once; a revert, or a move that fails, gives it back the old
+        one (kept with the migration) and the NICs claimed for it."""
+        self._move(ctx, server_id, None, live=False, flavor_ref=flavor_ref)
+
+    def _move(
+        self,
+        ctx: RequestContext,
+        server_id: str,
+        host: str | None,
+        live: bool,
+        flavor_ref: str | None = None,
+    ) -> None:
+        action = "os-migrateLive" if live else "migrate" if flavor_ref is None else "resize"
         with self.db.transaction() as s:
             server = self._begin(
                 s,
@@ -632,25 +638,77 @@ class ComputeService:
                 raise BadRequest(
                     f"Server {server.name} already runs on {host}: choose another host."
                 )
-            s.add(
-                Migration(
-                    server_id=server.id,
-                    project_id=server.project_id,
-                    user_id=server.user_id,
-                    migration_type="live-migration" if live else "migration",
-                    source_compute=server.host,
-                    dest_compute=host,  # asked for; the scheduler's choice replaces it
-                    flavor_id=server.flavor_id,
-                    old_vm_state=server.vm_state,
-                )
+            migration = Migration(
+                server_id=server.id,
+                project_id=server.project_id,
+                user_id=server.user_id,
+                migration_type="live-migration" if live else "migration",
+                source_compute=server.host,
+                dest_compute=host,  # asked for; the scheduler's choice replaces it
+                flavor_id=server.flavor_id,
+                old_vm_state=server.vm_state,
             )
+            if flavor_ref is not None:
+                migration.migration_type = "resize"
+                migration.old_flavor = self._apply_flavor(s, ctx, server, flavor_ref)
+            s.add(migration)
             server.status = "MIGRATING" if live else "RESIZE"
-            actions.begin_action(s, ctx, server, "live-migration" if live else "migrate")
+            actions.begin_action(s, ctx, server, "live-migration" if live else action)
             actions.start(s, server, "schedule")
         refused = self._step_move_schedule(server_id)
         if refused is not None:
             raise BadRequest(refused)
         self.enqueue([server_id])
+
+    def _apply_flavor(
+        self, s: Session, ctx: RequestContext, server: Server, flavor_ref: str
+    ) -> dict[str, Any]:
+        """Give the server the flavor ``flavor_ref`` (refused as Nova refuses it); returns
+        what it had, for a revert."""
+        try:
+            flavor = self.flavors.usable_flavor(s, ctx, flavor_ref)
+        except NotFound:
+            raise BadRequest(f"Unable to find flavor {flavor_ref}.") from None
+        if flavor.id == server.flavor_id:
+            raise BadRequest("When resizing, instances must change flavor!")
+        f = server.flavor
+        if flavor.disk < int(f["disk"]) or flavor.ephemeral < int(f.get("ephemeral") or 0):
+            raise BadRequest(
+                f"Resize of server {server.name} to flavor {flavor.name} would shrink its "
+                "disk: a guest's disk is never made smaller (Nova: unable to resize disk down)."
+            )
+        aliases = self._alias_requests(s, flavor.name, flavor.specs)
+        # Nova counts the growth of cores and RAM against the project's quota
+        self.quotas.claim_server(
+            s,
+            server.project_id,
+            server.user_id,
+            max(0, flavor.vcpus - int(f["vcpus"])),
+            max(0, flavor.ram - int(f["ram"])),
+            instances=0,
+        )
+        old = {"flavor": dict(f), "pci_requests": list(server.pci_requests)}
+        server.flavor_id, server.flavor = flavor.id, _flavor_record(flavor)
+        server.pci_requests = [a.as_dict() for a in aliases]
+        return old
+
+    def _alias_requests(
+        self, s: Session, flavor_name: str, specs: Mapping[str, str]
+    ) -> list[AliasRequest]:
+        """The flavor's PCI requests; an alias that does not exist (a flavor may name one
+        before it is made, as in Nova) refuses the boot or resize with a 400 saying so."""
+        try:
+            return self.flavors.flavor_requests(s, specs)
+        except NotFound as exc:
+            raise BadRequest(f"Flavor {flavor_name} cannot be used: {exc.message}") from None
+
+    def _restore_flavor(self, server: Server, m: Migration | None) -> None:
+        """A resize that is reverted or fails: the server has its old flavor again."""
+        if m is None or m.old_flavor is None:
+            return
+        server.flavor_id = m.flavor_id
+        server.flavor = m.old_flavor["flavor"]
+        server.pci_requests = m.old_flavor["pci_requests"]
 
     def _holding(self, s: Session, server: Server, claim: DeviceClaim) -> str:
         nic = f"PCI passthrough NIC {claim.pci_address} on {claim.hostname}"
@@ -950,6 +1008,7 @@ class ComputeService:
             found = self.placement.place(s, held.id, held.name, request, sources)
             if isinstance(found, NoValidHost):
                 m.status, m.error = "error", found.message
+                self._restore_flavor(held, m)
                 actions.finish(s, held, "schedule", error=found.message)
                 actions.end_action(s, held)
                 self._settle(held, _resting(m.old_vm_state))
@@ -970,6 +1029,7 @@ class ComputeService:
                 if m is not None:
                     m.status, m.error = "error", exc.message
                 if server is not None:
+                    self._restore_flavor(server, m)
                     actions.finish(s, server, "schedule", error=exc.message)
                     actions.end_action(s, server)
                     self._settle(server, _resting(m.old_vm_state if m else "active"))
@@ -1073,6 +1133,7 @@ class ComputeService:
             actions.end_action(s, held)
             self.hosts.want(s, server_id, dest, "absent")
             self.placement.release(s, server_id, dest)
+            self._restore_flavor(held, m)
             old = self.placement.claims(s, server_id, m.source_compute)
             self._bind(s, held, old)
             power: Power = "stopped" if m.old_vm_state == "stopped" else "running"
@@ -1123,6 +1184,7 @@ class ComputeService:
                 if held is None:
                     return
                 self.placement.release(s, server_id, dest)
+                self._restore_flavor(held, m)
                 old = self.placement.claims(s, server_id, source)
                 self._bind(s, held, old)
                 held.host = source
@@ -1461,6 +1523,20 @@ class ComputeService:
 
 def _words(exc: Exception) -> str:
     return exc.message if isinstance(exc, PassnicError) else f"{type(exc).__name__}: {exc}"
+
+
+def _flavor_record(flavor: FlavorRow) -> dict[str, Any]:
+    """The flavor as a server keeps it (Nova's embedded flavor): later edits of the flavor
+    do not change a server that has it."""
+    return {
+        "original_name": flavor.name,
+        "vcpus": flavor.vcpus,
+        "ram": flavor.ram,
+        "disk": flavor.disk,
+        "ephemeral": flavor.ephemeral,
+        "swap": flavor.swap,
+        "extra_specs": flavor.specs,
+    }
 
 
 def _claimed(claims: Iterable[DeviceClaim]) -> str:
