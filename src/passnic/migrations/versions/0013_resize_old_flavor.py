@@ -1,6 +1,6 @@
 """resize: the old flavor a migration reverts to
 
-Revision ID: 0013_h12c
+Revision ID: 0013
 Revises: 0012
 Create Date: 2026-11-25 19:55:00.000000
 """
@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0013_h12c"
+revision: str = "0013"
 down_revision: str | None = "0012"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
