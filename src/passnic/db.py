@@ -7,9 +7,10 @@ import os
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from sqlalchemy import (
     ColumnElement,
@@ -23,7 +24,14 @@ from sqlalchemy import (
     or_,
 )
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+from sqlalchemy.orm import (
+    DeclarativeBase,
+    InstrumentedAttribute,
+    Mapped,
+    Session,
+    mapped_column,
+    sessionmaker,
+)
 
 from passnic.config import private_dir
 
@@ -61,9 +69,21 @@ def uuid_pk() -> Mapped[str]:
     return mapped_column(String(36), primary_key=True, default=new_uuid)
 
 
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Paged(Generic[T]):
+    """A page of a list, in the list's order, and whether more rows lie beyond it in the
+    direction the page was read."""
+
+    items: list[T]
+    more: bool
+
+
 def seek(
     query: Select[Any],
-    keys: Sequence[ColumnElement[Any]],
+    keys: Sequence[ColumnElement[Any] | InstrumentedAttribute[Any]],
     after: Sequence[Any] | None,
     *,
     limit: int,

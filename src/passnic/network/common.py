@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from passnic import policy
 from passnic.context import RequestContext
-from passnic.db import Base, Database, seek
+from passnic.db import Base, Database, Paged, seek
 from passnic.errors import BadRequest, Conflict, NotFound
 
 M = TypeVar("M", bound=Base)
@@ -32,15 +32,6 @@ class Page:
     limit: int
     marker: str | None = None
     reverse: bool = False
-
-
-@dataclass(frozen=True)
-class Paged(Generic[T]):
-    """A page, in the list's order, and whether more resources lie beyond it in the direction
-    the page was read."""
-
-    items: list[T]
-    more: bool
 
 
 @dataclass(frozen=True)

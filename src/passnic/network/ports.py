@@ -20,10 +20,10 @@ from sqlalchemy.orm import Session
 
 from passnic import policy
 from passnic.context import RequestContext
-from passnic.db import Database
+from passnic.db import Database, Paged
 from passnic.errors import BadRequest, Conflict, NotFound
 from passnic.network import ipam
-from passnic.network.common import Filters, Page, Paged, retrying, serialize
+from passnic.network.common import Filters, Page, retrying, serialize
 from passnic.network.kinds import NETWORKS, PORTS, QOS_POLICIES, SECURITY_GROUPS
 from passnic.network.models import (
     IPAllocation,

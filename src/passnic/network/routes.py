@@ -14,9 +14,10 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
 from passnic.context import RequestContext
+from passnic.db import Paged
 from passnic.errors import BadRequest, NotFound
 from passnic.network import wire
-from passnic.network.common import Filters, Page, Paged
+from passnic.network.common import Filters, Page
 from passnic.network.service import NetworkService
 from passnic.web import CloudDep, ContextDep, base_url, json_body, register_fault_format
 
