@@ -54,12 +54,17 @@ class Settings:
     fabric_auto_repair: bool = field(
         default_factory=lambda: _flag("PASSNIC_FABRIC_AUTO_REPAIR", default=True)
     )
+    #: the most rows one page of a list holds, whatever ``limit`` asks (Nova's ``max_limit``,
+    #: Neutron's ``pagination_max_limit``, sysinv's ``api_limit_max``)
+    max_page: int = field(default_factory=lambda: int(os.environ.get("PASSNIC_MAX_PAGE", "1000")))
     #: the Fernet key(s) encrypting switch credentials; "" is ``fabric.key`` in the home
     fabric_key_file: str = field(
         default_factory=lambda: os.environ.get("PASSNIC_FABRIC_KEY_FILE", "")
     )
 
     def __post_init__(self) -> None:
+        if self.max_page < 1:
+            raise ValueError(f"PASSNIC_MAX_PAGE must be at least 1, not {self.max_page}")
         if not self.database_url:
             object.__setattr__(self, "database_url", f"sqlite:///{self.home / 'passnic.db'}")
 
@@ -101,6 +106,7 @@ class Settings:
             "PASSNIC_WORKERS": str(self.workers),
             "PASSNIC_FABRIC_AUTO_REPAIR": "1" if self.fabric_auto_repair else "0",
             "PASSNIC_FABRIC_KEY_FILE": self.fabric_key_file,
+            "PASSNIC_MAX_PAGE": str(self.max_page),
         }
 
 

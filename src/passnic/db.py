@@ -5,15 +5,33 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
-from sqlalchemy import DateTime, MetaData, String, create_engine, event
+from sqlalchemy import (
+    ColumnElement,
+    DateTime,
+    MetaData,
+    Select,
+    String,
+    and_,
+    create_engine,
+    event,
+    or_,
+)
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+from sqlalchemy.orm import (
+    DeclarativeBase,
+    InstrumentedAttribute,
+    Mapped,
+    Session,
+    mapped_column,
+    sessionmaker,
+)
 
 from passnic.config import private_dir
 
@@ -49,6 +67,43 @@ class Timestamps:
 
 def uuid_pk() -> Mapped[str]:
     return mapped_column(String(36), primary_key=True, default=new_uuid)
+
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Paged(Generic[T]):
+    """A page of a list, in the list's order, and whether more rows lie beyond it in the
+    direction the page was read."""
+
+    items: list[T]
+    more: bool
+
+
+def seek(
+    query: Select[Any],
+    keys: Sequence[ColumnElement[Any] | InstrumentedAttribute[Any]],
+    after: Sequence[Any] | None,
+    *,
+    limit: int,
+    descending: bool = False,
+) -> Select[Any]:
+    """One page of ``query`` in SQL: ordered by ``keys`` (unique together, never null), only
+    the rows past the marker row whose key values are ``after``, and at most ``limit`` + 1 rows
+    (the extra one tells whether more follow). Keyset paging: the database seeks by the index
+    instead of counting rows, so a far page costs what the first one does."""
+    if after is not None:
+        past = [
+            and_(
+                *(k == v for k, v in zip(keys[:i], after[:i], strict=True)),
+                key < value if descending else key > value,
+            )
+            for i, (key, value) in enumerate(zip(keys, after, strict=True))
+        ]
+        query = query.where(or_(*past))
+    order = [k.desc() if descending else k.asc() for k in keys]
+    return query.order_by(None).order_by(*order).limit(limit + 1)
 
 
 def isotime(value: datetime | None) -> str | None:

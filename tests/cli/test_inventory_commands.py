@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from typing import Any
 
+import httpx
 from typer.testing import Result
 
 from tests.cli.fakecloud import (
@@ -316,3 +318,24 @@ def test_host_show_says_why_a_host_cannot_pass_nics_through(run: Run, fake: Fake
     fake.hosts[0]["passthrough"] = "lacking: vfio-pci is not available (load the vfio-pci module)"
     shown = rows(run("host-show", "compute-0"))
     assert shown["passthrough"] == "lacking: vfio-pci is not available (load the vfio-pci module)"
+
+
+def test_host_list_reads_every_page(run: Run, fake: FakeCloud) -> None:
+    """A server with a maximum page of one host: the list follows the ``next`` addresses."""
+    fake.hosts.append({**fake.hosts[0], "id": 2, "uuid": "uuid-2", "hostname": "compute-1"})
+
+    def one_per_page(request: httpx.Request) -> httpx.Response | None:
+        if request.url.path != "/inventory/v1/ihosts":
+            return None
+        uuids = [h["uuid"] for h in fake.hosts]
+        marker = request.url.params.get("marker")
+        start = uuids.index(marker) + 1 if marker else 0
+        body: dict[str, Any] = {"ihosts": fake.hosts[start : start + 1]}
+        if start + 1 < len(uuids):
+            body["next"] = f"http://x/inventory/v1/ihosts?limit=1&marker={uuids[start]}"
+        return httpx.Response(200, json=body)
+
+    fake.fail = one_per_page
+    result = run("host-list")
+    assert result.exit_code == 0, result.output
+    assert "compute-0" in result.stdout and "compute-1" in result.stdout

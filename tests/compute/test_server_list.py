@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from tests.compute.conftest import API, Scene
 
 
@@ -45,3 +47,17 @@ def test_filters_sorting_and_paging(scene: Scene) -> None:
         resp = scene.api.get(f"{API}/servers?{bad}", headers=scene.user1)
         assert resp.status_code == 400, (bad, resp.text)
         assert "badRequest" in resp.json()
+
+
+def test_the_maximum_page_caps_a_larger_limit(scene: Scene) -> None:
+    for name in ("vm-a", "vm-b", "vm-c"):
+        scene.boot(name, networks=[{"port": scene.port(f"p-{name}", "normal")["id"]}])
+    scene.cloud.settings = dataclasses.replace(scene.cloud.settings, max_page=2)
+    for path in ("servers", "servers/detail"):
+        for query in ("sort_key=display_name&sort_dir=asc", "sort_key=display_name&limit=100"):
+            body = scene.api.get(f"{API}/{path}?{query}", headers=scene.user1).json()
+            assert len(body["servers"]) == 2, (path, query)
+            (link,) = body["servers_links"]
+            next_page = scene.api.get(link["href"], headers=scene.user1).json()
+            assert len(next_page["servers"]) == 1
+            assert "servers_links" not in next_page

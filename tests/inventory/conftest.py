@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import event
 
+from passnic.config import Settings
 from passnic.context import RequestContext
 from passnic.db import Base, Database, load_models
 from passnic.errors import NotAuthenticated, PassnicError
@@ -189,7 +190,11 @@ def app(inventory: InventoryService) -> FastAPI:
     application = FastAPI()
     install_error_handlers(application)
     application.include_router(router)
-    application.state.cloud = SimpleNamespace(inventory=inventory, identity=StubIdentity())
+    application.state.cloud = SimpleNamespace(
+        inventory=inventory,
+        identity=StubIdentity(),
+        settings=Settings(database_url=str(inventory.db.engine.url)),
+    )
     return application
 
 

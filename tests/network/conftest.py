@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import event
 
+from passnic.config import Settings
 from passnic.context import RequestContext
 from passnic.db import Base, Database, load_models
 from passnic.errors import NotAuthenticated, PassnicError
@@ -124,7 +125,9 @@ def client(net: NetworkService) -> TestClient:
     application = FastAPI()
     install_error_handlers(application)
     application.include_router(router)
-    application.state.cloud = SimpleNamespace(network=net, identity=StubIdentity())
+    application.state.cloud = SimpleNamespace(
+        network=net, identity=StubIdentity(), settings=Settings(database_url=str(net.db.engine.url))
+    )
     return TestClient(application)
 
 

@@ -57,6 +57,21 @@ def _items(body: Any, key: str) -> list[Obj]:
     return [i for i in body or [] if isinstance(i, dict)]
 
 
+def _all_items(client: CloudClient, collection: str) -> list[Obj]:
+    """Every item of ``/v1/{collection}``, page after page: a page holds at most the server's
+    maximum, and a ``next`` address says more follow."""
+    body = client.get(SERVICE, f"/v1/{collection}")
+    items = _items(body, collection)
+    while isinstance(body, dict) and body.get("next") and items:
+        marker = quote(str(items[-1].get("uuid", "")), safe="")
+        body = client.get(SERVICE, f"/v1/{collection}?marker={marker}")
+        page = _items(body, collection)
+        if not page:
+            break
+        items += page
+    return items
+
+
 def _match(items: Sequence[Obj], ident: str, keys: Sequence[str]) -> Obj | None:
     for item in items:
         if any(str(item.get(k)) == ident for k in keys if item.get(k) is not None):
@@ -75,7 +90,7 @@ def _find_top(
     except CliError as exc:
         if exc.status not in (400, 404):
             raise
-    found = _match(_items(client.get(SERVICE, f"/v1/{collection}"), collection), ident, keys)
+    found = _match(_all_items(client, collection), ident, keys)
     if found is None:
         raise CliError(missing)
     return found
@@ -456,7 +471,7 @@ def host_list(
     ctx: typer.Context, fmt: FormatOption = OutputFormat.table, column: ColumnOption = None
 ) -> None:
     """List hosts."""
-    hosts = _items(get_client(ctx).get(SERVICE, "/v1/ihosts"), "ihosts")
+    hosts = _all_items(get_client(ctx), "ihosts")
     print_list(_sorted(hosts, "id"), HOST_COLUMNS, fmt, column)
 
 

@@ -703,9 +703,12 @@ def _list_servers(
         raise BadRequest(f"Invalid sort_key: {sort_key}; one of {', '.join(SORT_KEYS)}.")
     if q.get("sort_dir", "desc") not in ("asc", "desc"):
         raise BadRequest("sort_dir must be asc or desc.")
-    limit = q.get("limit")
-    if limit is not None and not (limit.isascii() and limit.isdecimal()):
-        raise BadRequest(f"limit must be a non-negative integer, not {limit!r}.")
+    raw_limit = q.get("limit")
+    if raw_limit is not None and not (raw_limit.isascii() and raw_limit.isdecimal()):
+        raise BadRequest(f"limit must be a non-negative integer, not {raw_limit!r}.")
+    # Nova's max_limit: a larger limit, or none, is the maximum page
+    max_page = cloud.settings.max_page
+    limit = max_page if raw_limit is None else min(int(raw_limit), max_page)
     if (q.get("deleted") or "").lower() in ("true", "1"):
         return [], None
     all_tenants = q.get("all_tenants")
@@ -742,8 +745,8 @@ def _list_servers(
         if marker not in ids:
             raise BadRequest(f"marker [{marker}] not found")
         views = views[ids.index(marker) + 1 :]
-    if limit is not None and len(views) > int(limit):
-        views = views[: int(limit)]
+    if len(views) > limit:
+        views = views[:limit]
         return views, views[-1].server.id if views else None
     return views, None
 

@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from passnic.context import RequestContext
-from passnic.db import isotime
+from passnic.db import Paged, isotime
 from passnic.errors import BadRequest
 from passnic.inventory.models import (
     DataNetwork,
@@ -352,9 +353,56 @@ def agent_report(
 # -- hosts ------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Paging:
+    """sysinv's list parameters: ``limit`` (0 or none, or above the maximum page: the maximum
+    page), ``marker`` (the uuid of the last item seen), ``sort_key`` and ``sort_dir``."""
+
+    limit: int
+    marker: str | None
+    sort_key: str
+    descending: bool
+
+
+def paging(request: Request, max_page: int) -> Paging:
+    q = request.query_params
+    raw = q.get("limit", "0")
+    if not (raw.removeprefix("-").isascii() and raw.removeprefix("-").isdecimal()):
+        raise BadRequest(
+            f"Invalid input for field/attribute limit. Value: '{raw}'. unable to convert to int"
+        )
+    if int(raw) < 0:
+        raise BadRequest("Limit must be positive")
+    sort_dir = q.get("sort_dir", "asc")
+    if sort_dir not in ("asc", "desc"):
+        raise BadRequest(
+            f"Invalid sort direction: {sort_dir}. Acceptable values are 'asc' or 'desc'"
+        )
+    limit = min(int(raw), max_page) or max_page
+    return Paging(limit, q.get("marker"), q.get("sort_key", "id"), sort_dir == "desc")
+
+
+def page_json(
+    request: Request, key: str, items: list[dict[str, Any]], paged: Paged[Any], limit: int
+) -> dict[str, Any]:
+    """A sysinv collection: its items and, when more follow, the ``next`` page's address."""
+    body: dict[str, Any] = {key: items}
+    if paged.more:
+        kept = request.query_params.multi_items()
+        query = [(k, v) for k, v in kept if k not in ("limit", "marker")]
+        next_query = [*query, ("limit", str(limit)), ("marker", paged.items[-1].uuid)]
+        body["next"] = str(request.url.replace(query=urlencode(next_query)))
+    return body
+
+
 @router.get("/v1/ihosts")
 def list_hosts(request: Request, ctx: ContextDep, cloud: CloudDep) -> dict[str, Any]:
-    return {"ihosts": [host_json(request, h) for h in cloud.inventory.list_hosts(ctx)]}
+    p = paging(request, cloud.settings.max_page)
+    paged = cloud.inventory.page_hosts(
+        ctx, limit=p.limit, marker=p.marker, sort_key=p.sort_key, descending=p.descending
+    )
+    hosts = [host_json(request, h) for h in paged.items]
+    return page_json(request, "ihosts", hosts, paged, p.limit)
 
 
 @router.get("/v1/ihosts/{host}")
@@ -487,8 +535,17 @@ def get_ethernet_port(
 def list_interfaces(
     request: Request, ctx: ContextDep, cloud: CloudDep, ihost: str | None = None
 ) -> dict[str, Any]:
-    ifaces = cloud.inventory.list_interfaces(ctx, ihost)
-    return {"iinterfaces": [interface_json(request, i) for i in ifaces]}
+    p = paging(request, cloud.settings.max_page)
+    paged = cloud.inventory.page_interfaces(
+        ctx,
+        host=ihost,
+        limit=p.limit,
+        marker=p.marker,
+        sort_key=p.sort_key,
+        descending=p.descending,
+    )
+    ifaces = [interface_json(request, i) for i in paged.items]
+    return page_json(request, "iinterfaces", ifaces, paged, p.limit)
 
 
 @router.post("/v1/iinterfaces")

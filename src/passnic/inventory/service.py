@@ -21,12 +21,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, get_args
 
-from sqlalchemy import func, or_, select, text, update
-from sqlalchemy.orm import Session
+from sqlalchemy import Select, func, or_, select, text, update
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from passnic import policy
 from passnic.context import RequestContext
-from passnic.db import Database, new_uuid
+from passnic.db import Database, Paged, new_uuid, seek
 from passnic.errors import BadRequest, Conflict, NotFound
 from passnic.inventory.models import (
     DataNetwork,
@@ -1061,6 +1061,24 @@ class InventoryService:
         with self.db.transaction() as s:
             return list(s.scalars(select(Host).order_by(Host.id)))
 
+    def page_hosts(
+        self,
+        ctx: RequestContext,
+        *,
+        limit: int,
+        marker: str | None = None,
+        sort_key: str = "id",
+        descending: bool = False,
+    ) -> Paged[Host]:
+        """At most ``limit`` hosts after the host whose uuid is ``marker``, read in SQL."""
+        policy.enforce(ctx, "inventory:read")
+        keys = _sort_keys(HOST_SORT_KEYS, sort_key)
+        with self.db.transaction() as s:
+            after = _marker(s, select(*keys), Host.uuid, marker, "Host")
+            query = seek(select(Host), keys, after, limit=limit, descending=descending)
+            rows = list(s.scalars(query))
+        return Paged(rows[:limit], more=len(rows) > limit)
+
     def get_host(self, ctx: RequestContext, host: str) -> Host:
         """``host`` is an id, a uuid or a hostname, as the ``system`` CLI accepts."""
         policy.enforce(ctx, "inventory:read")
@@ -1246,6 +1264,30 @@ class InventoryService:
                 return _host_interfaces(s, _host(s, host))
             stmt = select(Interface).join(Interface.host).order_by(Host.id, Interface.ifname)
             return list(s.scalars(stmt).unique())
+
+    def page_interfaces(
+        self,
+        ctx: RequestContext,
+        *,
+        limit: int,
+        host: str | None = None,
+        marker: str | None = None,
+        sort_key: str = "id",
+        descending: bool = False,
+    ) -> Paged[Interface]:
+        """At most ``limit`` interfaces (of ``host``, or of every host) after the interface
+        whose uuid is ``marker``, read in SQL."""
+        policy.enforce(ctx, "inventory:read")
+        keys = _sort_keys(INTERFACE_SORT_KEYS, sort_key)
+        with self.db.transaction() as s:
+            query = select(Interface).join(Interface.host)
+            if host is not None:
+                query = query.where(Interface.host_uuid == _host(s, host).uuid)
+            marker_keys = select(*keys).select_from(Interface).join(Interface.host)
+            after = _marker(s, marker_keys, Interface.uuid, marker, "Interface")
+            query = seek(query, keys, after, limit=limit, descending=descending)
+            rows = list(s.scalars(query).unique())
+        return Paged(rows[:limit], more=len(rows) > limit)
 
     def get_interface(
         self, ctx: RequestContext, interface: str, host: str | None = None
@@ -1698,6 +1740,41 @@ def _row_id(ident: str) -> int | None:
     if ident.isascii() and ident.isdecimal() and len(ident) <= 10 and int(ident) <= INT32_MAX:
         return int(ident)
     return None
+
+
+#: sysinv's ``sort_key`` values, each completed to a unique order (keyset paging needs one)
+HOST_SORT_KEYS: dict[str, tuple[InstrumentedAttribute[Any], ...]] = {
+    "id": (Host.id,),
+    "uuid": (Host.uuid,),
+    "hostname": (Host.hostname,),
+    "created_at": (Host.created_at, Host.id),
+}
+INTERFACE_SORT_KEYS: dict[str, tuple[InstrumentedAttribute[Any], ...]] = {
+    "id": (Host.id, Interface.ifname),  # by host, then name: the order of a host's list
+    "uuid": (Interface.uuid,),
+    "ifname": (Interface.ifname, Interface.uuid),
+    "created_at": (Interface.created_at, Interface.uuid),
+}
+
+
+def _sort_keys(
+    keys: Mapping[str, tuple[InstrumentedAttribute[Any], ...]], sort_key: str
+) -> tuple[InstrumentedAttribute[Any], ...]:
+    if sort_key not in keys:
+        raise BadRequest(f"Invalid sort_key {sort_key}; one of {', '.join(keys)}.")
+    return keys[sort_key]
+
+
+def _marker(
+    s: Session, keys: Select[Any], uuid_column: Any, marker: str | None, label: str
+) -> tuple[Any, ...] | None:
+    """The sort keys of the marker row (only those: loading it would load its relations)."""
+    if marker is None:
+        return None
+    found = s.execute(keys.where(uuid_column == marker)).first() if _is_uuid(marker) else None
+    if found is None:
+        raise NotFound(f"{label} {marker} could not be found.")
+    return tuple(found)
 
 
 def _host(s: Session, ident: str) -> Host:

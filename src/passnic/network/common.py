@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from passnic import policy
 from passnic.context import RequestContext
-from passnic.db import Base, Database
+from passnic.db import Base, Database, Paged, seek
 from passnic.errors import BadRequest, Conflict, NotFound
 
 M = TypeVar("M", bound=Base)
@@ -22,6 +22,16 @@ T = TypeVar("T")
 
 Filters = Mapping[str, Sequence[str]]
 """Exact-match list filters by attribute name; several values of one name match any of them."""
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of a list: at most ``limit`` resources after the ``marker`` resource (before it
+    when ``reverse``), in the list's order."""
+
+    limit: int
+    marker: str | None = None
+    reverse: bool = False
 
 
 @dataclass(frozen=True)
@@ -63,6 +73,25 @@ class Kind(Generic[M]):
                 continue  # "None" means no filter, as the CLI sends for "all"
             query = query.where(column.in_(wanted))
         return query.order_by(model.created_at, model.id)
+
+    def page(self, s: Session, ctx: RequestContext, query: Select[M], page: Page) -> Paged[M]:
+        """One page of ``query`` (a :meth:`select`), read in SQL from the marker on. A marker
+        the caller cannot see is a 404, as Neutron answers it."""
+        model: Any = self.model
+        keys = (model.created_at, model.id)
+        after = None
+        if page.marker is not None:
+            # the marker's keys only: loading the resource would load its relations too
+            query_keys = select(*keys).where(model.id == page.marker, self.visible(ctx))
+            found = None if "\x00" in page.marker else s.execute(query_keys).first()
+            if found is None:
+                raise self.not_found(page.marker.replace("\x00", ""))
+            after = tuple(found)
+        rows = list(s.scalars(seek(query, keys, after, limit=page.limit, descending=page.reverse)))
+        items = rows[: page.limit]
+        if page.reverse:
+            items.reverse()
+        return Paged(items, more=len(rows) > page.limit)
 
     def get(self, s: Session, ctx: RequestContext, ident: str, *, lock: bool = False) -> M:
         """The resource, or a 404 that reads the same whether it is missing or hidden."""

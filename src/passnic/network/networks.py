@@ -25,13 +25,13 @@ from sqlalchemy.orm import Session
 
 from passnic import policy
 from passnic.context import RequestContext
-from passnic.db import Database
+from passnic.db import Database, Paged
 from passnic.errors import BadRequest, Conflict, NotFound
 from passnic.identity.models import Project
 from passnic.inventory.models import DataNetwork
 from passnic.inventory.service import InventoryService
 from passnic.network import segments
-from passnic.network.common import Filters, retrying, serialize
+from passnic.network.common import Filters, Page, retrying, serialize
 from passnic.network.kinds import NETWORKS, SEGMENT_RANGES
 from passnic.network.models import FLAT, VLAN, Network, NetworkSegmentRange, Port
 from passnic.network.ports import lock_port, release_ports
@@ -249,6 +249,10 @@ class NetworkRules:
     def list_networks(self, ctx: RequestContext, filters: Filters | None = None) -> list[Network]:
         with self.db.transaction() as s:
             return list(s.scalars(NETWORKS.select(ctx, filters)))
+
+    def page_networks(self, ctx: RequestContext, filters: Filters, page: Page) -> Paged[Network]:
+        with self.db.transaction() as s:
+            return NETWORKS.page(s, ctx, NETWORKS.select(ctx, filters), page)
 
     def get_network(self, ctx: RequestContext, network_id: str) -> Network:
         with self.db.transaction() as s:

@@ -15,15 +15,15 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from passnic import policy
 from passnic.context import RequestContext
-from passnic.db import Database
+from passnic.db import Database, Paged
 from passnic.errors import BadRequest, Conflict, NotFound
 from passnic.network import ipam
-from passnic.network.common import Filters, retrying, serialize
+from passnic.network.common import Filters, Page, retrying, serialize
 from passnic.network.kinds import NETWORKS, PORTS, QOS_POLICIES, SECURITY_GROUPS
 from passnic.network.models import (
     IPAllocation,
@@ -365,27 +365,12 @@ class PortRules:
     # ---- reads ---------------------------------------------------------------------------
 
     def list_ports(self, ctx: RequestContext, filters: Filters | None = None) -> list[Port]:
-        """``fixed_ips`` filters take ``ip_address=A`` and ``subnet_id=S`` (several of each
-        match any); a port matches when one of its addresses meets them all."""
-        query = PORTS.select(ctx, filters)
-        wanted: dict[str, list[str]] = {}
-        for value in (filters or {}).get("fixed_ips", ()):
-            key, sep, found = value.partition("=")
-            if not sep or key not in ("ip_address", "subnet_id"):
-                raise BadRequest(
-                    f"Invalid fixed_ips filter {value!r}: use ip_address=... or subnet_id=...",
-                    kind="InvalidInput",
-                )
-            wanted.setdefault(key, []).append(found)
-        if wanted:
-            held = select(IPAllocation.port_id)
-            if "ip_address" in wanted:
-                held = held.where(IPAllocation.ip_address.in_(wanted["ip_address"]))
-            if "subnet_id" in wanted:
-                held = held.where(IPAllocation.subnet_id.in_(wanted["subnet_id"]))
-            query = query.where(Port.id.in_(held))
         with self.db.transaction() as s:
-            return list(s.scalars(query))
+            return list(s.scalars(_ports_query(ctx, filters)))
+
+    def page_ports(self, ctx: RequestContext, filters: Filters, page: Page) -> Paged[Port]:
+        with self.db.transaction() as s:
+            return PORTS.page(s, ctx, _ports_query(ctx, filters), page)
 
     def get_port(self, ctx: RequestContext, port_id: str) -> Port:
         with self.db.transaction() as s:
@@ -766,3 +751,27 @@ def trunk_member_check(port: Port, as_parent: bool) -> None:
             f"a {'parent' if as_parent else 'sub'} port.",
             kind="TrunkPortInUse",
         )
+
+
+def _ports_query(ctx: RequestContext, filters: Filters | None) -> Select[Port]:
+    """The caller's ports, filtered. ``fixed_ips`` filters take ``ip_address=A`` and
+    ``subnet_id=S`` (several of each match any); a port matches when one of its addresses meets
+    them all."""
+    query = PORTS.select(ctx, filters)
+    wanted: dict[str, list[str]] = {}
+    for value in (filters or {}).get("fixed_ips", ()):
+        key, sep, found = value.partition("=")
+        if not sep or key not in ("ip_address", "subnet_id"):
+            raise BadRequest(
+                f"Invalid fixed_ips filter {value!r}: use ip_address=... or subnet_id=...",
+                kind="InvalidInput",
+            )
+        wanted.setdefault(key, []).append(found)
+    if wanted:
+        held = select(IPAllocation.port_id)
+        if "ip_address" in wanted:
+            held = held.where(IPAllocation.ip_address.in_(wanted["ip_address"]))
+        if "subnet_id" in wanted:
+            held = held.where(IPAllocation.subnet_id.in_(wanted["subnet_id"]))
+        query = query.where(Port.id.in_(held))
+    return query

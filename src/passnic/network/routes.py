@@ -7,15 +7,17 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
 from passnic.context import RequestContext
+from passnic.db import Paged
 from passnic.errors import BadRequest, NotFound
 from passnic.network import wire
-from passnic.network.common import Filters
+from passnic.network.common import Filters, Page
 from passnic.network.service import NetworkService
 from passnic.web import CloudDep, ContextDep, base_url, json_body, register_fault_format
 
@@ -117,11 +119,20 @@ class Collection:
     create: Callable[[Svc, Ctx, dict[str, Any]], Any]
     update: Callable[[Svc, Ctx, str, dict[str, Any]], Any] | None
     delete: Callable[[Svc, Ctx, str], None]
+    #: the list read a page at a time in SQL (``limit``/``marker``/``page_reverse``, at most
+    #: the configured maximum page); None: ``list`` reads the whole collection
+    page: Callable[[Svc, Ctx, Filters, Page], Paged[Any]] | None = None
+
+
+#: query parameters that choose a page rather than filter the collection
+PAGING = ("limit", "marker", "page_reverse")
 
 
 def _filters(request: Request) -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
     for key, value in request.query_params.multi_items():
+        if key in PAGING:
+            continue
         out.setdefault(wire.FILTER_ALIASES.get(key, key), []).append(value)
     return out
 
@@ -132,6 +143,42 @@ def _fields(request: Request) -> Callable[[dict[str, Any]], dict[str, Any]]:
     if not wanted:
         return lambda view: view
     return lambda view: {k: v for k, v in view.items() if k in wanted}
+
+
+def _page(request: Request, max_page: int) -> Page:
+    """Neutron's paging parameters; a ``limit`` of 0 or none, or above the maximum page, is the
+    maximum page."""
+    raw = request.query_params.get("limit", "0")
+    if not (raw.isascii() and raw.isdecimal()):
+        raise BadRequest(
+            f"Bad limit request: Limit must be an integer 0 or greater and not '{raw}'."
+        )
+    limit = min(int(raw), max_page) or max_page
+    reverse = request.query_params.get("page_reverse", "false").lower() == "true"
+    return Page(limit, request.query_params.get("marker"), reverse)
+
+
+def _page_links(request: Request, page: Page, paged: Paged[Any]) -> list[dict[str, str]]:
+    """Neutron's ``next``/``previous`` links, only toward pages that hold something: rows lie
+    ahead when the query found more, behind when the page started from a marker."""
+    ahead, behind = paged.more, page.marker is not None
+    after, before = (behind, ahead) if page.reverse else (ahead, behind)
+    kept = [
+        (k, v) for k, v in request.query_params.multi_items() if k not in ("marker", "page_reverse")
+    ]
+
+    def href(at: int, *extra: tuple[str, str]) -> str:
+        """The query with the marker at the page's first or last item (none on an empty page:
+        Neutron then pages from the end)."""
+        marker = [("marker", paged.items[at].id)] if paged.items else []
+        return str(request.url.replace(query=urlencode([*kept, *marker, *extra])))
+
+    links = []
+    if after:
+        links.append({"rel": "next", "href": href(-1)})
+    if before:
+        links.append({"rel": "previous", "href": href(0, ("page_reverse", "True"))})
+    return links
 
 
 def _bulk(c: Collection, body: Any) -> list[dict[str, Any]] | None:
@@ -149,9 +196,17 @@ def _bulk(c: Collection, body: Any) -> list[dict[str, Any]] | None:
 
 def _add_collection(c: Collection) -> None:
     def list_items(request: Request, cloud: CloudDep, ctx: ContextDep) -> dict[str, Any]:
-        items = c.list(cloud.network, ctx, _filters(request))
         only = _fields(request)
-        return {c.plural: [only(c.view(item)) for item in items]}
+        if c.page is None:
+            items = c.list(cloud.network, ctx, _filters(request))
+            return {c.plural: [only(c.view(item)) for item in items]}
+        page = _page(request, cloud.settings.max_page)
+        paged = c.page(cloud.network, ctx, _filters(request), page)
+        body: dict[str, Any] = {c.plural: [only(c.view(item)) for item in paged.items]}
+        links = _page_links(request, page, paged)
+        if links:
+            body[f"{c.plural}_links"] = links
+        return body
 
     def show_item(
         request: Request, item_id: str, cloud: CloudDep, ctx: ContextDep
@@ -229,6 +284,7 @@ COLLECTIONS = (
         create=lambda svc, ctx, v: svc.create_network(ctx, **v),
         update=lambda svc, ctx, i, v: svc.update_network(ctx, i, v),
         delete=lambda svc, ctx, i: svc.delete_network(ctx, i),
+        page=lambda svc, ctx, f, p: svc.page_networks(ctx, f, p),
     ),
     Collection(
         "/v2.0/network_segment_ranges",
@@ -268,6 +324,7 @@ COLLECTIONS = (
         create=lambda svc, ctx, v: svc.create_port(ctx, **v),
         update=lambda svc, ctx, i, v: svc.update_port(ctx, i, v),
         delete=lambda svc, ctx, i: svc.delete_port(ctx, i),
+        page=lambda svc, ctx, f, p: svc.page_ports(ctx, f, p),
     ),
     Collection(
         "/v2.0/security-groups",
