@@ -84,7 +84,7 @@ def test_flavor_lifecycle(api: TestClient, admin_headers: dict[str, str]) -> Non
     ("fields", "message"),
     [
         ({"ram": 0}, "Invalid input for field/attribute ram: must be >= 1."),
-        ({"vcpus": "x"}, "Invalid input for field/attribute vcpus: 'x' is not an integer."),
+        ({"vcpus": "x"}, "Invalid input: flavor.vcpus: 'x' is not an integer"),
         ({"name": " "}, "Invalid flavor name: it must be 1 to 255 characters, not all spaces."),
         ({"disk": -1}, "Invalid input for field/attribute disk: must be >= 0."),
     ],
