@@ -54,12 +54,16 @@ def _positive_number(value: Any) -> Any:
     return number
 
 
+#: (bounds go before the validator: after it, pydantic writes them as "ge"/"le", which JSON
+#: Schema and so /openapi.json readers do not know)
 NovaInt = Annotated[int, BeforeValidator(_nova_int)]
 NovaBool = Annotated[bool, BeforeValidator(_nova_bool)]
-#: a flavor's size: its lower bound is a rule of the flavor service (with Nova's words)
-Count = Annotated[NovaInt, Field(le=2**31 - 1)]
+#: a flavor's size, as its column holds it
+Count = Annotated[int, Field(ge=0, le=2**31 - 1), BeforeValidator(_nova_int)]
+#: vcpus and ram: at least one
+PositiveCount = Annotated[int, Field(ge=1, le=2**31 - 1), BeforeValidator(_nova_int)]
 #: a quota limit: -1 (unlimited) up to what the database column holds
-Limit = Annotated[NovaInt, Field(ge=-1, le=2**31 - 1)]
+Limit = Annotated[int, Field(ge=-1, le=2**31 - 1), BeforeValidator(_nova_int)]
 MetaKey = Annotated[StrictStr, Field(min_length=1, max_length=255)]
 MetaValue = Annotated[StrictStr, BeforeValidator(_meta_value), Field(max_length=255)]
 Metadata = dict[MetaKey, MetaValue]
@@ -155,7 +159,7 @@ class HostArgs(_Body):
 
 class ConsoleArgs(_Body):
     #: how many of the last lines; null or -1: all
-    length: Annotated[NovaInt, Field(ge=-1)] | None = None
+    length: Annotated[int, Field(ge=-1), BeforeValidator(_nova_int)] | None = None
 
 
 class LockArgs(_Body):
@@ -198,9 +202,9 @@ class ServerActionBody(BaseModel):
 class FlavorCreate(_Body):
     model_config = ConfigDict(extra="ignore", populate_by_name=True)
 
-    name: StrictStr
-    vcpus: Count
-    ram: Count
+    name: Annotated[StrictStr, Field(min_length=1, max_length=255)]
+    vcpus: PositiveCount
+    ram: PositiveCount
     disk: Count = 0
     ephemeral: Count = Field(default=0, alias="OS-FLV-EXT-DATA:ephemeral")
     #: an empty string is no swap, as Nova's clients send it
