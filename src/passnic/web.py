@@ -72,7 +72,7 @@ def _describe_validation(exc: RequestValidationError) -> str:
             reason = (err.get("ctx") or {}).get("error", "not JSON")
             return f"Malformed JSON in request body: {reason}"
         loc = ".".join(str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path"))
-        msg = err.get("msg", "invalid")
+        msg = str(err.get("msg", "invalid")).removeprefix("Value error, ")
         parts.append(f"{loc}: {msg}" if loc else str(msg))
     return "Invalid input: " + "; ".join(parts) if parts else "Invalid input"
 

@@ -84,3 +84,28 @@ def test_openapi_documents_the_compute_bodies(scene: Scene) -> None:
     assert {"ServerCreateBody", "QuotaSetBody", "KeypairCreateBody"} <= set(schemas)
     create = spec["paths"]["/compute/v2.1/servers"]["post"]["requestBody"]["content"]
     assert create["application/json"]["schema"]["$ref"].endswith("/ServerCreateBody")
+    documented = {
+        ("/compute/v2.1/flavors", "post"): "FlavorCreateBody",
+        ("/compute/v2.1/flavors/{flavor_id}", "put"): "FlavorUpdateBody",
+        ("/compute/v2.1/flavors/{flavor_id}/os-extra_specs", "post"): "ExtraSpecsBody",
+        ("/compute/v2.1/flavors/{flavor_id}/os-extra_specs/{key}", "put"): "ExtraSpecItemBody",
+        ("/compute/v2.1/flavors/{flavor_id}/action", "post"): "FlavorActionBody",
+        ("/compute/v2.1/os-pci-aliases", "post"): "PciAliasCreateBody",
+        ("/compute/v2.1/servers/{server_id}/action", "post"): "ServerActionBody",
+        ("/compute/v2.1/os-services/{service_id}", "put"): "ServiceUpdateBody",
+        ("/image/v2/images", "post"): "ImageCreate",
+        ("/image/v2/images/{image_id}/members", "post"): "MemberCreate",
+        ("/image/v2/images/{image_id}/members/{member_id}", "put"): "MemberUpdate",
+    }
+    for (path, method), name in documented.items():
+        content = spec["paths"][path][method]["requestBody"]["content"]
+        assert content["application/json"]["schema"]["$ref"].endswith(f"/{name}"), path
+    actions = schemas["ServerActionBody"]["properties"]
+    assert {"os-start", "reboot", "migrate", "os-getConsoleOutput", "lock"} <= set(actions)
+    patch = spec["paths"]["/image/v2/images/{image_id}"]["patch"]["requestBody"]["content"]
+    for media_type in (
+        "application/openstack-images-v2.1-json-patch",
+        "application/json-patch+json",
+    ):
+        operation = patch[media_type]["schema"]["items"]
+        assert {"op", "path", "value"} <= set(operation["properties"])

@@ -83,10 +83,10 @@ def test_flavor_lifecycle(api: TestClient, admin_headers: dict[str, str]) -> Non
 @pytest.mark.parametrize(
     ("fields", "message"),
     [
-        ({"ram": 0}, "Invalid input for field/attribute ram: must be >= 1."),
-        ({"vcpus": "x"}, "Invalid input for field/attribute vcpus: 'x' is not an integer."),
+        ({"ram": 0}, "Invalid input: flavor.ram: Input should be greater than or equal to 1"),
+        ({"vcpus": "x"}, "Invalid input: flavor.vcpus: 'x' is not an integer"),
         ({"name": " "}, "Invalid flavor name: it must be 1 to 255 characters, not all spaces."),
-        ({"disk": -1}, "Invalid input for field/attribute disk: must be >= 0."),
+        ({"disk": -1}, "Invalid input: flavor.disk: Input should be greater than or equal to 0"),
     ],
 )
 def test_flavor_bad_input(

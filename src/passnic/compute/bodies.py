@@ -8,9 +8,10 @@ the database (a flavor, a port) or the microversion is checked by the routes and
 
 from __future__ import annotations
 
+import math
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictStr
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, RootModel, StrictInt, StrictStr
 
 
 def _nova_int(value: Any) -> Any:
@@ -31,9 +32,45 @@ def _meta_value(value: Any) -> Any:
     return value
 
 
+def _nova_bool(value: Any) -> Any:
+    """Booleans, also as the strings ``true``/``false`` in any case."""
+    if isinstance(value, str) and value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    if isinstance(value, bool):
+        return value
+    raise ValueError("a boolean is required")
+
+
+def _flavor_id(value: Any) -> Any:
+    """A flavor reference: a string, or a number as some clients send it (not a bool)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return value.strip() if isinstance(value, str) else value
+
+
+def _positive_number(value: Any) -> Any:
+    """rxtx_factor: a positive finite number, also as its decimal string."""
+    if value is None:
+        return 1.0
+    try:
+        number = float(value) if isinstance(value, int | float | str) else math.nan
+    except ValueError:
+        number = math.nan
+    if isinstance(value, bool) or not 0 < number < math.inf:
+        raise ValueError(f"{value!r} is not a positive number")
+    return number
+
+
+#: (bounds go before the validator: after it, pydantic writes them as "ge"/"le", which JSON
+#: Schema and so /openapi.json readers do not know)
 NovaInt = Annotated[int, BeforeValidator(_nova_int)]
+NovaBool = Annotated[bool, BeforeValidator(_nova_bool)]
+#: a flavor's size, as its column holds it
+Count = Annotated[int, Field(ge=0, le=2**31 - 1), BeforeValidator(_nova_int)]
+#: vcpus and ram: at least one
+PositiveCount = Annotated[int, Field(ge=1, le=2**31 - 1), BeforeValidator(_nova_int)]
 #: a quota limit: -1 (unlimited) up to what the database column holds
-Limit = Annotated[NovaInt, Field(ge=-1, le=2**31 - 1)]
+Limit = Annotated[int, Field(ge=-1, le=2**31 - 1), BeforeValidator(_nova_int)]
 MetaKey = Annotated[StrictStr, Field(min_length=1, max_length=255)]
 MetaValue = Annotated[StrictStr, BeforeValidator(_meta_value), Field(max_length=255)]
 Metadata = dict[MetaKey, MetaValue]
@@ -114,6 +151,137 @@ class MetadataItemBody(_Body):
 
 class TagsBody(_Body):
     tags: list[StrictStr]
+
+
+class RebootArgs(_Body):
+    #: SOFT or HARD, any case (checked by the route, with Nova's words)
+    type: StrictStr = "SOFT"
+
+
+class HostArgs(_Body):
+    """migrate / os-migrateLive: an optional target host."""
+
+    host: StrictStr | None = None
+
+
+class ResizeArgs(_Body):
+    """resize: the flavor to take (an id; Nova's clients may send a number)."""
+
+    flavorRef: Annotated[str, BeforeValidator(_flavor_id), Field(min_length=1, max_length=255)]
+
+
+class ConsoleArgs(_Body):
+    #: how many of the last lines; null or -1: all
+    length: Annotated[int, Field(ge=-1), BeforeValidator(_nova_int)] | None = None
+
+
+class LockArgs(_Body):
+    locked_reason: Annotated[StrictStr, Field(max_length=255)] | None = None
+
+
+NoArgs = dict[str, Any] | None
+
+
+class ServerActionBody(BaseModel):
+    """``POST /servers/{id}/action``: exactly one action, named by its key. Nova's other
+    actions are kept as extras, so the route refuses them by name."""
+
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+    os_start: NoArgs = Field(default=None, alias="os-start")
+    os_stop: NoArgs = Field(default=None, alias="os-stop")
+    reboot: RebootArgs | None = None
+    migrate: HostArgs | None = None
+    os_migrateLive: HostArgs | None = Field(default=None, alias="os-migrateLive")
+    resize: ResizeArgs | None = None
+    confirmResize: NoArgs = None
+    revertResize: NoArgs = None
+    os_getConsoleOutput: ConsoleArgs | None = Field(default=None, alias="os-getConsoleOutput")
+    lock: LockArgs | None = None
+    unlock: NoArgs = None
+
+    def actions(self) -> list[tuple[str, Any]]:
+        """The actions the body names (by their wire names) with their arguments."""
+        given = [
+            (field.alias or name, getattr(self, name))
+            for name, field in type(self).model_fields.items()
+            if name in self.model_fields_set
+        ]
+        return given + list((self.model_extra or {}).items())
+
+
+# ---- flavors, PCI aliases, services ----------------------------------------------------------
+
+
+class FlavorCreate(_Body):
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+    name: Annotated[StrictStr, Field(min_length=1, max_length=255)]
+    vcpus: PositiveCount
+    ram: PositiveCount
+    disk: Count = 0
+    ephemeral: Count = Field(default=0, alias="OS-FLV-EXT-DATA:ephemeral")
+    #: an empty string is no swap, as Nova's clients send it
+    swap: Count | Literal[""] = 0
+    rxtx_factor: Annotated[float, BeforeValidator(_positive_number)] = 1.0
+    is_public: NovaBool = Field(default=True, alias="os-flavor-access:is_public")
+    #: empty, null or ``auto``: a new UUID
+    id: Annotated[StrictStr, Field(max_length=255)] | StrictInt | None = None
+    description: Annotated[StrictStr, Field(max_length=65535)] | None = None
+
+
+class FlavorCreateBody(_Body):
+    flavor: FlavorCreate
+
+
+class FlavorUpdate(BaseModel):
+    """Only the description may change (2.55); other keys are kept to be refused."""
+
+    model_config = ConfigDict(extra="allow")
+
+    description: Annotated[StrictStr, Field(max_length=65535)] | None
+
+
+class FlavorUpdateBody(_Body):
+    flavor: FlavorUpdate
+
+
+class ExtraSpecsBody(_Body):
+    extra_specs: Metadata
+
+
+class ExtraSpecItemBody(RootModel[Metadata]):
+    """``PUT .../os-extra_specs/{key}``: ``{key: value}`` for the URI's key."""
+
+
+class TenantRef(_Body):
+    tenant: StrictStr
+
+
+class FlavorActionBody(_Body):
+    addTenantAccess: TenantRef | None = None
+    removeTenantAccess: TenantRef | None = None
+
+
+class PciAliasCreate(_Body):
+    name: StrictStr
+    vendor_id: StrictStr
+    product_id: StrictStr
+    device_type: StrictStr = "type-PCI"
+    numa_policy: StrictStr = "legacy"
+
+
+class PciAliasCreateBody(_Body):
+    pci_alias: PciAliasCreate
+
+
+class ServiceUpdateBody(_Body):
+    """``PUT /os-services/{id}`` (2.53: status by id; before: the host in the body)."""
+
+    status: StrictStr | None = None
+    host: StrictStr | None = None
+    binary: StrictStr | None = None
+    disabled_reason: Annotated[StrictStr, Field(max_length=255)] | None = None
 
 
 # ---- key pairs, server groups, quotas --------------------------------------------------------

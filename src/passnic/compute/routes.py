@@ -14,7 +14,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import ipaddress
-import math
 import secrets
 import uuid
 from collections.abc import Callable
@@ -27,14 +26,24 @@ from fastapi.responses import JSONResponse
 
 from passnic.compute import microversion
 from passnic.compute.bodies import (
+    ExtraSpecItemBody,
+    ExtraSpecsBody,
+    FlavorActionBody,
+    FlavorCreateBody,
+    FlavorUpdateBody,
+    HostArgs,
     KeypairCreateBody,
     MetadataBody,
     MetadataItemBody,
     NetworkRequest,
+    PciAliasCreateBody,
     QuotaSetBody,
+    RebootArgs,
+    ServerActionBody,
     ServerCreateBody,
     ServerGroupCreateBody,
     ServerUpdateBody,
+    ServiceUpdateBody,
     TagsBody,
 )
 from passnic.compute.flavors import FlavorSpec
@@ -61,7 +70,7 @@ from passnic.compute.service import (
 )
 from passnic.db import isotime
 from passnic.errors import BadRequest, Conflict, NotFound
-from passnic.web import CloudDep, ContextDep, base_url, json_body, register_fault_format
+from passnic.web import CloudDep, ContextDep, base_url, register_fault_format
 
 router = APIRouter(prefix="/compute")
 
@@ -101,47 +110,8 @@ def _links(request: Request, collection: str, ident: str) -> list[dict[str, str]
     ]
 
 
-def _obj(body: Any, key: str) -> dict[str, Any]:
-    if not isinstance(body, dict) or not isinstance(body.get(key), dict):
-        raise BadRequest(f"Invalid input: the request body must hold the object '{key}'.")
-    obj: dict[str, Any] = body[key]
-    return obj
-
-
-def _int(obj: dict[str, Any], key: str, default: int | None = None) -> int:
-    """Nova accepts integers and their decimal strings."""
-    value = obj.get(key, default)
-    if isinstance(value, bool) or value is None:
-        raise BadRequest(f"Invalid input for field/attribute {key}: an integer is required.")
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and value.isascii() and value.strip().lstrip("-").isdecimal():
-        return int(value)
-    raise BadRequest(f"Invalid input for field/attribute {key}: {value!r} is not an integer.")
-
-
-def _factor(value: Any) -> float:
-    """rxtx_factor: a positive number, also as its decimal string."""
-    try:
-        number = float(value) if isinstance(value, int | float | str) else math.nan
-    except ValueError:
-        number = math.nan
-    if isinstance(value, bool) or not 0 < number < math.inf:
-        raise BadRequest(f"Invalid input for field/attribute rxtx_factor: {value!r}.")
-    return number
-
-
-def _str(value: Any, key: str, *, nullable: bool = False) -> str | None:
-    if value is None and nullable:
-        return None
-    if not isinstance(value, str):
-        raise BadRequest(f"Invalid input for field/attribute {key}: a string is required.")
-    return value
-
-
-def _user_data(value: Any) -> str | None:
+def _user_data(text: str | None) -> str | None:
     """Nova's ``user_data``: base64, at most 65535 characters."""
-    text = _str(value, "user_data", nullable=True)
     if text is None:
         return None
     if len(text) > 65535:
@@ -151,14 +121,6 @@ def _user_data(value: Any) -> str | None:
     except ValueError:
         raise BadRequest("Invalid input for field/attribute user_data: it is not base64.") from None
     return text
-
-
-def _bool(value: Any, key: str) -> bool:
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.lower() in ("true", "false"):
-        return value.lower() == "true"
-    raise BadRequest(f"Invalid input for field/attribute {key}: a boolean is required.")
 
 
 def _query_bool(value: str | None, key: str) -> bool | None:
@@ -173,15 +135,6 @@ def _query_bool(value: str | None, key: str) -> bool | None:
     if lowered == "none":
         return None
     raise BadRequest(f"Invalid {key} filter [{value}]")
-
-
-def _str_map(value: Any, key: str) -> dict[str, str]:
-    if not isinstance(value, dict) or not all(
-        isinstance(k, str) and isinstance(v, str | int | float) and not isinstance(v, bool)
-        for k, v in value.items()
-    ):
-        raise BadRequest(f"Invalid input: '{key}' must map keys to string values.")
-    return {k: str(v) for k, v in value.items()}
 
 
 # ---- versions ----------------------------------------------------------------------------
@@ -246,20 +199,21 @@ def _flavor_brief(request: Request, f: Flavor) -> dict[str, Any]:
 
 
 @router.post("/v2.1/flavors")
-async def create_flavor(request: Request, cloud: CloudDep, ctx: ContextDep) -> Any:
-    obj = _obj(await json_body(request), "flavor")
-    flavor_id = obj.get("id")
+def create_flavor(
+    request: Request, cloud: CloudDep, ctx: ContextDep, body: FlavorCreateBody
+) -> Any:
+    f = body.flavor
     spec = FlavorSpec(
-        name=_str(obj.get("name"), "name") or "",
-        vcpus=_int(obj, "vcpus"),
-        ram=_int(obj, "ram"),
-        disk=_int(obj, "disk", 0),
-        ephemeral=_int(obj, "OS-FLV-EXT-DATA:ephemeral", 0),
-        swap=_int(obj, "swap", 0) if obj.get("swap") != "" else 0,
-        rxtx_factor=_factor(obj.get("rxtx_factor") or 1.0),
-        is_public=_bool(obj.get("os-flavor-access:is_public", True), "is_public"),
-        id=None if flavor_id in (None, "", "auto") else str(flavor_id),
-        description=_str(obj.get("description"), "description", nullable=True),
+        name=f.name,
+        vcpus=f.vcpus,
+        ram=f.ram,
+        disk=f.disk,
+        ephemeral=f.ephemeral,
+        swap=f.swap or 0,
+        rxtx_factor=f.rxtx_factor,
+        is_public=f.is_public,
+        id=None if f.id in (None, "", "auto") else str(f.id),
+        description=f.description,
     )
     return {"flavor": _flavor(request, cloud.compute.flavors.create_flavor(ctx, spec))}
 
@@ -320,12 +274,12 @@ def show_flavor(request: Request, flavor_id: str, cloud: CloudDep, ctx: ContextD
 
 
 @router.put("/v2.1/flavors/{flavor_id}")
-async def update_flavor(request: Request, flavor_id: str, cloud: CloudDep, ctx: ContextDep) -> Any:
-    obj = _obj(await json_body(request), "flavor")
-    if set(obj) != {"description"}:
+def update_flavor(
+    request: Request, flavor_id: str, cloud: CloudDep, ctx: ContextDep, body: FlavorUpdateBody
+) -> Any:
+    if body.flavor.model_extra:
         raise BadRequest("Only a flavor's description may be updated.")
-    description = _str(obj["description"], "description", nullable=True)
-    flavor = cloud.compute.flavors.update_flavor(ctx, flavor_id, description)
+    flavor = cloud.compute.flavors.update_flavor(ctx, flavor_id, body.flavor.description)
     return {"flavor": _flavor(request, flavor)}
 
 
@@ -341,13 +295,10 @@ def list_extra_specs(flavor_id: str, cloud: CloudDep, ctx: ContextDep) -> Any:
 
 
 @router.post("/v2.1/flavors/{flavor_id}/os-extra_specs")
-async def create_extra_specs(
-    request: Request, flavor_id: str, cloud: CloudDep, ctx: ContextDep
+def create_extra_specs(
+    flavor_id: str, cloud: CloudDep, ctx: ContextDep, body: ExtraSpecsBody
 ) -> Any:
-    body = await json_body(request)
-    if not isinstance(body, dict) or "extra_specs" not in body:
-        raise BadRequest("Invalid input: the request body must hold 'extra_specs'.")
-    specs = _str_map(body["extra_specs"], "extra_specs")
+    specs = body.extra_specs
     return {"extra_specs": cloud.compute.flavors.set_extra_specs(ctx, flavor_id, specs)}
 
 
@@ -357,10 +308,10 @@ def show_extra_spec(flavor_id: str, key: str, cloud: CloudDep, ctx: ContextDep) 
 
 
 @router.put("/v2.1/flavors/{flavor_id}/os-extra_specs/{key}")
-async def update_extra_spec(
-    request: Request, flavor_id: str, key: str, cloud: CloudDep, ctx: ContextDep
+def update_extra_spec(
+    flavor_id: str, key: str, cloud: CloudDep, ctx: ContextDep, body: ExtraSpecItemBody
 ) -> Any:
-    specs = _str_map(await json_body(request), "body")
+    specs = body.root
     if list(specs) != [key]:
         raise BadRequest("Request body and URI mismatch: the body must hold exactly the URI key.")
     return {key: cloud.compute.flavors.set_extra_specs(ctx, flavor_id, specs)[key]}
@@ -382,16 +333,16 @@ def list_flavor_access(flavor_id: str, cloud: CloudDep, ctx: ContextDep) -> Any:
 
 
 @router.post("/v2.1/flavors/{flavor_id}/action")
-async def flavor_action(request: Request, flavor_id: str, cloud: CloudDep, ctx: ContextDep) -> Any:
-    body = await json_body(request)
+def flavor_action(flavor_id: str, cloud: CloudDep, ctx: ContextDep, body: FlavorActionBody) -> Any:
     flavors = cloud.compute.flavors
-    for action, method in (
-        ("addTenantAccess", flavors.add_flavor_access),
-        ("removeTenantAccess", flavors.remove_flavor_access),
-    ):
-        if isinstance(body, dict) and action in body:
-            project = _str(_obj(body, action).get("tenant"), "tenant") or ""
-            return _access(flavor_id, method(ctx, flavor_id, project))
+    if body.addTenantAccess is not None:
+        return _access(
+            flavor_id, flavors.add_flavor_access(ctx, flavor_id, body.addTenantAccess.tenant)
+        )
+    if body.removeTenantAccess is not None:
+        return _access(
+            flavor_id, flavors.remove_flavor_access(ctx, flavor_id, body.removeTenantAccess.tenant)
+        )
     raise BadRequest("Invalid flavor action: use addTenantAccess or removeTenantAccess.")
 
 
@@ -411,15 +362,15 @@ def _alias(a: PciAlias) -> dict[str, Any]:
 
 
 @router.post("/v2.1/os-pci-aliases", status_code=201)
-async def create_pci_alias(request: Request, cloud: CloudDep, ctx: ContextDep) -> Any:
-    obj = _obj(await json_body(request), "pci_alias")
+def create_pci_alias(cloud: CloudDep, ctx: ContextDep, body: PciAliasCreateBody) -> Any:
+    a = body.pci_alias
     alias = cloud.compute.flavors.create_alias(
         ctx,
-        name=_str(obj.get("name"), "name") or "",
-        vendor_id=_str(obj.get("vendor_id"), "vendor_id") or "",
-        product_id=_str(obj.get("product_id"), "product_id") or "",
-        device_type=_str(obj.get("device_type", "type-PCI"), "device_type") or "",
-        numa_policy=_str(obj.get("numa_policy", "legacy"), "numa_policy") or "",
+        name=a.name,
+        vendor_id=a.vendor_id,
+        product_id=a.product_id,
+        device_type=a.device_type,
+        numa_policy=a.numa_policy,
     )
     return JSONResponse({"pci_alias": _alias(alias)}, status_code=201)
 
@@ -838,55 +789,34 @@ def network_data(server_id: str, cloud: CloudDep, ctx: ContextDep) -> Any:
     return cloud.compute.network_data(ctx, server_id)
 
 
-def _host_arg(args: Any, action: str) -> str | None:
-    if args is None:
-        return None
-    if not isinstance(args, dict):
-        raise BadRequest(f"Invalid input for {action}: an object or null is required.")
-    return _str(args.get("host"), "host", nullable=True)
-
-
-def _flavor_ref(args: Any) -> str:
-    ref = args.get("flavorRef") if isinstance(args, dict) else None
-    if isinstance(ref, int) and not isinstance(ref, bool):
-        ref = str(ref)
-    if not isinstance(ref, str) or not ref.strip():
-        raise BadRequest("Invalid input for field/attribute flavorRef: a flavor id is required.")
-    return ref
-
-
 @router.post("/v2.1/servers/{server_id}/action")
 async def server_action(
-    request: Request, server_id: str, cloud: CloudDep, ctx: ContextDep
+    server_id: str, cloud: CloudDep, ctx: ContextDep, body: ServerActionBody
 ) -> Response:
-    body = await json_body(request)
-    if not isinstance(body, dict) or len(body) != 1:
+    actions = body.actions()
+    if len(actions) != 1:
         raise BadRequest("Invalid server action: the body must hold exactly one action.")
-    ((action, args),) = body.items()
+    ((action, args),) = actions
     compute = cloud.compute
     calls: dict[str, tuple[Callable[[], None], int]] = {
         "os-stop": (lambda: compute.stop_server(ctx, server_id), 202),
         "os-start": (lambda: compute.start_server(ctx, server_id), 202),
         "reboot": (lambda: compute.reboot_server(ctx, server_id, _hard(args)), 202),
-        "migrate": (
-            lambda: compute.migrate_server(ctx, server_id, _host_arg(args, action)),
-            202,
-        ),
+        "migrate": (lambda: compute.migrate_server(ctx, server_id, _host(args)), 202),
         "os-migrateLive": (
-            lambda: compute.live_migrate_server(ctx, server_id, _host_arg(args, action)),
+            lambda: compute.live_migrate_server(ctx, server_id, _host(args)),
             202,
         ),
-        "resize": (lambda: compute.resize_server(ctx, server_id, _flavor_ref(args)), 202),
+        "resize": (lambda: compute.resize_server(ctx, server_id, args.flavorRef), 202),
         "confirmResize": (lambda: compute.confirm_resize(ctx, server_id), 204),
         "revertResize": (lambda: compute.revert_resize(ctx, server_id), 202),
     }
     if action == "os-getConsoleOutput":
-        length = _console_length(args)
+        length = None if args is None or args.length in (None, -1) else args.length
         output = await run_in_threadpool(compute.console_output, ctx, server_id, length)
         return JSONResponse({"output": output})
     if action == "lock":
-        reason = args.get("locked_reason") if isinstance(args, dict) else None
-        reason = _str(reason, "locked_reason", nullable=True)
+        reason = None if args is None else args.locked_reason
         await run_in_threadpool(compute.attributes.lock, ctx, server_id, reason)
         return Response(status_code=202)
     if action == "unlock":
@@ -944,23 +874,15 @@ _REFUSED_ACTIONS = {
 """Nova's other server actions, each refused with why it does not apply to a passthrough VM."""
 
 
-def _console_length(args: Any) -> int | None:
-    """``length``: how many of the last lines (null or -1: all), an integer or its string."""
-    value = args.get("length") if isinstance(args, dict) else None
-    if value is None:
-        return None
-    if isinstance(value, str) and value.strip().lstrip("-").isdecimal():
-        value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int) or value < -1:
-        raise BadRequest("Invalid input for os-getConsoleOutput: length must be an integer >= -1.")
-    return None if value == -1 else value
+def _host(args: HostArgs | None) -> str | None:
+    return None if args is None else args.host
 
 
-def _hard(args: Any) -> bool:
-    kind = args.get("type", "SOFT") if isinstance(args, dict) else None
-    if not isinstance(kind, str) or kind.upper() not in ("SOFT", "HARD"):
+def _hard(args: RebootArgs | None) -> bool:
+    kind = None if args is None else args.type.upper()
+    if kind not in ("SOFT", "HARD"):
         raise BadRequest("Invalid input for reboot: type must be SOFT or HARD.")
-    return kind.upper() == "HARD"
+    return kind == "HARD"
 
 
 # ---- migrations --------------------------------------------------------------------------
@@ -1134,25 +1056,24 @@ _LEGACY_SERVICE_ACTIONS = {
 
 @router.put("/v2.1/os-services/{service_id}")
 async def update_service(
-    request: Request, service_id: str, cloud: CloudDep, ctx: ContextDep
+    request: Request, service_id: str, cloud: CloudDep, ctx: ContextDep, body: ServiceUpdateBody
 ) -> Any:
-    body = await json_body(request)
-    if not isinstance(body, dict):
-        raise BadRequest("Invalid input: the request body must be an object.")
     hosts = await run_in_threadpool(cloud.compute.hypervisors, ctx)
     legacy = service_id in _LEGACY_SERVICE_ACTIONS and not microversion.at_least(request, "2.53")
     if legacy:
         status = _LEGACY_SERVICE_ACTIONS[service_id]
-        host = _str(body.get("host"), "host")
+        if body.host is None:
+            raise BadRequest("Invalid input for field/attribute host: a string is required.")
+        host = body.host
         found = next((h for h in hosts if h.node.hostname == host), None)
     else:
-        status = str(body.get("status"))
+        status = str(body.status)
         found = next((h for h in hosts if _service_uuid(h.node.hostname) == service_id), None)
     if status not in ("enabled", "disabled"):
         raise BadRequest("Invalid input: 'status' must be 'enabled' or 'disabled'.")
     if found is None:
         raise NotFound(f"Service {service_id} not found.")
-    reason = _str(body.get("disabled_reason"), "disabled_reason", nullable=True)
+    reason = body.disabled_reason
     disabled = status == "disabled"
     await run_in_threadpool(cloud.hosts.set_disabled, ctx, found.node.hostname, disabled, reason)
     hosts = await run_in_threadpool(cloud.compute.hypervisors, ctx)

@@ -16,11 +16,14 @@ import anyio
 import anyio.from_thread
 import anyio.to_thread
 from fastapi import APIRouter, Request, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
+from pydantic import TypeAdapter, ValidationError
 from starlette.requests import ClientDisconnect
 
 from passnic.db import isotime
 from passnic.errors import BadRequest, NotFound, PassnicError
+from passnic.image.bodies import ImageCreate, MemberCreate, MemberUpdate, PatchOperation
 from passnic.image.models import Image, ImageMember
 from passnic.image.service import (
     CONTAINER_FORMATS,
@@ -225,11 +228,10 @@ def list_images(request: Request, cloud: CloudDep, ctx: ContextDep) -> dict[str,
 
 
 @router.post("/v2/images", status_code=201)
-async def create_image(request: Request, cloud: CloudDep, ctx: ContextDep) -> JSONResponse:
-    body = await json_body(request)
-    if not isinstance(body, dict):
-        raise BadRequest("The request body must be a JSON object of image attributes.")
-    image = await anyio.to_thread.run_sync(cloud.image.create, ctx, body)
+async def create_image(
+    request: Request, cloud: CloudDep, ctx: ContextDep, body: ImageCreate
+) -> JSONResponse:
+    image = await anyio.to_thread.run_sync(cloud.image.create, ctx, body.attributes())
     location = f"{base_url(request)}/image/v2/images/{image.id}"
     return JSONResponse(_image(image), status_code=201, headers={"Location": location})
 
@@ -245,7 +247,19 @@ def get_image(image_id: str, cloud: CloudDep, ctx: ContextDep) -> dict[str, Any]
     return _image(cloud.image.get(ctx, image_id))
 
 
-@router.patch("/v2/images/{image_id}")
+_PATCH = TypeAdapter(list[PatchOperation])
+_PATCH_SCHEMA = {"type": "array", "items": PatchOperation.model_json_schema()}
+
+
+@router.patch(
+    "/v2/images/{image_id}",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {media_type: {"schema": _PATCH_SCHEMA} for media_type in PATCH_TYPES},
+        }
+    },
+)
 async def update_image(
     request: Request, image_id: str, cloud: CloudDep, ctx: ContextDep
 ) -> dict[str, Any]:
@@ -254,7 +268,11 @@ async def update_image(
         raise UnsupportedMediaType(
             f"Unsupported Content-Type {ctype or '(none)'}: use {PATCH_TYPES[0]}."
         )
-    changes = await json_body(request)
+    try:
+        operations = _PATCH.validate_python(await json_body(request))
+    except ValidationError as exc:
+        raise RequestValidationError(exc.errors(include_url=False)) from None
+    changes = [op.model_dump(exclude_unset=True) for op in operations]
     image = await anyio.to_thread.run_sync(cloud.image.update, ctx, image_id, changes)
     return _image(image)
 
@@ -351,19 +369,12 @@ def _member(m: ImageMember) -> dict[str, Any]:
     }
 
 
-async def _field(request: Request, key: str) -> Any:
-    body = await json_body(request)
-    if not isinstance(body, dict) or key not in body:
-        raise BadRequest(f'The request body must be a JSON object {{"{key}": ...}}.')
-    return body[key]
-
-
 @router.post("/v2/images/{image_id}/members")
 async def add_member(
-    request: Request, image_id: str, cloud: CloudDep, ctx: ContextDep
+    image_id: str, cloud: CloudDep, ctx: ContextDep, body: MemberCreate
 ) -> dict[str, Any]:
     """Share a ``shared`` image with another project; it sees the image once it accepts."""
-    member_id = await _field(request, "member")
+    member_id = body.member
     return _member(await anyio.to_thread.run_sync(cloud.image.add_member, ctx, image_id, member_id))
 
 
@@ -380,9 +391,9 @@ def get_member(image_id: str, member_id: str, cloud: CloudDep, ctx: ContextDep) 
 
 @router.put("/v2/images/{image_id}/members/{member_id}")
 async def update_member(
-    request: Request, image_id: str, member_id: str, cloud: CloudDep, ctx: ContextDep
+    image_id: str, member_id: str, cloud: CloudDep, ctx: ContextDep, body: MemberUpdate
 ) -> dict[str, Any]:
-    status = await _field(request, "status")
+    status = body.status
     member = await anyio.to_thread.run_sync(
         cloud.image.set_member_status, ctx, image_id, member_id, status
     )
