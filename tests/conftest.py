@@ -238,9 +238,12 @@ class LiveCloud:
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveCloud]:
     """`passnic up` in a thread: a fresh embedded cloud per test module. Its periodic fabric
-    audit is off: it would repair the drift a test makes on purpose while the test runs."""
+    audit is off: it would repair the drift a test makes on purpose while the test runs. Its
+    sample image is ``cirros`` (the fake driver's, as the README's procedure names it), also
+    where ``make guest`` has built the real guest image."""
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("PASSNIC_FABRIC_AUDIT_INTERVAL", "0")
+        mp.setenv("PASSNIC_GUEST_CACHE", str(tmp_path_factory.mktemp("no-guest-image")))
         yield from _live(tmp_path_factory)
 
 
