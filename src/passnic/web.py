@@ -9,19 +9,22 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Annotated, Any
 from urllib.parse import unquote_plus
 
+import anyio
+import anyio.from_thread
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from passnic.context import RequestContext
-from passnic.errors import NotAuthenticated, PassnicError
+from passnic.errors import BadRequest, NotAuthenticated, PassnicError
 
 if TYPE_CHECKING:
     from passnic.cloud import Cloud
@@ -262,3 +265,21 @@ def _body_problem(body: bytes) -> str | None:
     except ValueError:
         return None  # not JSON: the route answers in its own words
     return json_problem(document)
+
+
+def streamed_body(request: Request, disconnected: str) -> Iterator[bytes]:
+    """The request's body a chunk at a time, for a worker thread (``anyio.to_thread``) to
+    write out without holding it in memory; `disconnected` is the 400's message when the
+    client goes away before the end."""
+    stream = request.stream().__aiter__()
+
+    async def next_chunk() -> bytes | None:
+        try:
+            return await stream.__anext__()
+        except StopAsyncIteration:
+            return None
+        except ClientDisconnect:
+            raise BadRequest(disconnected) from None
+
+    while (chunk := anyio.from_thread.run(next_chunk)) is not None:
+        yield chunk

@@ -20,21 +20,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Iterator
 from typing import Any
 
 import anyio
 from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse
-from starlette.requests import ClientDisconnect
 
 from passnic.compute.protocol import AgentCredential, SyncAnswer, SyncRequest
 from passnic.context import RequestContext
 from passnic.errors import BadRequest
 from passnic.inventory.report import HostReport
 from passnic.inventory.routes import host_json
-from passnic.web import CloudDep, ContextDep, base_url, register_streamed_upload
+from passnic.web import CloudDep, ContextDep, base_url, register_streamed_upload, streamed_body
 
 router = APIRouter(prefix="/agent/v1", tags=["agent"])
 register_streamed_upload("PUT", r"/agent/v1/hosts/[^/]+/disks/[^/]+")
@@ -91,23 +89,15 @@ async def put_disk(
     request: Request, hostname: str, server_id: str, cloud: CloudDep, ctx: ContextDep
 ) -> Response:
     """Streamed to a file from a worker thread, a chunk at a time (as an image upload)."""
-    stream = request.stream().__aiter__()
-
-    async def next_chunk() -> bytes | None:
-        try:
-            return await stream.__anext__()
-        except StopAsyncIteration:
-            return None
-        except ClientDisconnect:
-            raise BadRequest("The agent disconnected before sending the whole disk.") from None
-
-    def chunks() -> Iterator[bytes]:
-        while (chunk := anyio.from_thread.run(next_chunk)) is not None:
-            yield chunk
 
     sha256 = request.headers.get("x-sha256")
     await anyio.to_thread.run_sync(
-        cloud.hosts.receive_disk, ctx, hostname, server_id, chunks(), sha256
+        cloud.hosts.receive_disk,
+        ctx,
+        hostname,
+        server_id,
+        streamed_body(request, "The agent disconnected before sending the whole disk."),
+        sha256,
     )
     return Response(status_code=204)
 

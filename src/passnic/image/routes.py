@@ -8,7 +8,6 @@ writes them. Errors are JSON (Glance itself answers HTML, which the CLI prints m
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlencode
 
@@ -19,7 +18,6 @@ from fastapi import APIRouter, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import TypeAdapter, ValidationError
-from starlette.requests import ClientDisconnect
 
 from passnic.db import isotime
 from passnic.errors import BadRequest, NotFound, PassnicError
@@ -42,6 +40,7 @@ from passnic.web import (
     json_body,
     register_fault_format,
     register_streamed_upload,
+    streamed_body,
 )
 
 router = APIRouter(prefix="/image")
@@ -312,21 +311,13 @@ async def upload_image(
     length = _int(request.headers.get("content-length"), "Content-Length")
     if length is not None and length > IMAGE_SIZE_CAP:
         raise TooLarge(f"Image exceeds the storage quota: the limit is {IMAGE_SIZE_CAP} bytes.")
-    stream = request.stream().__aiter__()
 
-    async def next_chunk() -> bytes | None:
-        try:
-            return await stream.__anext__()
-        except StopAsyncIteration:
-            return None
-        except ClientDisconnect:
-            raise BadRequest("The client disconnected before sending all image data.") from None
-
-    def chunks() -> Iterator[bytes]:
-        while (chunk := anyio.from_thread.run(next_chunk)) is not None:
-            yield chunk
-
-    await anyio.to_thread.run_sync(cloud.image.upload, ctx, image_id, chunks())
+    await anyio.to_thread.run_sync(
+        cloud.image.upload,
+        ctx,
+        image_id,
+        streamed_body(request, "The client disconnected before sending all image data."),
+    )
     return Response(status_code=204)
 
 
