@@ -65,7 +65,7 @@ def _xml(form_lab: bool, tmp_path: Path) -> str:
         kernel=tmp_path / "vmlinux",
         ramdisk=tmp_path / "initrd.gz",
         cmdline="console=ttyS0",
-        lab_nics={NIC.pci_address: "pn-tap0"} if form_lab else None,
+        lab_nics={NIC.pci_address: "pn-ab12-h0p0"} if form_lab else None,
     )
 
 
@@ -73,7 +73,8 @@ def _xml(form_lab: bool, tmp_path: Path) -> str:
 def test_domain_xml_validates_against_libvirts_schema(lab: bool, tmp_path: Path) -> None:
     xml = _xml(lab, tmp_path)
     if lab:
-        assert '<interface type="ethernet">' in xml and "<hostdev" not in xml
+        assert '<interface type="direct">' in xml and "<hostdev" not in xml
+        assert '<source dev="pn-ab12-h0p0" mode="passthrough" />' in xml
         assert '<mac address="fa:16:3e:00:00:01" />' in xml
     else:
         assert '<hostdev mode="subsystem" type="pci" managed="yes">' in xml

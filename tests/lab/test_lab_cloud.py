@@ -5,11 +5,14 @@ it."""
 
 from __future__ import annotations
 
+import time
+from functools import partial
 from pathlib import Path
 
+from passnic.agent.discovery import discover_host
 from passnic.fabric.drivers.netmiko_driver import NetmikoSwitch
 from passnic.lab import netns
-from passnic.lab.attach import lab_agent_options, point_switch_at_lab
+from passnic.lab.attach import lab_agent_options, point_switch_at_lab, wait_for_cabling
 from passnic.lab.driver import LabDriver, guest_interfaces, vm_netns
 from passnic.lab.ping import ping_from
 from passnic.lab.topology import Lab
@@ -24,11 +27,22 @@ def test_servers_booted_through_the_api_ping_each_other_on_the_lab(
     tmp_path: Path,
 ) -> None:
     with Lab(tmp_path / "lab", prefix=lab_prefix) as lab:
-        for host in HOSTS:
-            # the host's agent runs the lab driver, as `passnic up` configures it on the lab
-            options = lab_agent_options(lab, host)
-            scene.hosts.agent(host).driver = LabDriver(host, tmp_path / "agents" / host, options)
         point_switch_at_lab(scene.cloud, lab)
+        for host in HOSTS:
+            # the host's agent runs the lab driver, as `passnic up` configures it on the lab,
+            # and reports its inventory with what each NIC hears from the lab switch's LLDP
+            agent = scene.hosts.agent(host)
+            options = lab_agent_options(lab, host)
+            agent.driver = driver = LabDriver(host, tmp_path / "agents" / host, options)
+            agent.lldp = driver.lldp_neighbours
+            agent.inventory = partial(discover_host, host, sysfs_root=lab.sysfs_root(host))
+        deadline = time.monotonic() + 30
+        while (missing := wait_for_cabling(scene.cloud, lab, timeout=0)) and any(
+            host in m for m in missing for host in HOSTS
+        ):
+            assert time.monotonic() < deadline, f"no LLDP heard on {missing}"
+            scene.hosts.sync()
+            time.sleep(0.2)
         switch = NetmikoSwitch("cisco_ios", lab.netmiko_params(), name="tor-1")
 
         ports = [scene.port(f"port{i}") for i in range(2)]

@@ -58,7 +58,6 @@ def test_veth_between_namespaces_with_fixed_macs(lab_prefix: str) -> None:
 def test_cleanup_removes_namespaces_links_and_processes(lab_prefix: str, tmp_path: Path) -> None:
     netns.add_netns(f"{lab_prefix}c")
     netns.add_veth(f"{lab_prefix}root", f"{lab_prefix}peer")
-    netns.add_tap(f"{lab_prefix}tap", mac="52:54:00:aa:00:09", ns=f"{lab_prefix}c")
     proc = subprocess.Popen(["sleep", "60"])
     netns.write_pid(tmp_path, "sleeper", proc.pid)
     removed = netns.cleanup(lab_prefix, tmp_path)

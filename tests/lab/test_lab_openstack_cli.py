@@ -22,6 +22,7 @@ import uvicorn
 from passnic.app import create_app
 from passnic.cloud import Cloud
 from passnic.config import Settings
+from passnic.image.sample import GUEST_NAME
 from passnic.lab import guests
 from passnic.lab.attach import LAB_ADMIN, attach_lab, start_lab, stop_lab
 from passnic.lab.topology import Lab
@@ -148,7 +149,7 @@ def test_boot_console_ping_and_cold_migration_on_real_guests(lab_cloud: LabCloud
     for name in ("vm1", "vm2"):
         created = env.osc(
             USER1,
-            *("server", "create", name, "--image", "cirros", "--flavor", "small"),
+            *("server", "create", name, "--image", GUEST_NAME, "--flavor", "small"),
             *("--network", "net0", "--wait"),
         )
         assert created["status"] == "ACTIVE", created

@@ -122,7 +122,9 @@ def test_a_host_hears_its_switch_port_over_lldp(lab_prefix: str) -> None:
     netns.add_veth(f"{lab_prefix}sp2", f"{lab_prefix}hp2", ns=sw, peer_ns=sw)
     netns.set_up(f"{lab_prefix}sp2", ns=sw)
     netns.set_up(f"{lab_prefix}hp2", ns=sw)
-    listener = Listener(in_netns(sw, lambda: open_sockets([f"{lab_prefix}hp2"]))).start()
+    listener = Listener(
+        in_netns(sw, lambda: open_sockets({f"{lab_prefix}hp2": f"{lab_prefix}hp2"}))
+    ).start()
     port = SwitchPort("GigabitEthernet1/0/9", f"{lab_prefix}sp2", PortConfig.quarantine(1))
     try:
         with LabSwitch("tor-1", [port], netns=sw, lldp_interval=0.2):

@@ -179,9 +179,11 @@ def run(
             cfg.driver, cfg.hostname, cfg.state_dir, cfg.driver_options, client.images()
         )
         # the NICs' LLDP neighbours: the driver's when it hears them itself (a lab host's NICs
-        # live in its namespace; the fake driver reads a file), else the host's own interfaces
+        # live in its namespace; the fake driver reads a file), else the host's interfaces:
+        # each NIC's own, or the one the driver names for it (the libvirt lab form)
+        heard_on: dict[str, str] = getattr(hypervisor, "host_interfaces", dict)()
         lldp = getattr(hypervisor, "lldp_neighbours", None) or host_neighbours(
-            p.name for p in inventory().ports
+            {p.name: heard_on.get(p.pciaddr, p.name) for p in inventory().ports}
         )
         agent = HostAgent(
             cfg.hostname,

@@ -23,7 +23,7 @@ import struct
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -199,15 +199,16 @@ def open_socket(ifname: str) -> socket.socket:
     return sock
 
 
-def open_sockets(ifnames: Iterable[str]) -> dict[str, socket.socket]:
-    """A socket per interface of this namespace; those that cannot be opened (a NIC given to
-    a guest, no privilege) are skipped and logged."""
+def open_sockets(interfaces: Mapping[str, str]) -> dict[str, socket.socket]:
+    """A socket per NIC (`interfaces`: NIC name -> the interface of this namespace it is heard
+    on); those that cannot be opened (a NIC given to a guest, no privilege) are skipped and
+    logged."""
     sockets = {}
-    for name in ifnames:
+    for name, interface in interfaces.items():
         try:
-            sockets[name] = open_socket(name)
+            sockets[name] = open_socket(interface)
         except OSError as exc:
-            log.info("LLDP: not listening on %s: %s", name, exc)
+            log.info("LLDP: not listening on %s (%s): %s", name, interface, exc)
     return sockets
 
 
@@ -222,9 +223,9 @@ class Listener:
         self._thread = threading.Thread(target=self._run, name="lldp", daemon=True)
 
     @classmethod
-    def on(cls, ifnames: Iterable[str]) -> Listener:
-        """Listen on these interfaces of this namespace."""
-        return cls(open_sockets(ifnames)).start()
+    def on(cls, interfaces: Mapping[str, str]) -> Listener:
+        """Listen for these NICs (name -> interface of this namespace)."""
+        return cls(open_sockets(interfaces)).start()
 
     def start(self) -> Listener:
         self._thread.start()
@@ -270,11 +271,13 @@ class Listener:
                     self._heard[name] = (found, time.monotonic())
 
 
-def host_neighbours(ifnames: Iterable[str]) -> Callable[[], dict[str, Neighbour]]:
-    """How a real host hears its NICs' neighbours: lldpd when it runs, else raw sockets."""
+def host_neighbours(interfaces: Mapping[str, str]) -> Callable[[], dict[str, Neighbour]]:
+    """How a real host hears its NICs' neighbours (`interfaces`: NIC name -> the interface it
+    is heard on): lldpd when it runs, else raw sockets."""
     if shutil.which("lldpcli"):
-        return lldpcli_neighbours
-    return Listener.on(ifnames).neighbours
+        nic = {interface: name for name, interface in interfaces.items()}
+        return lambda: {nic.get(i, i): n for i, n in lldpcli_neighbours().items()}
+    return Listener.on(interfaces).neighbours
 
 
 def with_neighbours(report: HostReport, heard: Mapping[str, Neighbour]) -> HostReport:

@@ -121,8 +121,7 @@ def lab_agent_options(lab: Lab, hostname: str) -> dict[str, Any]:
         return {
             "uri": guests.URI,
             "virt_type": "qemu",
-            "lab_nics": lab.host_taps(hostname),
-            "image_source_dir": str(lab.lab_dir / "images"),
+            "lab_nics": lab.host_interfaces(hostname),
             # shared instance storage (as Nova's): a cold-migrated guest keeps its disk, and
             # with it the NIC names its udev-like init remembers
             "instances_dir": str(lab.lab_dir / "instances"),
@@ -141,14 +140,11 @@ def lab_driver(lab: Lab) -> str:
     return "libvirt" if lab.spec.guests == "qemu" else NAMESPACE_DRIVER
 
 
-def use_lab_hypervisors(cloud: Cloud, lab: Lab, agent_configs: list[Path]) -> None:
-    """Each lab host's agent (its config file) runs the lab's hypervisor from now on; with
-    QEMU guests, every image of the cloud boots the guest image."""
+def use_lab_hypervisors(lab: Lab, agent_configs: list[Path]) -> None:
+    """Each lab host's agent (its config file) runs the lab's hypervisor from now on; its
+    QEMU guests boot the images it fetches from Glance (the sample cloud's ``passnic-guest``)."""
     from passnic.agent.config import AgentConfig
 
-    if lab.spec.guests == "qemu":
-        ids = [image.id for image in cloud.image.list(LAB_ADMIN, limit=1000).images]
-        guests.write_images(lab.lab_dir / "images", ids, guest_image())
     for path in agent_configs:
         config = AgentConfig.load(path)
         if config.hostname in lab.spec.hostnames:
@@ -237,7 +233,7 @@ def give_back_lab_switch(settings: Settings) -> str | None:
 
 def attach_lab(cloud: Cloud, lab: Lab, agent_configs: list[Path]) -> str:
     """The cloud's hypervisors and switch tor-1 are the lab's; tor-1's SSH address."""
-    use_lab_hypervisors(cloud, lab, agent_configs)
+    use_lab_hypervisors(lab, agent_configs)
     return point_switch_at_lab(cloud, lab)
 
 

@@ -646,7 +646,7 @@ class Demo:
         before = self.counters()
         reasons_before = switch.counters(sport).drop_reasons
         with (
-            sniffer(None if spec.root else switch.netns, spec.ifname) as at_port,
+            sniffer(switch.netns, spec.ifname) as at_port,
             sniffer(self.lab.endpoints[20].netns) as at_endpoint,
             sniffer(self.lab.uplink_ns) as on_uplink,
         ):

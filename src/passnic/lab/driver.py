@@ -156,7 +156,7 @@ class LabDriver:
         """What the host's lab NICs hear from the lab switch: a listener on them in the host's
         namespace, started on the first call (a NIC given to a guest hears nothing)."""
         if self._lldp is None:
-            names = list(self.nics.values())
+            names = {name: name for name in self.nics.values()}
             self._lldp = Listener(netns.in_netns(self.host_ns, lambda: open_sockets(names)))
             self._lldp.start()
         return self._lldp.neighbours()

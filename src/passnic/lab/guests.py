@@ -1,8 +1,9 @@
 """The lab's real guests: QEMU (TCG) started by the libvirt driver in each lab host's agent.
 
 Where a real compute host passes its NIC through (``<hostdev>``), the lab host's libvirt gives
-the guest an emulated e1000 with the NIC's MAC on the NIC's TAP, which is the NIC's lab switch
-port (the driver's ``lab_nics`` form); everything else is the production driver's path.
+the guest the NIC's interface whole (a macvtap in passthrough mode under an emulated e1000 with
+the NIC's MAC; the driver's ``lab_nics`` form); everything else is the production driver's
+path.
 
 What this module adds around it:
 
@@ -10,10 +11,6 @@ What this module adds around it:
   here; see the project's notes on real guests): the directories, the ``libvirt-qemu`` user and
   group libvirt looks up, and a ``qemu.conf`` for root without cgroups, namespaces or virtlogd
   (written only when there is none). It stays running afterwards, as a system service would.
-- `write_images`: the images the lab hosts boot. Until the agent fetches images from Glance, the
-  driver reads them from a directory laid out as Glance serves them (``<id>.json`` + ``<id>``):
-  every image of the cloud becomes the guest image built from Debian packages
-  (`passnic.image.guest`), a UEC image (machine disk + ``kernel_id`` + ``ramdisk_id``).
 - `remove_domains`: one lab's domains (named with its prefix), for its cleanup.
 - `GuestConsole`: commands typed on a guest's serial console (a pty, as ``virsh console``),
   their output read back from the console log, so that checks run inside the guest itself.
@@ -23,8 +20,6 @@ from __future__ import annotations
 
 import contextlib
 import grp
-import hashlib
-import json
 import os
 import pwd
 import re
@@ -35,7 +30,6 @@ import subprocess
 import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
-from typing import Any
 
 #: libvirt's compiled-in names, looked up even when qemu.conf says root
 QEMU_USER = "libvirt-qemu"
@@ -50,10 +44,6 @@ cgroup_controllers = []
 stdio_handler = "file"
 """
 URI = "qemu:///system"
-KERNEL_ID = "lab-guest-kernel"
-RAMDISK_ID = "lab-guest-ramdisk"
-#: the guest's kernel command line: its serial console, without the kernel's chatter
-CMDLINE = "console=ttyS0 quiet"
 
 
 def domain_prefix(lab_prefix: str, hostname: str = "") -> str:
@@ -135,42 +125,6 @@ def ensure_libvirtd(timeout: float = 30.0) -> None:
         if time.monotonic() > deadline:
             raise RuntimeError(f"libvirtd started but {URI} does not answer (/var/log/libvirt)")
         time.sleep(0.3)
-
-
-def _md5(path: Path) -> str:
-    digest = hashlib.md5()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def _publish(directory: Path, image_id: str, source: Path, record: dict[str, Any]) -> None:
-    target = directory / image_id
-    target.unlink(missing_ok=True)
-    target.symlink_to(source.resolve())
-    record = {"id": image_id, "checksum": _md5(source), **record}
-    (directory / f"{image_id}.json").write_text(json.dumps(record))
-
-
-def write_images(directory: Path, image_ids: list[str], guest: Any) -> None:
-    """Every one of `image_ids` as the guest image `guest` (`passnic.image.guest.GuestImage`),
-    in the layout `passnic.agent.drivers.libvirt.DirectoryImages` reads."""
-    directory.mkdir(parents=True, exist_ok=True)
-    _publish(directory, KERNEL_ID, guest.kernel, {"disk_format": "aki"})
-    _publish(directory, RAMDISK_ID, guest.ramdisk, {"disk_format": "ari"})
-    for image_id in image_ids:
-        _publish(
-            directory,
-            image_id,
-            guest.disk,
-            {
-                "disk_format": "raw",
-                "kernel_id": KERNEL_ID,
-                "ramdisk_id": RAMDISK_ID,
-                "os_command_line": CMDLINE,
-            },
-        )
 
 
 def remove_domains(lab_prefix: str) -> list[str]:

@@ -254,17 +254,6 @@ def add_veth(
         raise
 
 
-def add_tap(name: str, *, mac: str | None = None, ns: str | None = None) -> None:
-    """A persistent TAP device (frames keep their 802.1Q tags on its file descriptor)."""
-    check_ifname(name)
-    ip("tuntap", "add", "dev", name, "mode", "tap")
-    if mac:
-        ip("link", "set", "dev", name, "address", check_mac(mac))
-    _quiet(name, None)
-    if ns:
-        move(name, None, ns)
-
-
 def move(name: str, from_ns: str | None, to_ns: str | None) -> None:
     """Move interface `name` between namespaces (None is the root namespace). It comes down."""
     target = to_ns if to_ns is not None else str(os.getpid())

@@ -42,13 +42,11 @@ _CMSG_SPACE = socket.CMSG_SPACE(_AUXDATA.size)
 @dataclass(frozen=True)
 class SwitchPort:
     """One switch port: its CLI name (``GigabitEthernet1/0/1``), the interface it drives (a
-    veth end in the switch's namespace, or with `root` a TAP of the root namespace that a QEMU
-    guest's NIC is on) and its configuration at start-up."""
+    veth end in the switch's namespace) and its configuration at start-up."""
 
     name: str
     ifname: str
     config: PortConfig
-    root: bool = False
 
 
 def restore_tag(frame: bytes, ancdata: list[tuple[int, int, bytes]]) -> bytes:
@@ -113,26 +111,18 @@ class LabSwitch:
     # ---- life cycle ----
 
     def start(self) -> LabSwitch:
-        def open_all(root: bool) -> dict[str, socket.socket]:
+        def open_all() -> dict[str, socket.socket]:
             opened: dict[str, socket.socket] = {}
             try:
                 for spec in self.port_specs.values():
-                    if spec.root == root:
-                        opened[spec.name] = open_port_socket(spec.ifname)
+                    opened[spec.name] = open_port_socket(spec.ifname)
             except OSError:
                 for sock in opened.values():
                     sock.close()
                 raise
             return opened
 
-        # the root namespace's ports from this thread (the lab runs in the root namespace)
-        self._sockets = open_all(True)
-        try:
-            self._sockets |= in_netns(self.netns, lambda: open_all(False))
-        except OSError:
-            for sock in self._sockets.values():
-                sock.close()
-            raise
+        self._sockets = in_netns(self.netns, open_all)
         for name, sock in self._sockets.items():
             self.loop.add_reader(sock.fileno(), self._readable, name, sock)
         if self.lldp_interval:

@@ -7,10 +7,12 @@ here; `passnic.lab.netns.instance_prefix`), so labs side by side never touch eac
 - Host N's NICs, named and addressed as in the sample cloud's fake sysfs (``enp0s3``,
   ``enp0s4``, MAC `sample_mac(N, slot)`), whose sysfs-like tree is written with
   `build_sample_compute_sysfs` under the lab directory so the agent's discovery reports them.
-  With ``guests="qemu"`` each NIC is a TAP of the root namespace (``Ps0p1``...), itself the
-  switch port: the host's libvirt hands it to the guest as an emulated NIC with the NIC's MAC.
-  With ``guests="netns"`` (no QEMU) each NIC is a veth end in namespace ``Pcompute-N``, link-up
-  without addresses, that the lab driver moves into a guest's namespace.
+  Each NIC is a veth end with the NIC's MAC, link-up without addresses, whose peer is its
+  switch port. With ``guests="qemu"`` it lives in the root namespace (``Ph0p1``...), where the
+  host's libvirt hands it to a guest whole (a macvtap in passthrough mode, the guest's NIC an
+  emulated e1000 with the NIC's MAC); while no guest has it the host hears the switch's LLDP
+  on it, as on a real host. With ``guests="netns"`` (no QEMU) it is ``enp0sN`` in namespace
+  ``Pcompute-N``, which the lab driver moves into a guest's namespace.
 - ``Pext-vV``: an external endpoint (a router, say) on VLAN V with an address of the
   project subnet, on its own uplink switch port in access mode for its VLAN.
 
@@ -66,7 +68,7 @@ class LabSpec:
     #: seconds between LLDP advertisements out of every port (on by default: the hosts learn
     #: their cabling from it); None: off
     lldp_interval: float | None = 5.0
-    #: what a server is: a QEMU guest on a TAP (libvirt driver) or a namespace (lab driver)
+    #: what a server is: a QEMU guest (libvirt driver) or a namespace (lab driver)
     guests: GuestKind = "netns"
 
 
@@ -76,9 +78,10 @@ class LabNic:
     ifname: str
     mac: str
     pci_address: str
-    netns: str | None  # the host's namespace (None: a TAP of the root namespace)
+    netns: str | None  # the host's namespace (None: the root namespace)
     switch_port: str  # e.g. GigabitEthernet1/0/1
-    switch_ifname: str  # the switch port's interface: a veth end in the switch namespace or a TAP
+    switch_ifname: str  # the switch port's interface: a veth end in the switch namespace
+    host_ifname: str  # the NIC's interface on its host (`ifname` in the host's namespace)
 
 
 @dataclass(frozen=True)
@@ -139,9 +142,8 @@ class Lab:
                         nic.pciaddr,
                         None if qemu else self.host_netns(hostname),
                         f"GigabitEthernet1/0/{port}",
-                        netns.check_ifname(f"{self.prefix}s{index}p{j}")
-                        if qemu
-                        else f"pn-s{index}p{j}",
+                        f"pn-s{index}p{j}",
+                        netns.check_ifname(f"{self.prefix}h{index}p{j}") if qemu else ifname,
                     )
                 )
                 port += 1
@@ -166,9 +168,10 @@ class Lab:
         """PCI address -> interface name of a host's lab NICs (for the lab hypervisor)."""
         return {n.pci_address: n.ifname for n in self.nics if n.hostname == hostname}
 
-    def host_taps(self, hostname: str) -> dict[str, str]:
-        """PCI address -> TAP of a host's lab NICs (the libvirt driver's ``lab_nics``)."""
-        return {n.pci_address: n.switch_ifname for n in self.nics if n.hostname == hostname}
+    def host_interfaces(self, hostname: str) -> dict[str, str]:
+        """PCI address -> the interface of a host's lab NICs in the root namespace (the
+        libvirt driver's ``lab_nics``)."""
+        return {n.pci_address: n.host_ifname for n in self.nics if n.hostname == hostname}
 
     def sysfs_root(self, hostname: str) -> Path:
         return self.lab_dir / "sysfs" / hostname
@@ -221,21 +224,14 @@ class Lab:
             build_sample_compute_sysfs(self.sysfs_root(hostname), index)
             host_ns = None if self.spec.guests == "qemu" else self._netns(self.host_netns(hostname))
             for nic in (n for n in self.nics if n.hostname == hostname):
-                if host_ns is None:
-                    # the host's NIC and the switch's port in one: libvirt opens the TAP by
-                    # name in the root namespace; the switch reads and writes its frames
-                    netns.add_tap(nic.switch_ifname)
-                    netns.set_up(nic.switch_ifname)
-                    ports.append(
-                        SwitchPort(
-                            nic.switch_port, nic.switch_ifname, PortConfig.quarantine(1), root=True
-                        )
-                    )
-                    continue
                 netns.add_veth(
-                    nic.switch_ifname, nic.ifname, ns=switch_ns, peer_ns=host_ns, peer_mac=nic.mac
+                    nic.switch_ifname,
+                    nic.host_ifname,
+                    ns=switch_ns,
+                    peer_ns=host_ns,
+                    peer_mac=nic.mac,
                 )
-                netns.set_up(nic.ifname, ns=host_ns)
+                netns.set_up(nic.host_ifname, ns=host_ns)
                 netns.set_up(nic.switch_ifname, ns=switch_ns)
                 ports.append(
                     SwitchPort(nic.switch_port, nic.switch_ifname, PortConfig.quarantine(1))
@@ -302,8 +298,8 @@ class Lab:
             netns.del_netns(ns)
         self._namespaces = []
         for nic in self.nics:
-            if nic.netns is None:
-                netns.del_link(nic.switch_ifname)
+            if nic.netns is None:  # gone with the switch's namespace, unless that failed
+                netns.del_link(nic.host_ifname)
         (self.lab_dir / "lab.pid").unlink(missing_ok=True)
 
     def __enter__(self) -> Lab:

@@ -10,8 +10,10 @@ Options (the agent's ``driver_options``, like Nova's ``[libvirt]`` section):
   its Glance checksum before it is used;
 * ``image_source_dir``: where images come from when the driver is not given an ``ImageSource``
   (Glance's records ``<id>.json`` beside the bytes ``<id>``); the agent passes ``GlanceImages``;
-* ``lab_nics`` (``{pci_address: tap}``): the lab form, where a NIC cannot be passed through, so
-  the guest gets an emulated e1000 with the NIC's MAC on the NIC's TAP instead of ``<hostdev>``;
+* ``lab_nics`` (``{pci_address: interface}``): the lab form, where a NIC cannot be passed
+  through: the guest gets the NIC's host interface whole instead of ``<hostdev>`` (a macvtap in
+  passthrough mode under an emulated e1000 with the NIC's MAC); the host hears the NIC's LLDP
+  on that interface (`host_interfaces`);
 * ``shutdown_timeout`` (60 s, Nova's default): how long a clean shutdown may take before the
   guest is powered off hard;
 * ``name_prefix`` (``passnic-``): what the domains' names start with, so that one libvirt can
@@ -106,7 +108,7 @@ def domain_xml(
     name_prefix: str = PREFIX,
 ) -> str:
     """The domain of a guest: its disk, config drive, serial console to a file, and each NIC
-    as a PCI hostdev, or in the lab form (``lab_nics``) as an e1000 on the NIC's TAP."""
+    as a PCI hostdev, or in the lab form (``lab_nics``) as an e1000 on the NIC's interface."""
     root = ET.Element("domain", type=virt_type)
     ET.SubElement(root, "name").text = name_prefix + guest.server_id
     try:
@@ -140,11 +142,11 @@ def domain_xml(
     ET.SubElement(cdrom, "target", dev="hda", bus="ide")
     ET.SubElement(cdrom, "readonly")
     for device in guest.devices:
-        tap = (lab_nics or {}).get(device.pci_address)
-        if tap is not None:
-            nic = ET.SubElement(devices, "interface", type="ethernet")
+        interface = (lab_nics or {}).get(device.pci_address)
+        if interface is not None:
+            nic = ET.SubElement(devices, "interface", type="direct")
             ET.SubElement(nic, "mac", address=device.mac.lower())
-            ET.SubElement(nic, "target", dev=tap, managed="no")
+            ET.SubElement(nic, "source", dev=interface, mode="passthrough")
             ET.SubElement(nic, "model", type="e1000")
         else:
             hostdev = ET.SubElement(devices, "hostdev", mode="subsystem", type="pci")
@@ -267,6 +269,11 @@ class LibvirtDriver:
             raise HypervisorError(
                 f"cannot connect to libvirt at {self.options.uri}: {exc}"
             ) from exc
+
+    def host_interfaces(self) -> dict[str, str]:
+        """PCI address -> the host interface a NIC is heard on, where it is not the NIC's own
+        (the lab form)."""
+        return dict(self.options.lab_nics)
 
     # ---- helpers ----
 
