@@ -132,6 +132,11 @@ def test_every_view_matches_tempest(scene: Scene, version: APIVersion) -> None:
     both(
         "servers", "show_instance_action", "GET", f"/servers/{sid}/os-instance-actions/{request_id}"
     )
+    rebuild = {"rebuild": {"imageRef": scene.image_id}}
+    action = f"/servers/{sid}/action"
+    check(api, version, user, "servers", "rebuild_server_with_admin_pass", "POST", action, rebuild)
+    scene.hosts.settle()
+    assert scene.show(sid)["status"] == "ACTIVE"
     migrate = scene.action(sid, {"migrate": None})
     assert migrate.status_code == 202, migrate.text
     check(api, version, admin, "migrations", "list_migrations", "GET", "/os-migrations")

@@ -74,9 +74,9 @@ def _hosts_up(base: str, headers: dict[str, str], hostnames: set[str]) -> set[st
         time.sleep(0.2)
 
 
-def run_up(home: Path, *flags: str, during: Callable[[], None] | None = None) -> Stopped:
+def run_up(home: Path, *flags: str, during: Callable[[str], None] | None = None) -> Stopped:
     """Start `passnic up`, wait until it answers and its agents reported in, read tor-1
-    through the API, run `during`, SIGTERM it."""
+    through the API, run `during` (given the base URL), SIGTERM it."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k != "PASSNIC_DATABASE_URL"}
     proc = subprocess.Popen(
@@ -105,7 +105,7 @@ def run_up(home: Path, *flags: str, during: Callable[[], None] | None = None) ->
         switch = resp.json()["switch"]
         hosts_up = _hosts_up(base, headers, set(SAMPLE_HOSTS))
         if during is not None:
-            during()
+            during(base)
     finally:
         proc.send_signal(signal.SIGTERM)
         output = proc.communicate(timeout=60)[0]
@@ -209,7 +209,7 @@ def test_a_lab_run_beside_passnic_up_leaves_its_lab_intact(lab_prefix: str, tmp_
     home = tmp_path / "home"
     seen: dict[str, list[str]] = {}
 
-    def beside() -> None:
+    def beside(_base: str) -> None:
         up_prefix = read_prefix(home / "lab")
         assert up_prefix is not None and up_prefix != lab_prefix
         seen["before"] = netns.leftovers(up_prefix)

@@ -170,6 +170,19 @@ class ResizeArgs(_Body):
     flavorRef: Annotated[str, BeforeValidator(_flavor_id), Field(min_length=1, max_length=255)]
 
 
+class RebuildArgs(_Body):
+    """rebuild: the image, and what else changes (only the keys given; ``adminPass``,
+    ``preserve_ephemeral`` and the like are accepted and have nothing to act on)."""
+
+    imageRef: Annotated[StrictStr, Field(min_length=1, max_length=255)]
+    name: StrictStr | None = None
+    metadata: Metadata | None = None
+    #: base64 (checked by the route, with Nova's words)
+    user_data: StrictStr | None = None
+    key_name: Annotated[StrictStr, Field(min_length=1, max_length=255)] | None = None
+    description: Annotated[StrictStr, Field(max_length=255)] | None = None
+
+
 class ConsoleArgs(_Body):
     #: how many of the last lines; null or -1: all
     length: Annotated[int, Field(ge=-1), BeforeValidator(_nova_int)] | None = None
@@ -194,6 +207,7 @@ class ServerActionBody(BaseModel):
     migrate: HostArgs | None = None
     os_migrateLive: HostArgs | None = Field(default=None, alias="os-migrateLive")
     resize: ResizeArgs | None = None
+    rebuild: RebuildArgs | None = None
     confirmResize: NoArgs = None
     revertResize: NoArgs = None
     os_getConsoleOutput: ConsoleArgs | None = Field(default=None, alias="os-getConsoleOutput")

@@ -39,6 +39,7 @@ from passnic.compute.bodies import (
     PciAliasCreateBody,
     QuotaSetBody,
     RebootArgs,
+    RebuildArgs,
     ServerActionBody,
     ServerCreateBody,
     ServerGroupCreateBody,
@@ -65,6 +66,7 @@ from passnic.compute.service import (
     Hypervisor,
     Nic,
     NicRequest,
+    RebuildRequest,
     ServerView,
     ip_version,
 )
@@ -791,7 +793,7 @@ def network_data(server_id: str, cloud: CloudDep, ctx: ContextDep) -> Any:
 
 @router.post("/v2.1/servers/{server_id}/action")
 async def server_action(
-    server_id: str, cloud: CloudDep, ctx: ContextDep, body: ServerActionBody
+    request: Request, server_id: str, cloud: CloudDep, ctx: ContextDep, body: ServerActionBody
 ) -> Response:
     actions = body.actions()
     if len(actions) != 1:
@@ -815,6 +817,8 @@ async def server_action(
         length = None if args is None or args.length in (None, -1) else args.length
         output = await run_in_threadpool(compute.console_output, ctx, server_id, length)
         return JSONResponse({"output": output})
+    if action == "rebuild":
+        return await _rebuild(request, server_id, cloud, ctx, args)
     if action == "lock":
         reason = None if args is None else args.locked_reason
         await run_in_threadpool(compute.attributes.lock, ctx, server_id, reason)
@@ -833,6 +837,43 @@ async def server_action(
     return Response(status_code=status)
 
 
+async def _rebuild(
+    request: Request, server_id: str, cloud: CloudDep, ctx: ContextDep, args: RebuildArgs | None
+) -> Response:
+    """Nova's rebuild answer: 202 with the server (now REBUILD) and an admin password."""
+    if args is None:
+        raise BadRequest("Invalid input for field/attribute rebuild: imageRef is required.")
+    changes = {k: getattr(args, k) for k in args.model_fields_set if k != "imageRef"}
+    if "user_data" in changes:
+        changes["user_data"] = _user_data(changes["user_data"])
+    rebuild = RebuildRequest(image_id=_ref(args.imageRef), changes=changes)
+    compute = cloud.compute
+    await run_in_threadpool(compute.attributes.check_unlocked, ctx, server_id)
+    await run_in_threadpool(compute.rebuild_server, ctx, server_id, rebuild)
+    answer = await run_in_threadpool(_server_answer, request, server_id, cloud, ctx)
+    server = answer["server"]
+    if not microversion.at_least(request, "2.75"):  # before 2.75 Nova answers a short view
+        server = {k: v for k, v in server.items() if not _hidden_in_rebuild(request, k)}
+        server["addresses"] = {
+            net: [{"version": a["version"], "addr": a["addr"]} for a in found]
+            for net, found in server["addresses"].items()
+        }
+    if microversion.at_least(request, "2.57"):  # the rebuild answer carries user_data
+        view = await run_in_threadpool(compute.get_server, ctx, server_id)
+        server["user_data"] = view.server.user_data
+    server["adminPass"] = secrets.token_urlsafe(9)
+    return JSONResponse({"server": server}, status_code=202)
+
+
+_REBUILD_HIDES = ("OS-EXT-", "OS-SRV-USG:", "config_drive", "security_groups", "host_status")
+
+
+def _hidden_in_rebuild(request: Request, key: str) -> bool:
+    if key == "key_name":
+        return not microversion.at_least(request, "2.54")
+    return key.startswith(_REBUILD_HIDES) or key == "os-extended-volumes:volumes_attached"
+
+
 _NO_MEMORY_COPY = (
     "a PCI passthrough NIC's state cannot be saved or copied, so the guest cannot be "
     "suspended or moved while it runs; stop it, or migrate it cold."
@@ -847,8 +888,6 @@ _REFUSED_ACTIONS = {
     "unshelve": "Passnic never shelves a server.",
     "rescue": "Passnic has no rescue image path for passthrough guests yet.",
     "unrescue": "Passnic never rescues a server.",
-    "rebuild": "rebuilding a guest in place is not offered yet: delete the server and boot "
-    "again from the image with the same port (it keeps its addresses and network).",
     "createImage": "Passnic keeps no copy of a guest's disk to snapshot.",
     "createBackup": "Passnic keeps no copy of a guest's disk to back up.",
     "changePassword": "Passnic does not set guest passwords; use a key pair.",

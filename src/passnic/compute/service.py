@@ -129,6 +129,15 @@ class NicRequest:
 
 
 @dataclass(frozen=True)
+class RebuildRequest:
+    """A rebuild: the image, and the server attributes it changes (only those given):
+    ``name``, ``metadata``, ``user_data``, ``key_name``, ``description``."""
+
+    image_id: str
+    changes: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class BootRequest:
     name: str
     flavor_id: str
@@ -582,6 +591,41 @@ class ComputeService:
             )
             self._soon(s, server_id)
 
+    def rebuild_server(self, ctx: RequestContext, server_id: str, req: RebuildRequest) -> None:
+        """Rebuild: the guest is removed from its host and defined again from the (new) image,
+        with a fresh disk and config drive, on the same host with the same NICs (their claims,
+        ports and switch ports are untouched). A stopped server stays stopped."""
+        try:
+            image = self.image.get(ctx, req.image_id)
+        except NotFound:
+            raise BadRequest(f"Image {req.image_id} could not be found.") from None
+        changes = dict(req.changes)
+        name = changes.get("name", "x")
+        if not isinstance(name, str) or not name.strip() or len(name) > 255:
+            raise BadRequest("Invalid server name: it must be 1 to 255 characters.")
+        with self.db.transaction() as s:
+            server = self._visible(s, ctx, server_id)
+            if int(server.flavor["ram"]) < (image.min_ram or 0):
+                raise BadRequest("Flavor's memory is too small for requested image.")
+            if changes.get("metadata") is not None:
+                self.quotas.check_metadata(s, server.project_id, len(changes["metadata"]))
+            if changes.get("key_name") is not None:
+                try:
+                    self.keypairs.find(s, server.user_id, changes["key_name"])
+                except NotFound:
+                    raise BadRequest(f"Invalid key_name provided: {changes['key_name']}.") from None
+            allowed = ("ACTIVE", "SHUTOFF", "ERROR")
+            server = self._begin(s, ctx, server_id, "rebuild", allowed, "rebuilding")
+            if not server.host or self._guest_row(s, server) is None:
+                raise Conflict(f"Cannot 'rebuild' instance {server_id}: it runs on no host.")
+            server.image_id, server.status = req.image_id, "REBUILD"
+            for attribute, value in changes.items():
+                setattr(server, "metadata_" if attribute == "metadata" else attribute, value)
+            actions.begin_action(s, ctx, server, "rebuild")
+            actions.start(s, server, "rebuild", server.host)
+            self.hosts.want(s, server_id, server.host, "absent")  # its disk goes with it
+            self._soon(s, server_id)
+
     def migrate_server(self, ctx: RequestContext, server_id: str, host: str | None = None) -> None:
         """Cold migration: claim free NICs of the same kinds on another host, move the port
         bindings there (each port takes its new NIC's MAC and keeps its addresses), move the
@@ -787,6 +831,8 @@ class ComputeService:
             "resize_finish": self._step_move_in,
             "resize_confirming": self._step_confirm,
             "resize_reverting": self._step_revert,
+            "rebuilding": self._step_rebuild,
+            "rebuild_spawning": self._step_rebuild,
         }
 
     def _abandon(self, server_id: str, task: str, message: str) -> None:
@@ -985,6 +1031,47 @@ class ComputeService:
                 actions.finish(s, held, event, details=f"guest {power} on {held.host}")
                 self._settle(held, status)
             actions.end_action(s, held)
+
+    # ---- rebuild ----
+
+    def _step_rebuild(self, server_id: str) -> None:
+        """``rebuilding``: once the old guest is gone from the host, the new one is wanted
+        there (``rebuild_spawning``); ``rebuild_spawning``: once it runs (or is stopped, as
+        it was), the server is back."""
+        with self.db.transaction() as s:
+            server = s.get(Server, server_id)
+            if server is None or server.task_state not in ("rebuilding", "rebuild_spawning"):
+                return
+            task = server.task_state
+            power: Power = "stopped" if server.vm_state == "stopped" else "running"
+            guest = self._guest_row(s, server)
+            if task == "rebuilding" and (guest is None or guest.actual_state == "absent"):
+                outcome: str | None = ""  # removed (its row goes once the host confirms it)
+            else:
+                wanted: Power = "absent" if task == "rebuilding" else power
+                outcome = self._outcome(s, server, guest, wanted)
+            if outcome is None:
+                return
+            held = self._take(s, server_id, ("REBUILD",), (task,), task)
+            if held is None:
+                return
+            if outcome:
+                message = f"Rebuild of server {held.name} failed on {held.host}: {outcome}"
+                actions.finish(s, held, "rebuild", error=message)
+                actions.end_action(s, held)
+                self._error(held, message)
+            elif task == "rebuilding":
+                spec = self._guest(s, held, self.placement.claims(s, held.id, held.host))
+                self.hosts.want(s, server_id, held.host or "", power, spec)
+                held.task_state = "rebuild_spawning"
+                self._soon(s, server_id)
+            else:
+                image = held.image_id or "no image"
+                actions.finish(
+                    s, held, "rebuild", details=f"guest {power} on {held.host} from {image}"
+                )
+                actions.end_action(s, held)
+                self._settle(held, "ACTIVE" if power == "running" else "SHUTOFF")
 
     # ---- migration ----
 
