@@ -26,8 +26,8 @@ from passnic.app import create_app
 from passnic.bootstrap import Credential, bootstrap_sample_cloud
 from passnic.cloud import Cloud
 from passnic.config import Settings
-from passnic.db import Base, Database, load_models
-from passnic.server import prepare
+from passnic.db import Database
+from passnic.server import KEEP_ALIVE_SECONDS, prepare
 from passnic.supervisor import AgentSupervisor
 
 # Argon2's cheapest parameters: the suite hashes and verifies passwords in nearly every test
@@ -47,29 +47,120 @@ def _own_cache_dir(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 
 
 # ---- databases ---------------------------------------------------------------------------
+#
+# Each test gets a fresh database copied from a template made once per run (migrating, and
+# bootstrapping the sample cloud, per test would dominate the run time): the empty migrated
+# schema, or, for a test that asks for ``sample``, the sample cloud with its home (credentials,
+# image bytes, fake sysfs trees). PostgreSQL copies with CREATE DATABASE ... TEMPLATE.
+
+SAMPLE_CREDENTIALS = pytest.StashKey[list[Credential]]()
+
+
+@dataclass(frozen=True)
+class Template:
+    url: str
+    #: the home the template's cloud was made with (None: the empty schema needs none)
+    home: Path | None = None
+    credentials: tuple[Credential, ...] = ()
+
+
+def _sample_template(url: str, home: Path) -> Template:
+    cloud = Cloud(Settings(home=home, database_url=url, conductor=False))
+    try:
+        cloud.identity.bootstrap()
+        credentials = tuple(bootstrap_sample_cloud(cloud))
+    finally:
+        cloud.close()
+    return Template(url, home, credentials)
 
 
 @pytest.fixture(scope="session")
-def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One migrated SQLite file; each test copies it (migrating per test would be slow)."""
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Template:
     path = tmp_path_factory.mktemp("template") / "passnic.db"
     db = Database(f"sqlite:///{path}")
     db.migrate()
     db.dispose()
-    return path
+    return Template(f"sqlite:///{path}")
+
+
+@pytest.fixture(scope="session")
+def sqlite_sample_template(
+    tmp_path_factory: pytest.TempPathFactory, sqlite_template: Template
+) -> Template:
+    root = tmp_path_factory.mktemp("sample-template")
+    shutil.copy(sqlite_template.url.removeprefix("sqlite:///"), root / "passnic.db")
+    return _sample_template(f"sqlite:///{root / 'passnic.db'}", root / "home")
+
+
+class PgTemplates:
+    """This run's PostgreSQL databases: the templates, and the one the current test uses
+    (made again from a template for each test)."""
+
+    def __init__(self, admin: Any, prefix: str, tmp: Path) -> None:
+        self.admin, self.prefix, self.tmp = admin, prefix, tmp
+        self.empty = self._create(f"{prefix}_empty")
+        db = Database(self.empty.url)
+        db.migrate()
+        db.dispose()
+        self._sample: Template | None = None
+
+    def url(self, name: str) -> str:
+        return PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+
+    def _create(self, name: str, template: str | None = None) -> Template:
+        with self.admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            like = f' TEMPLATE "{template}"' if template else ""
+            conn.execute(text(f'CREATE DATABASE "{name}"{like}'))
+        return Template(self.url(name))
+
+    def sample(self) -> Template:
+        if self._sample is None:
+            made = self._create(f"{self.prefix}_sample", f"{self.prefix}_empty")
+            self._sample = _sample_template(made.url, self.tmp / "sample-home")
+        return self._sample
+
+    def fresh(self, template: Template) -> str:
+        return self._create(f"{self.prefix}_test", template.url.rsplit("/", 1)[1]).url
+
+    def drop_all(self) -> None:
+        with self.admin.connect() as conn:
+            for suffix in ("test", "sample", "empty"):
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{self.prefix}_{suffix}" WITH (FORCE)'))
+
+
+def _pg_admin() -> Any:
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect():
+            pass
+    except Exception as exc:  # pragma: no cover - only where PostgreSQL is missing
+        admin.dispose()
+        pytest.skip(f"PostgreSQL at {PG_ADMIN_URL} is unavailable: {exc}")
+    return admin
+
+
+@pytest.fixture(scope="session")
+def pg_templates(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PgTemplates]:
+    admin = _pg_admin()
+    templates = PgTemplates(
+        admin, f"passnic_test_{uuid.uuid4().hex[:12]}", tmp_path_factory.mktemp("pg")
+    )
+    try:
+        yield templates
+    finally:
+        templates.drop_all()
+        admin.dispose()
 
 
 @pytest.fixture(scope="session")
 def pg_database() -> Iterator[str]:
-    """A throwaway PostgreSQL database for this run, migrated once, dropped at the end."""
+    """One PostgreSQL database for the run, migrated once, dropped at the end (for test
+    folders that keep one engine for the run and empty the tables themselves)."""
+    admin = _pg_admin()
     name = f"passnic_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    except Exception as exc:  # pragma: no cover - only where PostgreSQL is missing
-        admin.dispose()
-        pytest.skip(f"PostgreSQL at {PG_ADMIN_URL} is unavailable: {exc}")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
     url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
     db = Database(url)
     db.migrate()
@@ -82,25 +173,26 @@ def pg_database() -> Iterator[str]:
         admin.dispose()
 
 
-def _truncate_all(url: str) -> None:
-    load_models()
-    engine = create_engine(url)
-    tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
-    with engine.begin() as conn:
-        conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
-    engine.dispose()
-
-
 def make_database_url(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """A fresh, migrated database of the given backend for one test."""
+    """A fresh, migrated database of the given backend for one test; with the sample cloud
+    (and its home, as ``tmp_path/home``) when the test asks for ``sample``."""
+    wants_sample = "sample" in request.fixturenames
+    template: Template
     if backend == "postgres":
-        url: str = request.getfixturevalue("pg_database")
-        _truncate_all(url)
-        return url
-    path = tmp_path / "db" / "passnic.db"
-    path.parent.mkdir()
-    shutil.copy(request.getfixturevalue("sqlite_template"), path)
-    return f"sqlite:///{path}"
+        pg: PgTemplates = request.getfixturevalue("pg_templates")
+        template = pg.sample() if wants_sample else pg.empty
+        url = pg.fresh(template)
+    else:
+        name = "sqlite_sample_template" if wants_sample else "sqlite_template"
+        template = request.getfixturevalue(name)
+        path = tmp_path / "db" / "passnic.db"
+        path.parent.mkdir()
+        shutil.copy(template.url.removeprefix("sqlite:///"), path)
+        url = f"sqlite:///{path}"
+    if template.home is not None:
+        shutil.copytree(template.home, tmp_path / "home")
+        request.node.stash[SAMPLE_CREDENTIALS] = list(template.credentials)
+    return url
 
 
 @pytest.fixture
@@ -134,9 +226,13 @@ def cloud(settings: Settings) -> Iterator[Cloud]:
 
 
 @pytest.fixture
-def sample(cloud: Cloud) -> dict[str, Credential]:
-    """The sample cloud of `passnic up`, by user name."""
-    return {c.username: c for c in bootstrap_sample_cloud(cloud)}
+def sample(request: pytest.FixtureRequest, cloud: Cloud) -> dict[str, Credential]:
+    """The sample cloud of `passnic up`, by user name: copied from the run's template (see
+    `make_database_url`), or made here where a folder makes its databases itself."""
+    credentials = request.node.stash.get(SAMPLE_CREDENTIALS, None)
+    if credentials is None:
+        credentials = bootstrap_sample_cloud(cloud)
+    return {c.username: c for c in credentials}
 
 
 @pytest.fixture
@@ -253,7 +349,13 @@ def _live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveCloud]:
     port = free_port()
     prepared = prepare(settings, "127.0.0.1", port)
     cloud = Cloud(settings)
-    config = uvicorn.Config(create_app(cloud), host="127.0.0.1", port=port, log_level="warning")
+    config = uvicorn.Config(
+        create_app(cloud),
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        timeout_keep_alive=KEEP_ALIVE_SECONDS,
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

@@ -67,6 +67,11 @@ def prepare(settings: Settings, host: str, port: int) -> Prepared:
 #: how long a stopping server waits for requests under way: the agents' long-polls are cut
 #: short, not waited for
 GRACEFUL_SHUTDOWN_SECONDS = 2
+#: how long an idle client connection stays open: longer than clients poll (the openstack
+#: CLI's --wait every 5 s, uvicorn's default keep-alive), else the server may close a
+#: connection just as the client reuses it and the client fails with "Remote end closed
+#: connection without response"
+KEEP_ALIVE_SECONDS = 75
 
 
 def _exit_cleanly(_signum: int, _frame: object) -> None:
@@ -120,6 +125,7 @@ def serve(
                 port=port,
                 workers=workers,
                 timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
+                timeout_keep_alive=KEEP_ALIVE_SECONDS,
                 **logging_options(log_level),
             )
         else:
@@ -128,5 +134,6 @@ def serve(
                 host=host,
                 port=port,
                 timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
+                timeout_keep_alive=KEEP_ALIVE_SECONDS,
                 **logging_options(log_level),
             )

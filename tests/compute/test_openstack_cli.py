@@ -7,6 +7,7 @@ name servers by id: as in Nova, an admin's name lookup only searches the admin's
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -93,6 +94,16 @@ def _server(live: LiveCloud, cloud: str, server: str) -> dict[str, Any]:
     return shown
 
 
+def _confirmed(live: LiveCloud, cloud: str, server: str) -> dict[str, Any]:
+    """The server once its resize confirm is done (the API answers at once; the conductor
+    frees the source's NICs, then the server is ACTIVE again)."""
+    deadline = time.monotonic() + 30
+    while (shown := _server(live, cloud, server))["status"] == "VERIFY_RESIZE":
+        assert time.monotonic() < deadline, shown
+        time.sleep(0.2)
+    return shown
+
+
 def _port(live: LiveCloud, port: str) -> dict[str, Any]:
     shown: dict[str, Any] = live.openstack_json(USER1, "port", "show", port)
     return shown
@@ -164,7 +175,7 @@ def test_passthrough_procedure(live: LiveCloud, inventory: Inventory) -> None:
     second = moved["OS-EXT-SRV-ATTR:host"]
     assert moved["status"] == "VERIFY_RESIZE" and second != first
     live.openstack(ADMIN, "server", "resize", "confirm", "vm1")
-    assert _server(live, USER1, "vm1")["status"] == "ACTIVE"
+    assert _confirmed(live, USER1, "vm1")["status"] == "ACTIVE"
     after = _port(live, "port0")
     assert after["mac_address"] == macs[second] != macs[first]
     assert after["fixed_ips"][0]["ip_address"] == ip
@@ -222,6 +233,7 @@ def test_passthrough_procedure(live: LiveCloud, inventory: Inventory) -> None:
     resized = _server(live, ADMIN, vm1["id"])
     assert (resized["status"], resized["OS-EXT-SRV-ATTR:host"]) == ("VERIFY_RESIZE", first)
     live.openstack(USER1, "server", "resize", "confirm", "vm1")
+    _confirmed(live, USER1, "vm1")
     rows = {r["Name"]: r for r in live.openstack_json(USER1, "server", "list")}
     assert (rows["vm1"]["Status"], rows["vm1"]["Flavor"]) == ("ACTIVE", "medium")
     assert _port(live, "port0")["mac_address"] == macs[first]

@@ -120,10 +120,10 @@ def test_resize_refusals(scene: Scene, settings: Any) -> None:
     assert resp.json()["badRequest"]["message"] == "Unable to find flavor no-such-flavor."
     resp = scene.action(sid, {"resize": {}}, scene.user1)
     assert resp.status_code == 400
-    # rebuild is refused, saying what to do instead (not "There is no such action")
-    resp = scene.action(sid, {"rebuild": {"imageRef": scene.image_id}}, scene.user1)
+    # an action Passnic cannot take says why (not "There is no such action")
+    resp = scene.action(sid, {"shelve": None}, scene.user1)
     assert resp.status_code == 409
-    assert "boot again from the image with the same port" in resp.text
+    assert "stop it instead" in resp.text
     # no host has the alias's NIC: the server stays as it was, with its flavor
     _alias_hosts(scene, settings)
     wants_two = _flavor(scene, "two-nics", vcpus=1, ram=1024)

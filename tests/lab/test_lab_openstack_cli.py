@@ -26,7 +26,7 @@ from passnic.image.sample import GUEST_NAME
 from passnic.lab import guests
 from passnic.lab.attach import LAB_ADMIN, attach_lab, start_lab, stop_lab
 from passnic.lab.topology import Lab
-from passnic.server import prepare
+from passnic.server import KEEP_ALIVE_SECONDS, prepare
 from passnic.supervisor import AgentSupervisor
 from tests.conftest import LiveCloud, free_port
 
@@ -86,7 +86,13 @@ def lab_cloud(lab_prefix: str, tmp_path: Path) -> Iterator[LabCloud]:
         attach_lab(cloud, lab, prepared.agents)
         for host in ("compute-0", "compute-1", "compute-2"):
             _passthrough(cloud, host, "enp0s3")
-        config = uvicorn.Config(create_app(cloud), host="127.0.0.1", port=port, log_level="warning")
+        config = uvicorn.Config(
+            create_app(cloud),
+            host="127.0.0.1",
+            port=port,
+            log_level="warning",
+            timeout_keep_alive=KEEP_ALIVE_SECONDS,
+        )
         server = uvicorn.Server(config)
         thread = threading.Thread(target=server.run, daemon=True)
         thread.start()

@@ -852,26 +852,15 @@ async def _rebuild(
     await run_in_threadpool(compute.rebuild_server, ctx, server_id, rebuild)
     answer = await run_in_threadpool(_server_answer, request, server_id, cloud, ctx)
     server = answer["server"]
-    if not microversion.at_least(request, "2.75"):  # before 2.75 Nova answers a short view
-        server = {k: v for k, v in server.items() if not _hidden_in_rebuild(request, k)}
-        server["addresses"] = {
-            net: [{"version": a["version"], "addr": a["addr"]} for a in found]
-            for net, found in server["addresses"].items()
-        }
+    if not microversion.at_least(request, "2.75"):  # before 2.75: update's short view...
+        full, server = server, _brief_update_view(server)
+        if microversion.at_least(request, "2.54"):  # ... with the key pair from 2.54
+            server["key_name"] = full["key_name"]
     if microversion.at_least(request, "2.57"):  # the rebuild answer carries user_data
         view = await run_in_threadpool(compute.get_server, ctx, server_id)
         server["user_data"] = view.server.user_data
     server["adminPass"] = secrets.token_urlsafe(9)
     return JSONResponse({"server": server}, status_code=202)
-
-
-_REBUILD_HIDES = ("OS-EXT-", "OS-SRV-USG:", "config_drive", "security_groups", "host_status")
-
-
-def _hidden_in_rebuild(request: Request, key: str) -> bool:
-    if key == "key_name":
-        return not microversion.at_least(request, "2.54")
-    return key.startswith(_REBUILD_HIDES) or key == "os-extended-volumes:volumes_attached"
 
 
 _NO_MEMORY_COPY = (

@@ -484,9 +484,14 @@ class Demo:
         import uvicorn
 
         from passnic.app import create_app
+        from passnic.server import KEEP_ALIVE_SECONDS
 
         config = uvicorn.Config(
-            create_app(self.cloud), host="127.0.0.1", port=port, log_level="warning"
+            create_app(self.cloud),
+            host="127.0.0.1",
+            port=port,
+            log_level="warning",
+            timeout_keep_alive=KEEP_ALIVE_SECONDS,
         )
         self.server = uvicorn.Server(config)
         self.server_thread = threading.Thread(
