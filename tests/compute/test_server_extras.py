@@ -160,3 +160,19 @@ def test_server_groups(scene: Scene) -> None:
     assert api.get(f"{API}/os-server-groups", headers=scene.user2).json()["server_groups"] == []
     assert api.get(f"{API}/os-server-groups/{group['id']}", headers=scene.user2).status_code == 404
     assert api.delete(f"{API}/os-server-groups/{group['id']}", headers=user).status_code == 204
+
+
+def test_hypervisors_count_what_their_servers_take(scene: Scene) -> None:
+    port = scene.port()
+    server = scene.boot("vm1", networks=[{"port": port["id"]}])
+    host = server["OS-EXT-SRV-ATTR:host"]
+    headers = {**scene.admin, "OpenStack-API-Version": "compute 2.87"}  # sizes end at 2.88
+    resp = scene.api.get(f"{API}/os-hypervisors/detail", headers=headers)
+    assert resp.status_code == 200, resp.text
+    rows = {h["hypervisor_hostname"]: h for h in resp.json()["hypervisors"]}
+    used = rows[host]
+    assert (used["running_vms"], used["vcpus_used"]) == (1, 1)  # flavor small
+    assert (used["memory_mb_used"], used["local_gb_used"]) == (1024, 1)
+    assert used["free_ram_mb"] == used["memory_mb"] - 1024
+    idle = next(h for name, h in rows.items() if name != host)
+    assert (idle["running_vms"], idle["vcpus_used"], idle["memory_mb_used"]) == (0, 0, 0)

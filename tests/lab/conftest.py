@@ -14,6 +14,16 @@ from passnic.lab import netns
 _reason = netns.netns_available()
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The lab's tests run one after another on one xdist worker (``--dist loadgroup``)
+    while the others take the rest of the suite: QEMU guests booting under TCG would fight
+    each other for the two cores."""
+    lab = Path(__file__).parent
+    for item in items:
+        if item.path.is_relative_to(lab):
+            item.add_marker(pytest.mark.xdist_group("lab"))
+
+
 @pytest.fixture
 def lab_prefix(tmp_path: Path) -> Iterator[str]:
     """The prefix every lab object of the test carries; all of them are removed at the end."""

@@ -197,6 +197,10 @@ class Hypervisor:
     nics_total: int
     nics_used: int
     servers: int
+    #: what the servers on the host take of it, by their flavors
+    vcpus_used: int = 0
+    memory_mb_used: int = 0
+    local_gb_used: int = 0
 
 
 class ComputeService:
@@ -1397,17 +1401,27 @@ class ComputeService:
         used: dict[str, int] = {}
         for claim in self.placement.list_claims():
             used[claim.hostname] = used.get(claim.hostname, 0) + 1
+        # servers, vcpus, MB of RAM and GB of disk taken on each host
+        taken: dict[str, list[int]] = {}
         with self.db.transaction() as s:
-            running: dict[str, int] = {}
-            for host in s.scalars(select(Server.host).where(Server.host.is_not(None))):
-                running[host or ""] = running.get(host or "", 0) + 1
+            for host, flavor in s.execute(
+                select(Server.host, Server.flavor).where(Server.host.is_not(None))
+            ):
+                counts = taken.setdefault(host or "", [0, 0, 0, 0])
+                for i, key in enumerate(("vcpus", "ram", "disk"), start=1):
+                    counts[i] += int(flavor.get(key) or 0)
+                counts[0] += 1
+        none = [0, 0, 0, 0]
         return [
             Hypervisor(
                 host=h,
                 node=nodes[h.hostname],
                 nics_total=nics.get(h.hostname, 0),
                 nics_used=used.get(h.hostname, 0),
-                servers=running.get(h.hostname, 0),
+                servers=taken.get(h.hostname, none)[0],
+                vcpus_used=taken.get(h.hostname, none)[1],
+                memory_mb_used=taken.get(h.hostname, none)[2],
+                local_gb_used=taken.get(h.hostname, none)[3],
             )
             for h in hosts
         ]
