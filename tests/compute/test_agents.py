@@ -12,6 +12,7 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
+from passnic.agent.config import AgentConfig
 from passnic.agent.drivers.fake import FakeDriver
 from passnic.agent.host import AgentError, ControllerClient, HostAgent, password_login
 from passnic.cloud import Cloud
@@ -68,6 +69,39 @@ def test_an_agent_acts_for_its_own_host_only(scene: Scene) -> None:
     _credential(scene, "compute-0")
     with pytest.raises(AgentError, match="refused the agent's credential"):
         _agent_token(scene, cred)
+
+
+def test_an_agent_signs_in_with_an_application_credential(scene: Scene, tmp_path: Any) -> None:
+    """The host's user makes itself an application credential; the agent's config then holds
+    that instead of the password, and the agent acts for its host as before."""
+    cred = _credential(scene, "compute-0")
+    token = _agent_token(scene, cred)
+    whoami = scene.api.get(
+        "/identity/v3/auth/tokens", headers={"X-Auth-Token": token, "X-Subject-Token": token}
+    )
+    user_id = whoami.json()["token"]["user"]["id"]
+    made = scene.api.post(
+        f"/identity/v3/users/{user_id}/application_credentials",
+        json={"application_credential": {"name": "agent"}},
+        headers={"X-Auth-Token": token},
+    )
+    assert made.status_code == 201, made.text
+    app = made.json()["application_credential"]
+    config = AgentConfig(
+        hostname="compute-0",
+        auth_url="/identity",
+        application_credential_id=app["id"],
+        application_credential_secret=app["secret"],
+        state_dir=tmp_path,
+    )
+    assert "password" not in config.dump()
+    headers = {"X-Auth-Token": config.login()(scene.api)}
+    own = scene.api.post("/agent/v1/hosts/compute-0/sync", json={}, headers=headers)
+    assert own.status_code == 200, own.text
+    other = scene.api.post("/agent/v1/hosts/compute-1/sync", json={}, headers=headers)
+    assert other.status_code == 403
+    with pytest.raises(ValueError, match="application credential"):
+        AgentConfig(hostname="compute-0", auth_url="/identity", state_dir=tmp_path)
 
 
 def test_a_member_is_no_agent(scene: Scene) -> None:

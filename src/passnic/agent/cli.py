@@ -137,7 +137,6 @@ def run(
         HTTP_TIMEOUT_SECONDS,
         ControllerClient,
         HostAgent,
-        password_login,
     )
     from passnic.agent.lldp import host_neighbours
 
@@ -170,10 +169,7 @@ def run(
         return discover_host(cfg.hostname, sysfs_root=cfg.sysfs_root)
 
     with httpx.Client(timeout=HTTP_TIMEOUT_SECONDS) as http:
-        login = password_login(
-            cfg.auth_url, cfg.username, cfg.password, cfg.project_name, cfg.user_domain_name
-        )
-        client = ControllerClient(http, cfg.controller, login)
+        client = ControllerClient(http, cfg.controller, cfg.login())
         # the driver fetches the images its guests boot through Glance with the agent's token
         hypervisor = load_driver(
             cfg.driver, cfg.hostname, cfg.state_dir, cfg.driver_options, client.images()

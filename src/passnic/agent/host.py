@@ -200,21 +200,30 @@ def password_login(
     auth_url: str, username: str, password: str, project: str, domain: str = "Default"
 ) -> Callable[[httpx.Client], str]:
     """Keystone v3 password authentication, scoped to the agent's project."""
+    identity = {
+        "methods": ["password"],
+        "password": {"user": {"name": username, "password": password, "domain": {"name": domain}}},
+    }
+    scope = {"project": {"name": project, "domain": {"name": domain}}}
+    return _keystone_login(auth_url, {"identity": identity, "scope": scope})
 
+
+def application_credential_login(
+    auth_url: str, credential_id: str, secret: str
+) -> Callable[[httpx.Client], str]:
+    """Keystone v3 application credential authentication (its project and roles are the
+    credential's own, so no scope is sent)."""
+    identity = {
+        "methods": ["application_credential"],
+        "application_credential": {"id": credential_id, "secret": secret},
+    }
+    return _keystone_login(auth_url, {"identity": identity})
+
+
+def _keystone_login(auth_url: str, auth: dict[str, Any]) -> Callable[[httpx.Client], str]:
     def login(http: httpx.Client) -> str:
-        body = {
-            "auth": {
-                "identity": {
-                    "methods": ["password"],
-                    "password": {
-                        "user": {"name": username, "password": password, "domain": {"name": domain}}
-                    },
-                },
-                "scope": {"project": {"name": project, "domain": {"name": domain}}},
-            }
-        }
         try:
-            response = http.post(f"{auth_url.rstrip('/')}/v3/auth/tokens", json=body)
+            response = http.post(f"{auth_url.rstrip('/')}/v3/auth/tokens", json={"auth": auth})
         except httpx.HTTPError as exc:
             raise AgentError(f"cannot reach Keystone at {auth_url}: {exc}") from exc
         if response.status_code != 201:
