@@ -68,11 +68,11 @@ lint: $(VENV)/.installed-test
 typecheck: $(VENV)/.installed-test
 	$(BIN)/mypy src/passnic
 
-# Two workers (the machine's two cores), then the lab's tests on their own: lab names are
-# machine-wide, so they run one at a time.
+# Three workers on the machine's two cores (much of the suite waits on subprocesses, servers
+# and guests); the lab's tests are one xdist group (tests/lab/conftest.py), run one after
+# another on one worker while the other two take the rest.
 unit: $(VENV)/.installed-test
-	$(BIN)/pytest -q -n 2 --ignore=tests/lab
-	$(BIN)/pytest -q tests/lab
+	$(BIN)/pytest -q -n 3 --dist loadgroup
 
 # The guest image (Debian's kernel + a busybox initramfs), built once into .cache/guest.
 guest: $(VENV)/.installed
