@@ -87,7 +87,7 @@ def test_concurrent_boots_in_one_process(cloud: Cloud, sample: Any, settings: Se
 
 
 def _views(cloud: Cloud, user: RequestContext) -> list[Any]:
-    return cloud.compute.list_servers(user)
+    return cloud.compute.list_servers(user)[0]
 
 
 # ---- two worker processes --------------------------------------------------------------

@@ -59,14 +59,15 @@ from passnic.compute.models import (
     Server,
     ServerGroup,
 )
-from passnic.compute.names import name_matches
 from passnic.compute.quotas import DEFAULTS
 from passnic.compute.service import (
+    SORT_KEYS,
     BootRequest,
     Hypervisor,
     Nic,
     NicRequest,
     RebuildRequest,
+    ServerQuery,
     ServerView,
     ip_version,
 )
@@ -622,12 +623,6 @@ SERVER_STATUSES = frozenset(
         "VERIFY_RESIZE",
     ]
 )
-SORT_KEYS: dict[str, Callable[[ServerView], Any]] = {
-    "created_at": lambda v: (v.server.created_at.isoformat(), v.server.id),
-    "updated_at": lambda v: ((v.server.updated_at or v.server.created_at).isoformat(), v.server.id),
-    "display_name": lambda v: (v.server.name, v.server.id),
-    "uuid": lambda v: v.server.id,
-}
 
 
 def _since(value: str | None, key: str) -> datetime | None:
@@ -665,43 +660,23 @@ def _list_servers(
     if (q.get("deleted") or "").lower() in ("true", "1"):
         return [], None
     all_tenants = q.get("all_tenants")
-    views = cloud.compute.list_servers(
-        ctx,
+    query = ServerQuery(
         name=q.get("name"),
         status=status,
         all_projects=all_tenants is not None and all_tenants.lower() not in ("false", "0"),
         project_id=q.get("project_id") or q.get("tenant_id"),
         host=q.get("host") or q.get("node"),
+        flavor_id=q.get("flavor"),
+        image_id=q.get("image"),
+        ip=q.get("ip"),
+        changes_since=since_time,
+        changes_before=before_time,
+        sort_key=next(k for k in SORT_KEYS if k == sort_key),
+        desc=q.get("sort_dir", "desc") == "desc",
+        marker=q.get("marker"),
+        limit=limit,
     )
-
-    def keep(v: ServerView) -> bool:
-        s = v.server
-        changed = s.updated_at or s.created_at
-        changed = changed if changed.tzinfo else changed.replace(tzinfo=UTC)
-        ips = [ip for nic in v.nics for ip, _subnet in nic.fixed_ips]
-        return (
-            (q.get("flavor") in (None, s.flavor_id))
-            and (q.get("image") in (None, s.image_id))
-            and (q.get("ip") is None or any(name_matches(q.get("ip"), ip) for ip in ips))
-            and (since_time is None or changed >= since_time)
-            and (before_time is None or changed <= before_time)
-        )
-
-    views = sorted(
-        (v for v in views if keep(v)),
-        key=SORT_KEYS[sort_key],
-        reverse=q.get("sort_dir", "desc") == "desc",
-    )
-    marker = q.get("marker")
-    if marker is not None:
-        ids = [v.server.id for v in views]
-        if marker not in ids:
-            raise BadRequest(f"marker [{marker}] not found")
-        views = views[ids.index(marker) + 1 :]
-    if len(views) > limit:
-        views = views[:limit]
-        return views, views[-1].server.id if views else None
-    return views, None
+    return cloud.compute.list_servers(ctx, query)
 
 
 def _page(

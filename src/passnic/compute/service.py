@@ -40,12 +40,12 @@ import ipaddress
 import logging
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, timedelta
-from typing import Any, Protocol, cast
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal, Protocol, cast, get_args
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import ColumnElement, Select, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from passnic import policy
 from passnic.compute import actions
@@ -60,7 +60,7 @@ from passnic.compute.names import name_matches
 from passnic.compute.protocol import GuestDevice, GuestImage, GuestSpec, Power
 from passnic.compute.quotas import QuotaService
 from passnic.context import RequestContext
-from passnic.db import Database, new_uuid, on_commit, utcnow
+from passnic.db import Database, new_uuid, on_commit, seek, utcnow
 from passnic.errors import BadRequest, Conflict, NotFound, PassnicError
 from passnic.image.service import ImageService
 from passnic.inventory.service import ComputeHost
@@ -126,6 +126,36 @@ class NicRequest:
     port_id: str | None = None
     network_id: str | None = None
     fixed_ip: str | None = None
+
+
+SortKey = Literal["created_at", "updated_at", "display_name", "uuid"]
+#: the ``sort_key`` values a server list takes
+SORT_KEYS: tuple[SortKey, ...] = get_args(SortKey)
+
+
+@dataclass(frozen=True)
+class ServerQuery:
+    """What a server list asks for (Nova's filters, ``sort_key``/``sort_dir``, paging)."""
+
+    name: str | None = None
+    status: str | None = None
+    all_projects: bool = False
+    project_id: str | None = None
+    host: str | None = None
+    flavor_id: str | None = None
+    image_id: str | None = None
+    ip: str | None = None
+    changes_since: datetime | None = None
+    changes_before: datetime | None = None
+    sort_key: SortKey = "created_at"
+    desc: bool = True
+    marker: str | None = None
+    limit: int | None = None
+
+
+def _utc(moment: datetime) -> datetime:
+    """In UTC, as the columns hold it (SQLite keeps the digits, not the zone)."""
+    return moment.astimezone(UTC)
 
 
 @dataclass(frozen=True)
@@ -461,34 +491,79 @@ class ComputeService:
             return self._view(s, self._visible(s, ctx, server_id))
 
     def list_servers(
-        self,
-        ctx: RequestContext,
-        *,
-        name: str | None = None,
-        status: str | None = None,
-        all_projects: bool = False,
-        project_id: str | None = None,
-        host: str | None = None,
-    ) -> list[ServerView]:
-        """A project sees its own servers; admins may ask for every project's (all_tenants),
-        one project's, or one host's. An admin's lookup by name spans every project, so
+        self, ctx: RequestContext, query: ServerQuery | None = None
+    ) -> tuple[list[ServerView], str | None]:
+        """One page of servers and the marker of the next (None: the last page). A project
+        sees its own servers; admins may ask for every project's (all_tenants), one
+        project's, or one host's. An admin's lookup by name spans every project, so
         `openstack server migrate vm1` finds a user's vm1 (Nova would only search the admin's
-        own project and answer "No Server found")."""
+        own project and answer "No Server found"). Filters, order and paging are SQL (keyset
+        paging past the marker), except the regular expressions of ``name`` and ``ip``,
+        matched row by row as they stream in order."""
+        q = query or ServerQuery()
         admin = policy.allowed(ctx, "compute:server:list_all_projects")
+        changed = func.coalesce(Server.updated_at, Server.created_at)
+        sort: dict[str, ColumnElement[Any] | InstrumentedAttribute[Any]] = {
+            "created_at": Server.created_at,
+            "updated_at": changed,
+            "display_name": Server.name,
+            "uuid": Server.id,
+        }
+        keys = [sort[q.sort_key], Server.id] if q.sort_key != "uuid" else [Server.id]
+        stmt = select(Server)
+        if not admin:
+            stmt = stmt.where(Server.project_id == ctx.project_id)
+        elif q.project_id is not None:
+            stmt = stmt.where(Server.project_id == q.project_id)
+        elif not q.all_projects and q.host is None and q.name is None:
+            stmt = stmt.where(Server.project_id == ctx.project_id)
+        if admin and q.host is not None:
+            stmt = stmt.where(Server.host == q.host)
+        if q.status is not None:
+            stmt = stmt.where(Server.status == q.status.upper())
+        if q.flavor_id is not None:
+            stmt = stmt.where(Server.flavor_id == q.flavor_id)
+        if q.image_id is not None:
+            stmt = stmt.where(Server.image_id == q.image_id)
+        if q.changes_since is not None:
+            stmt = stmt.where(changed >= _utc(q.changes_since))
+        if q.changes_before is not None:
+            stmt = stmt.where(changed <= _utc(q.changes_before))
         with self.db.transaction() as s:
-            stmt = select(Server).order_by(Server.created_at.desc(), Server.id)
-            if not admin:
-                stmt = stmt.where(Server.project_id == ctx.project_id)
-            elif project_id is not None:
-                stmt = stmt.where(Server.project_id == project_id)
-            elif not all_projects and host is None and name is None:
-                stmt = stmt.where(Server.project_id == ctx.project_id)
-            if admin and host is not None:
-                stmt = stmt.where(Server.host == host)
-            if status is not None:
-                stmt = stmt.where(Server.status == status.upper())
-            servers = [sv for sv in s.scalars(stmt) if name_matches(name, sv.name)]
-            return self._views(s, servers)
+            after = None
+            if q.marker is not None:
+                mark = s.execute(select(*keys).where(Server.id == q.marker)).first()
+                if mark is None:
+                    raise BadRequest(f"marker [{q.marker}] not found")
+                after = tuple(mark)
+            limit = q.limit if q.limit is not None else 2**31
+            if q.name is None and q.ip is None:
+                rows = list(s.scalars(seek(stmt, keys, after, limit=limit, descending=q.desc)))
+                views = self._views(s, rows)
+            else:
+                views = self._matching(
+                    s, seek(stmt, keys, after, limit=2**31, descending=q.desc), q, limit
+                )
+        if len(views) > limit:
+            views = views[:limit]
+            return views, views[-1].server.id if views else None
+        return views, None
+
+    def _matching(
+        self, s: Session, stmt: Select[Any], q: ServerQuery, limit: int
+    ) -> list[ServerView]:
+        """Up to ``limit`` + 1 servers of ``stmt`` whose name and fixed IPs match the query's
+        patterns, read in chunks so a first page stops early."""
+        found: list[ServerView] = []
+        for chunk in s.scalars(stmt.execution_options(yield_per=200)).partitions():
+            named = [sv for sv in chunk if name_matches(q.name, sv.name)]
+            for view in self._views(s, named):
+                ips = [ip for nic in view.nics for ip, _subnet in nic.fixed_ips]
+                if q.ip is None or any(name_matches(q.ip, ip) for ip in ips):
+                    found.append(view)
+            if len(found) > limit:
+                break
+        return found
 
     def server_refs(
         self, *, ids: Collection[str] | None = None, ref: str | None = None
