@@ -176,6 +176,17 @@ def test_every_view_matches_tempest(scene: Scene, version: APIVersion) -> None:
     assert scene.action(sid, {"lock": None}, scene.user1).status_code == 202
     both("servers", "get_server", "GET", server)
     assert scene.action(sid, {"unlock": None}, scene.user1).status_code == 202
+    console = {"os-getConsoleOutput": {"length": 10}}
+    action = f"{server}/action"
+    check(api, version, user, "servers", "get_console_output", "POST", action, console)
+    if version >= APIVersion(2, 26):
+        tags = f"{server}/tags"
+        check(api, version, user, "servers", "update_all_tags", "PUT", tags, {"tags": ["a"]})
+        check(api, version, user, "servers", "list_tags", "GET", tags)
+        check(api, version, user, "servers", "update_tag", "PUT", f"{tags}/b")
+        check(api, version, user, "servers", "check_tag_existence", "GET", f"{tags}/b")
+        check(api, version, user, "servers", "delete_tag", "DELETE", f"{tags}/b")
+        check(api, version, user, "servers", "delete_all_tags", "DELETE", tags)
 
     # key pairs, server groups, limits, quotas, zones
     key = {"keypair": {"name": "k1", "public_key": PUBLIC_KEY}}
