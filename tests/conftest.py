@@ -8,17 +8,13 @@ import shutil
 import socket
 import subprocess
 import sys
-import threading
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
-import uvicorn
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
 
@@ -27,7 +23,7 @@ from passnic.bootstrap import Credential, bootstrap_sample_cloud
 from passnic.cloud import Cloud
 from passnic.config import Settings
 from passnic.db import Database
-from passnic.server import KEEP_ALIVE_SECONDS, prepare
+from passnic.server import ThreadServer, prepare
 from passnic.supervisor import AgentSupervisor
 
 # Argon2's cheapest parameters: the suite hashes and verifies passwords in nearly every test
@@ -349,32 +345,15 @@ def _live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveCloud]:
     port = free_port()
     prepared = prepare(settings, "127.0.0.1", port)
     cloud = Cloud(settings)
-    config = uvicorn.Config(
-        create_app(cloud),
-        host="127.0.0.1",
-        port=port,
-        log_level="warning",
-        timeout_keep_alive=KEEP_ALIVE_SECONDS,
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
+    server = ThreadServer(cloud, "127.0.0.1", port)
+    server.start()
     agents = AgentSupervisor(prepared.agents)  # the sample hosts' agents, as passnic up runs them
     agents.start()
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        try:
-            httpx.get(f"{url}/", timeout=1)
-            break
-        except httpx.TransportError:
-            time.sleep(0.05)
     try:
-        yield LiveCloud(url, home, prepared.clouds_yaml, cloud)
+        yield LiveCloud(server.url, home, prepared.clouds_yaml, cloud)
     finally:
         agents.stop()
-        server.should_exit = True
-        thread.join(timeout=10)
+        server.stop()
         cloud.close()
 
 

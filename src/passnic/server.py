@@ -6,6 +6,8 @@ import contextlib
 import os
 import signal
 import sys
+import threading
+import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
@@ -72,6 +74,38 @@ GRACEFUL_SHUTDOWN_SECONDS = 2
 #: connection just as the client reuses it and the client fails with "Remote end closed
 #: connection without response"
 KEEP_ALIVE_SECONDS = 75
+
+
+class ThreadServer:
+    """The API served from a thread of this process, configured as ``passnic up`` serves it
+    (the demo and the live tests): ``start`` returns once it listens, ``stop`` ends it."""
+
+    def __init__(self, cloud: Cloud, host: str, port: int, name: str = "controller") -> None:
+        config = uvicorn.Config(
+            create_app(cloud),
+            host=host,
+            port=port,
+            log_level="warning",
+            timeout_keep_alive=KEEP_ALIVE_SECONDS,
+        )
+        self.url = f"http://{host}:{port}"
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, name=name, daemon=True)
+
+    def start(self, timeout: float = 20.0) -> str:
+        """Its URL once it listens; RuntimeError when it does not within ``timeout``."""
+        self.thread.start()
+        deadline = time.monotonic() + timeout
+        while not self.server.started:
+            if not self.thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError(f"the controller did not start at {self.url}")
+            time.sleep(0.05)
+        return self.url
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        if self.thread.is_alive():
+            self.thread.join(timeout=10)
 
 
 def _exit_cleanly(_signum: int, _frame: object) -> None:

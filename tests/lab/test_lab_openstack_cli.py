@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -17,16 +16,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 
-from passnic.app import create_app
 from passnic.cloud import Cloud
 from passnic.config import Settings
 from passnic.image.sample import GUEST_NAME
 from passnic.lab import guests
 from passnic.lab.attach import LAB_ADMIN, attach_lab, start_lab, stop_lab
 from passnic.lab.topology import Lab
-from passnic.server import KEEP_ALIVE_SECONDS, prepare
+from passnic.server import ThreadServer, prepare
 from passnic.supervisor import AgentSupervisor
 from tests.conftest import LiveCloud, free_port
 
@@ -79,37 +76,21 @@ def lab_cloud(lab_prefix: str, tmp_path: Path) -> Iterator[LabCloud]:
     prepared = prepare(settings, "127.0.0.1", port)
     cloud = Cloud(settings)
     lab = start_lab(home / "lab", "qemu", prefix=lab_prefix)
-    server: uvicorn.Server | None = None
-    thread: threading.Thread | None = None
+    server = ThreadServer(cloud, "127.0.0.1", port)
     agents = AgentSupervisor(prepared.agents)
     try:
         attach_lab(cloud, lab, prepared.agents)
         for host in ("compute-0", "compute-1", "compute-2"):
             _passthrough(cloud, host, "enp0s3")
-        config = uvicorn.Config(
-            create_app(cloud),
-            host="127.0.0.1",
-            port=port,
-            log_level="warning",
-            timeout_keep_alive=KEEP_ALIVE_SECONDS,
-        )
-        server = uvicorn.Server(config)
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
+        url = server.start()
         agents.start()
-        url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 20
-        while not server.started and time.monotonic() < deadline:
-            time.sleep(0.05)
         env = LabCloud(LiveCloud(url, home, prepared.clouds_yaml, cloud), lab)
         yield env
         for console in env.consoles:
             console.close()
     finally:
         agents.stop()
-        if server is not None and thread is not None:
-            server.should_exit = True
-            thread.join(timeout=10)
+        server.stop()
         cloud.close()
         stop_lab(lab, home / "lab")
     assert guests.remove_domains(lab_prefix) == []

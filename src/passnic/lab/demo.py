@@ -35,7 +35,6 @@ import re
 import shutil
 import socket
 import tempfile
-import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -200,8 +199,7 @@ class Demo:
         self.result = DemoResult()
         self.lab: Any = None
         self.cloud: Any = None
-        self.server: Any = None  # uvicorn.Server
-        self.server_thread: threading.Thread | None = None
+        self.server: Any = None  # passnic.server.ThreadServer
         self.agents: Any = None  # AgentSupervisor
         self.api: Any = None  # httpx.Client
         self.url = ""
@@ -481,29 +479,14 @@ class Demo:
 
     def start_server(self, port: int) -> str:
         """The controller's HTTP server in a thread, as ``passnic up`` serves it; its URL."""
-        import uvicorn
+        from passnic.server import ThreadServer
 
-        from passnic.app import create_app
-        from passnic.server import KEEP_ALIVE_SECONDS
-
-        config = uvicorn.Config(
-            create_app(self.cloud),
-            host="127.0.0.1",
-            port=port,
-            log_level="warning",
-            timeout_keep_alive=KEEP_ALIVE_SECONDS,
-        )
-        self.server = uvicorn.Server(config)
-        self.server_thread = threading.Thread(
-            target=self.server.run, name="demo-controller", daemon=True
-        )
-        self.server_thread.start()
-        deadline = time.monotonic() + START_SECONDS
-        while not self.server.started:
-            if not self.server_thread.is_alive() or time.monotonic() > deadline:
-                raise DemoError(f"the controller did not start on 127.0.0.1:{port}")
-            time.sleep(0.05)
-        return f"http://127.0.0.1:{port}"
+        server = ThreadServer(self.cloud, "127.0.0.1", port, name="demo-controller")
+        self.server = server
+        try:
+            return server.start(START_SECONDS)
+        except RuntimeError as exc:
+            raise DemoError(str(exc)) from None
 
     def login(self, cred: Any) -> str:
         """A token for one of the sample users (Keystone password authentication, as the
@@ -829,9 +812,8 @@ class Demo:
                 stack.callback(console.close)
             if self.cloud is not None:
                 stack.callback(self.cloud.close)
-            if self.server_thread is not None:
-                stack.callback(self.server_thread.join, 10)
-                stack.callback(setattr, self.server, "should_exit", True)
+            if self.server is not None:
+                stack.callback(self.server.stop)
             if self.api is not None:
                 stack.callback(self.api.close)
             if self.agents is not None:
