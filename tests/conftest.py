@@ -3,6 +3,7 @@ for both), a cloud, an in-process API client, and a live server driven by the re
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -18,6 +19,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
 
+from passnic.agent.host import password_login
 from passnic.app import create_app
 from passnic.bootstrap import Credential, bootstrap_sample_cloud
 from passnic.cloud import Cloud
@@ -100,15 +102,12 @@ class PgTemplates:
         db.dispose()
         self._sample: Template | None = None
 
-    def url(self, name: str) -> str:
-        return PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-
     def _create(self, name: str, template: str | None = None) -> Template:
         with self.admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
             like = f' TEMPLATE "{template}"' if template else ""
             conn.execute(text(f'CREATE DATABASE "{name}"{like}'))
-        return Template(self.url(name))
+        return Template(pg_url(name))
 
     def sample(self) -> Template:
         if self._sample is None:
@@ -149,24 +148,37 @@ def pg_templates(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PgTemplat
         admin.dispose()
 
 
-@pytest.fixture(scope="session")
-def pg_database() -> Iterator[str]:
-    """One PostgreSQL database for the run, migrated once, dropped at the end (for test
-    folders that keep one engine for the run and empty the tables themselves)."""
+def pg_url(name: str) -> str:
+    """The URL of database ``name`` on the test PostgreSQL server."""
+    return PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+
+
+@contextlib.contextmanager
+def throwaway_pg_database(migrate: bool = False) -> Iterator[str]:
+    """A PostgreSQL database of its own (migrated if asked), dropped afterwards; the test
+    skips where there is no PostgreSQL server."""
     admin = _pg_admin()
     name = f"passnic_test_{uuid.uuid4().hex[:12]}"
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    db = Database(url)
-    db.migrate()
-    db.dispose()
     try:
-        yield url
+        if migrate:
+            db = Database(pg_url(name))
+            db.migrate()
+            db.dispose()
+        yield pg_url(name)
     finally:
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def pg_database() -> Iterator[str]:
+    """One migrated PostgreSQL database for the run (for test folders that keep one engine
+    for the run and empty the tables themselves)."""
+    with throwaway_pg_database(migrate=True) as url:
+        yield url
 
 
 def make_database_url(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> str:
@@ -243,24 +255,9 @@ header); tests of an older version's shapes say which they want."""
 
 
 def login(api: TestClient, cred: Credential) -> dict[str, str]:
-    body = {
-        "auth": {
-            "identity": {
-                "methods": ["password"],
-                "password": {
-                    "user": {
-                        "name": cred.username,
-                        "password": cred.password,
-                        "domain": {"id": "default"},
-                    }
-                },
-            },
-            "scope": {"project": {"name": cred.project, "domain": {"id": "default"}}},
-        }
-    }
-    resp = api.post("/identity/v3/auth/tokens", json=body)
-    assert resp.status_code == 201, resp.text
-    return {"X-Auth-Token": resp.headers["X-Subject-Token"]}
+    """A project-scoped token for a sample user, as the host agents sign in."""
+    token = password_login("/identity", cred.username, cred.password, cred.project)(api)
+    return {"X-Auth-Token": token}
 
 
 @pytest.fixture

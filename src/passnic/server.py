@@ -12,6 +12,7 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import uvicorn
 
@@ -149,25 +150,16 @@ def serve(
             say(FAKE_LINE.format(reason=fake_reason))
         stack.callback(supervisor.stop)
         supervisor.start()
+        options: dict[str, Any] = {
+            "host": host,
+            "port": port,
+            "timeout_graceful_shutdown": GRACEFUL_SHUTDOWN_SECONDS,
+            "timeout_keep_alive": KEEP_ALIVE_SECONDS,
+            **logging_options(log_level),
+        }
         if workers > 1:
             # Worker processes re-import the app; the environment carries the settings.
             os.environ.update(settings.export())
-            uvicorn.run(
-                "passnic.app:create_app",
-                factory=True,
-                host=host,
-                port=port,
-                workers=workers,
-                timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
-                timeout_keep_alive=KEEP_ALIVE_SECONDS,
-                **logging_options(log_level),
-            )
+            uvicorn.run("passnic.app:create_app", factory=True, workers=workers, **options)
         else:
-            uvicorn.run(
-                create_app(cloud),
-                host=host,
-                port=port,
-                timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
-                timeout_keep_alive=KEEP_ALIVE_SECONDS,
-                **logging_options(log_level),
-            )
+            uvicorn.run(create_app(cloud), **options)

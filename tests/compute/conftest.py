@@ -150,6 +150,22 @@ class Scene:
         self.hosts.settle()
         return self.show(resp.json()["server"]["id"])
 
+    def post_server(self, name: str = "vm1", **server: Any) -> Any:
+        """user1's ``POST /servers`` without a network (``server`` adds or overrides keys),
+        then every host settles; the response, whatever its status."""
+        body = {
+            "server": {
+                "name": name,
+                "imageRef": self.image_id,
+                "flavorRef": self.flavor_id("small"),
+                "networks": "none",
+                **server,
+            }
+        }
+        resp = self.api.post(f"{API}/servers", json=body, headers=self.user1)
+        self.hosts.settle()
+        return resp
+
     def show(self, server_id: str, headers: dict[str, str] | None = None) -> dict[str, Any]:
         resp = self.api.get(f"{API}/servers/{server_id}", headers=headers or self.admin)
         assert resp.status_code == 200, resp.text

@@ -10,21 +10,6 @@ from passnic.image.models import Image
 from tests.compute.conftest import API, Scene
 
 
-def boot(scene: Scene, **server: Any) -> Any:
-    body = {
-        "server": {
-            "name": "vm1",
-            "imageRef": scene.image_id,
-            "flavorRef": scene.flavor_id("small"),
-            "networks": "none",
-            **server,
-        }
-    }
-    resp = scene.api.post(f"{API}/servers", json=body, headers=scene.user1)
-    scene.hosts.settle()
-    return resp
-
-
 def message(resp: Any) -> str:
     assert resp.status_code == 400, resp.text
     text: str = resp.json()["badRequest"]["message"]
@@ -46,7 +31,7 @@ def message(resp: Any) -> str:
     ],
 )
 def test_refused(scene: Scene, server: dict[str, Any], words: str) -> None:
-    assert words in message(boot(scene, **server))
+    assert words in message(scene.post_server(**server))
     servers = scene.api.get(f"{API}/servers", headers=scene.user1).json()["servers"]
     assert servers == []
 
@@ -56,17 +41,16 @@ def test_image_minimums_against_the_flavor(scene: Scene) -> None:
         image = s.get(Image, scene.image_id)
         assert image is not None
         image.min_ram = 10**6
-    assert message(boot(scene)) == "Flavor's memory is too small for requested image."
+    assert message(scene.post_server()) == "Flavor's memory is too small for requested image."
     with scene.cloud.db.transaction() as s:
         image = s.get(Image, scene.image_id)
         assert image is not None
         image.min_ram, image.min_disk = 0, 10**4
-    assert "Flavor's disk is too small for requested image" in message(boot(scene))
+    assert "Flavor's disk is too small for requested image" in message(scene.post_server())
 
 
 def test_default_security_group_and_access_ips_are_kept(scene: Scene) -> None:
-    resp = boot(
-        scene,
+    resp = scene.post_server(
         security_groups=[{"name": "default"}],
         accessIPv4="192.0.2.10",
         accessIPv6="2001:db8::10",

@@ -7,14 +7,15 @@ import os
 import subprocess
 import time
 from collections import Counter
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import create_engine, text
 
+from passnic.agent.host import password_login
 from passnic.bootstrap import bootstrap_sample_cloud, write_clouds_yaml
 from passnic.cloud import Cloud
 from passnic.compute.sample import seed_flavors
@@ -25,7 +26,7 @@ from passnic.db import Database
 from passnic.fabric.sample import SAMPLE_SWITCH
 from passnic.image.sample import seed_cirros
 from tests.compute.conftest import ADMIN, add_host, make_passthrough, net0
-from tests.conftest import BIN, PG_ADMIN_URL, free_port, stop_leftover_agents
+from tests.conftest import BIN, free_port, stop_leftover_agents, throwaway_pg_database
 
 REASON = "No valid host: {hosts} hosts have a pci-passthrough NIC on group0-data0"
 
@@ -94,38 +95,14 @@ def _views(cloud: Cloud, user: RequestContext) -> list[Any]:
 
 
 @pytest.fixture
-def pg_url() -> Any:
-    name = f"passnic_conc_{os.getpid()}_{int(time.time())}"
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    except Exception as exc:  # pragma: no cover - only where PostgreSQL is missing
-        admin.dispose()
-        pytest.skip(f"PostgreSQL at {PG_ADMIN_URL} is unavailable: {exc}")
-    try:
-        yield PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+def pg_url() -> Iterator[str]:
+    with throwaway_pg_database() as url:
+        yield url
 
 
 def _login(base: str, password: str) -> str:
-    body = {
-        "auth": {
-            "identity": {
-                "methods": ["password"],
-                "password": {
-                    "user": {"name": "user1", "password": password, "domain": {"id": "default"}}
-                },
-            },
-            "scope": {"project": {"name": "project1", "domain": {"id": "default"}}},
-        }
-    }
-    resp = httpx.post(f"{base}/identity/v3/auth/tokens", json=body, timeout=30)
-    resp.raise_for_status()
-    return resp.headers["X-Subject-Token"]
+    with httpx.Client(timeout=30) as http:
+        return password_login(f"{base}/identity", "user1", password, "project1")(http)
 
 
 @pytest.mark.postgres

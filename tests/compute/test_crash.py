@@ -17,8 +17,9 @@ from typing import Any
 import httpx
 import pytest
 import yaml
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import select
 
+from passnic.agent.host import password_login
 from passnic.bootstrap import bootstrap_sample_cloud, ensure_sample_agents, write_clouds_yaml
 from passnic.cloud import Cloud
 from passnic.compute.models import Migration, Server
@@ -28,7 +29,7 @@ from passnic.db import Database
 from passnic.image.sample import seed_cirros
 from passnic.placement.models import DeviceClaim
 from tests.compute.conftest import ADMIN, make_passthrough, net0
-from tests.conftest import BIN, PG_ADMIN_URL, free_port, stop_leftover_agents
+from tests.conftest import BIN, free_port, stop_leftover_agents, throwaway_pg_database
 
 pytestmark = pytest.mark.postgres
 
@@ -39,16 +40,8 @@ TRANSIENT_MIGRATIONS = {"pre-migrating", "migrating", "confirming", "reverting"}
 
 @pytest.fixture
 def pg_url() -> Iterator[str]:
-    name = f"passnic_crash_{os.getpid()}_{int(time.time())}"
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with throwaway_pg_database() as url:
+        yield url
 
 
 class Controller:
@@ -105,20 +98,8 @@ class Controller:
 
 
 def _login(base: str, user: str, password: str, project: str) -> dict[str, str]:
-    body = {
-        "auth": {
-            "identity": {
-                "methods": ["password"],
-                "password": {
-                    "user": {"name": user, "password": password, "domain": {"id": "default"}}
-                },
-            },
-            "scope": {"project": {"name": project, "domain": {"id": "default"}}},
-        }
-    }
-    resp = httpx.post(f"{base}/identity/v3/auth/tokens", json=body, timeout=30)
-    resp.raise_for_status()
-    return {"X-Auth-Token": resp.headers["X-Subject-Token"]}
+    with httpx.Client(timeout=30) as http:
+        return {"X-Auth-Token": password_login(f"{base}/identity", user, password, project)(http)}
 
 
 def _until(what: Callable[[], bool], seconds: float, message: str) -> None:

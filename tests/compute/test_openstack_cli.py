@@ -16,6 +16,7 @@ import pytest
 
 from passnic.agent.discovery import discover_host
 from passnic.agent.fakesysfs import build_sample_compute_sysfs
+from passnic.agent.host import password_login
 from passnic.bootstrap import load_credentials
 from passnic.compute.sample import seed_flavors
 from passnic.image.sample import seed_cirros
@@ -32,24 +33,8 @@ class Inventory:
     def __init__(self, live: LiveCloud) -> None:
         cred = next(c for c in load_credentials(live.home) if c.cloud == ADMIN)
         self.http = httpx.Client(base_url=live.url, timeout=30)
-        auth = {
-            "auth": {
-                "identity": {
-                    "methods": ["password"],
-                    "password": {
-                        "user": {
-                            "name": cred.username,
-                            "password": cred.password,
-                            "domain": {"id": "default"},
-                        }
-                    },
-                },
-                "scope": {"project": {"name": cred.project, "domain": {"id": "default"}}},
-            }
-        }
-        resp = self.http.post("/identity/v3/auth/tokens", json=auth)
-        resp.raise_for_status()
-        self.http.headers["X-Auth-Token"] = resp.headers["X-Subject-Token"]
+        login = password_login("/identity", cred.username, cred.password, cred.project)
+        self.http.headers["X-Auth-Token"] = login(self.http)
 
     def call(self, method: str, path: str, body: Any = None) -> Any:
         resp = self.http.request(method, f"/inventory/v1{path}", json=body)

@@ -26,21 +26,6 @@ def set_quota(scene: Scene, **limits: int) -> Any:
     return scene.api.put(path, json={"quota_set": limits}, headers=scene.admin)
 
 
-def boot_none(scene: Scene, name: str, **server: Any) -> Any:
-    body = {
-        "server": {
-            "name": name,
-            "imageRef": scene.image_id,
-            "flavorRef": scene.flavor_id("small"),
-            "networks": "none",
-            **server,
-        }
-    }
-    resp = scene.api.post(f"{API}/servers", json=body, headers=scene.user1)
-    scene.hosts.settle()
-    return resp
-
-
 def test_instances_quota_is_set_enforced_shown_and_reset(scene: Scene) -> None:
     user = scene.user1
     resp = set_quota(scene, instances=1)
@@ -51,8 +36,8 @@ def test_instances_quota_is_set_enforced_shown_and_reset(scene: Scene) -> None:
         f"{API}/os-quota-sets/{project1(scene)}", json={"quota_set": {"cores": 1}}, headers=user
     )
     assert denied.status_code == 403
-    assert boot_none(scene, "vm1").status_code == 202
-    refused = boot_none(scene, "vm2")
+    assert scene.post_server("vm1").status_code == 202
+    refused = scene.post_server("vm2")
     assert refused.status_code == 403, refused.text
     assert refused.json() == {
         "forbidden": {
@@ -71,19 +56,19 @@ def test_instances_quota_is_set_enforced_shown_and_reset(scene: Scene) -> None:
     assert set_quota(scene, bananas=3).status_code == 400
     reset = scene.api.delete(f"{API}/os-quota-sets/{project1(scene)}", headers=scene.admin)
     assert reset.status_code == 202
-    assert boot_none(scene, "vm2").status_code == 202
+    assert scene.post_server("vm2").status_code == 202
 
 
 def test_cores_and_ram_count_the_flavor(scene: Scene) -> None:
     small = scene.api.get(f"{API}/flavors/{scene.flavor_id('small')}", headers=scene.user1)
     vcpus, ram = small.json()["flavor"]["vcpus"], small.json()["flavor"]["ram"]
     assert set_quota(scene, cores=vcpus, ram=-1).status_code == 200
-    assert boot_none(scene, "vm1").status_code == 202
-    refused = boot_none(scene, "vm2")
+    assert scene.post_server("vm1").status_code == 202
+    refused = scene.post_server("vm2")
     assert refused.status_code == 403
     assert "Quota exceeded for cores" in refused.json()["forbidden"]["message"]
     assert set_quota(scene, cores=-1, ram=ram).status_code == 200
-    assert "Quota exceeded for ram" in boot_none(scene, "vm2").json()["forbidden"]["message"]
+    assert "Quota exceeded for ram" in scene.post_server("vm2").json()["forbidden"]["message"]
 
 
 def test_two_concurrent_boots_cannot_both_take_the_last_instance(scene: Scene) -> None:
@@ -128,10 +113,10 @@ def test_key_pairs_server_groups_and_metadata_quotas(scene: Scene) -> None:
     again = api.post(f"{API}/os-server-groups", json=group, headers=user)
     assert again.status_code == 403
     assert again.json()["forbidden"]["message"] == "Quota exceeded, too many server groups."
-    refused = boot_none(scene, "vm1", metadata={"a": "1", "b": "2"})
+    refused = scene.post_server("vm1", metadata={"a": "1", "b": "2"})
     assert refused.status_code == 403
     assert refused.json()["forbidden"]["message"] == "Maximum number of metadata items exceeds 1"
-    booted = boot_none(scene, "vm1", metadata={"a": "1"})
+    booted = scene.post_server("vm1", metadata={"a": "1"})
     assert booted.status_code == 202
     meta = f"{API}/servers/{booted.json()['server']['id']}/metadata"
     assert api.post(meta, json={"metadata": {"b": "2"}}, headers=user).status_code == 403

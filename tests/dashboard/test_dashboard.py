@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
+from passnic.agent.host import password_login
 from passnic.bootstrap import Credential
 from passnic.fabric.portconfig import PortConfig
 from tests.conftest import LiveCloud
@@ -23,24 +24,10 @@ VM1_PORT = "GigabitEthernet1/0/1"  # tor-1's port cabled to compute-0 enp0s3
 
 
 def api_as(live_ui: LiveCloud, cred: Credential) -> httpx.Client:
-    auth = {
-        "identity": {
-            "methods": ["password"],
-            "password": {
-                "user": {
-                    "name": cred.username,
-                    "password": cred.password,
-                    "domain": {"id": "default"},
-                }
-            },
-        },
-        "scope": {"project": {"name": cred.project, "domain": {"id": "default"}}},
-    }
-    resp = httpx.post(f"{live_ui.url}/identity/v3/auth/tokens", json={"auth": auth})
-    resp.raise_for_status()
-    return httpx.Client(
-        base_url=live_ui.url, headers={"X-Auth-Token": resp.headers["X-Subject-Token"]}, timeout=30
-    )
+    http = httpx.Client(base_url=live_ui.url, timeout=30)
+    login = password_login("/identity", cred.username, cred.password, cred.project)
+    http.headers["X-Auth-Token"] = login(http)
+    return http
 
 
 Creds = dict[str, Credential]

@@ -17,6 +17,7 @@ import httpx
 import pytest
 import yaml
 
+from passnic.agent.host import password_login
 from passnic.lab import netns
 from passnic.lab.attach import NAMESPACE_DRIVER
 from passnic.lab.topology import Lab, read_prefix
@@ -42,24 +43,11 @@ class Stopped:
 
 def _admin_token(base: str, home: Path) -> str:
     auth = yaml.safe_load((home / "clouds.yaml").read_text())["clouds"]["passnic-admin"]["auth"]
-    body = {
-        "auth": {
-            "identity": {
-                "methods": ["password"],
-                "password": {
-                    "user": {
-                        "name": auth["username"],
-                        "password": auth["password"],
-                        "domain": {"id": "default"},
-                    }
-                },
-            },
-            "scope": {"project": {"name": auth["project_name"], "domain": {"id": "default"}}},
-        }
-    }
-    resp = httpx.post(f"{base}/identity/v3/auth/tokens", json=body, timeout=10)
-    assert resp.status_code == 201, resp.text
-    return resp.headers["X-Subject-Token"]
+    login = password_login(
+        f"{base}/identity", auth["username"], auth["password"], auth["project_name"]
+    )
+    with httpx.Client(timeout=10) as http:
+        return login(http)
 
 
 def _hosts_up(base: str, headers: dict[str, str], hostnames: set[str]) -> set[str]:
