@@ -12,15 +12,20 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import httpx
 import pytest
 
 from passnic.bootstrap import Credential, load_credentials
+from passnic.dashboard.client import TOKEN_COOKIE
 from passnic.dashboard.routes import STATIC, VENDOR_FILES
+from tests.compute.conftest import Scene, scene
 from tests.conftest import LiveCloud
 
 if TYPE_CHECKING:
     from selenium.webdriver.remote.webdriver import WebDriver
     from selenium.webdriver.remote.webelement import WebElement
+
+__all__ = ["Scene", "scene"]  # the compute scene (vm1's NIC on tor-1), for test_session.py
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
@@ -94,8 +99,15 @@ class Browser:
         self.wait(lambda: "/ui/topology" in self.driver.current_url, "the topology after sign-in")
 
     def logout(self) -> None:
+        """Sign out: the cookie is gone and its token revoked (asked outside the browser)."""
+        token = self.driver.get_cookie(TOKEN_COOKIE)["value"]
         self.find("form[action='/ui/logout'] button").click()
         self.wait(lambda: "/ui/login" in self.driver.current_url, "the sign-in page")
+        assert self.driver.get_cookie(TOKEN_COOKIE) is None
+        revoked = httpx.get(
+            f"{self.url}/networking/v2.0/networks", headers={"X-Auth-Token": token}, timeout=30
+        )
+        assert revoked.status_code == 401, revoked.text
 
     def console_errors(self) -> list[str]:
         """Errors the page logged since the last call (the log is drained by reading it)."""

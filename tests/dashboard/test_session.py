@@ -1,6 +1,7 @@
 """The dashboard's session and safety without a browser: `/` for browsers and for API clients,
 the cookie's flags, CSRF on every form, sign-in required, admin pages closed to members, what a
-member's topology holds, and how a switch port's line becomes VLANs."""
+member's topology holds, a member's frame traces (their own servers' only), and how a switch
+port's line becomes VLANs."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ from fastapi.testclient import TestClient
 from passnic.bootstrap import Credential
 from passnic.dashboard.client import LOGIN_CSRF_COOKIE, TOKEN_COOKIE
 from passnic.dashboard.topology import port_vlans
+from passnic.fabric.portconfig import PortConfig
+from tests.compute.conftest import ADMIN, Scene
 
 HTML = {"Accept": "text/html,application/xhtml+xml"}
 
@@ -87,6 +90,62 @@ def test_forms_need_the_csrf_token(api: TestClient, sample: dict[str, Credential
     assert out.status_code == 303
     api.cookies.clear()
     assert api.get("/ui/hosts", follow_redirects=False).headers["location"] == "/ui/login"
+
+
+def test_a_member_traces_their_own_servers_only(
+    scene: Scene, sample: dict[str, Credential]
+) -> None:
+    """user1 traces vm1 through the API and the dashboard, and is not told of user2's server
+    (not found, as in Nova) nor, when vm1's port drifts into project2's VLAN, its network's
+    name. Tracing a switch port of any NIC stays the admin's."""
+    api = scene.api
+    project2 = scene.cloud.identity.list_projects(ADMIN, name="project2")[0].id
+    p2net = {
+        "name": "p2net",
+        "project_id": project2,
+        "provider:network_type": "vlan",
+        "provider:physical_network": "group0-data0",
+        "provider:segmentation_id": 30,
+    }
+    resp = api.post("/networking/v2.0/networks", json={"network": p2net}, headers=scene.admin)
+    assert resp.status_code == 201, resp.text
+    port = {"network_id": resp.json()["network"]["id"], "binding:vnic_type": "direct-physical"}
+    resp = api.post("/networking/v2.0/ports", json={"port": port}, headers=scene.user2)
+    assert resp.status_code == 201, resp.text
+    theirs = scene.boot(
+        "vm-p2", networks=[{"port": resp.json()["port"]["id"]}], headers=scene.user2
+    )
+    vm1 = scene.boot("vm1", networks=[{"port": scene.port()["id"]}])
+    assert vm1["status"] == theirs["status"] == "ACTIVE"
+    fabric = api.get(f"/fabric/v1/servers/{vm1['id']}", headers=scene.user1)
+    assert fabric.status_code == 200, fabric.text
+    (mine,) = fabric.json()["server"]["ports"]
+    landing = (
+        f"untagged frame enters tor-1 {mine['port']} (access VLAN 10) → VLAN 10 → net0 (project1)"
+    )
+    for path in (f"/fabric/v1/servers/{theirs['id']}", f"/fabric/v1/servers/{theirs['id']}/trace"):
+        assert api.get(path, headers=scene.user1).status_code == 404
+        assert api.get(path, headers=scene.user2).status_code == 200
+    free_port = "/fabric/v1/switches/tor-1/ports/GigabitEthernet1/0/2/trace"
+    assert api.get(free_port, headers=scene.user1).status_code == 403
+    assert api.get(free_port, headers=scene.admin).status_code == 200
+
+    sign_in(api, sample["user1"])
+    assert landing in api.get(f"/ui/servers/{vm1['id']}/trace").text
+    refused = api.get(f"/ui/servers/{theirs['id']}/trace").text
+    assert f"Server {theirs['id']} could not be found." in refused and "enters" not in refused
+    node = next(
+        e["data"]
+        for e in api.get("/ui/topology.json").json()["elements"]
+        if e["data"]["id"] == f"server:{vm1['id']}"
+    )
+    assert node["trace"] == f"/ui/servers/{vm1['id']}/trace"
+    scene.cloud.fabric.soft("tor-1").switch.configure(mine["port"], PortConfig.access(30))
+    crossing = api.get(f"/ui/servers/{vm1['id']}/trace").text
+    assert "→ VLAN 30 → a network of another project — crosses" in crossing
+    assert "p2net" not in crossing and "project2" not in crossing
+    admin_view = api.get(f"/fabric/v1/servers/{vm1['id']}/trace", headers=scene.admin).json()
+    assert "→ VLAN 30 → p2net (project2)" in admin_view["traces"][0]["summary"]
 
 
 def test_sysinv_refusal_is_shown_in_the_host_card(
@@ -229,3 +288,23 @@ def test_a_trunk_and_its_extra_vlans_are_marked() -> None:
          "switch": "tor-1", "port": "Gi1/0/1", "actual": trunk, "vlan": 10, "drift": False,
          "networks": ["net10"]}
     ]  # fmt: skip
+
+
+def test_a_nic_held_through_a_pci_alias_is_drawn_claimed(
+    scene: Scene, sample: dict[str, Credential]
+) -> None:
+    """A flavor's PCI alias holds a NIC with no port bound to it: the topology learns the
+    holder from the host's held NICs, not from port bindings."""
+    scene.alias_flavor("small-x710", "nic-x710", "8086", "1572")
+    vm = scene.boot("vm-alias", flavor="small-x710", networks="none")
+    assert vm["status"] == "ACTIVE", vm.get("fault")
+    ((host, _pci, holder),) = scene.claims()
+    assert holder == "vm-alias"
+    sign_in(scene.api, sample["admin"])
+    nics = [
+        e["data"] | {"classes": e.get("classes", "")}
+        for e in scene.api.get("/ui/topology.json").json()["elements"]
+        if e["data"]["id"].startswith(f"nic:{host}:")
+    ]
+    claimed = [n for n in nics if "claimed" in n["classes"]]
+    assert [n["label"].rsplit(" · ", 1)[-1] for n in claimed] == ["vm-alias"], nics

@@ -1,6 +1,7 @@
 """Fabric commands: the access switches, their ports, the cabling from host NICs, the audit,
-alarms, trace and the L2 report, over ``/fabric/v1`` (admin only); and, on the controller's
-machine, the rotation of the key that encrypts switch credentials."""
+alarms, trace and the L2 report, over ``/fabric/v1`` (the admin's; a member may trace their own
+project's servers); and, on the controller's machine, the rotation of the key that encrypts
+switch credentials."""
 
 from __future__ import annotations
 

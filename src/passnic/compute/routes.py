@@ -1161,12 +1161,29 @@ def show_hypervisor(request: Request, hypervisor_id: str, cloud: CloudDep, ctx: 
 
 @router.get("/v2.1/os-hypervisors/{hypervisor_id}/pci-passthrough-nics")
 def hypervisor_nics(request: Request, hypervisor_id: str, cloud: CloudDep, ctx: ContextDep) -> Any:
-    """Passnic's own: the host's pci-passthrough NICs, total, used and free (Nova's hypervisor
-    view is closed to extra fields, so strict clients would refuse them there)."""
+    """Passnic's own: the host's pci-passthrough NICs, total, used and free, and which server
+    holds each used one, through a port or a flavor's PCI alias (Nova's hypervisor view is
+    closed to extra fields, so strict clients would refuse them there)."""
     h = _find_hypervisor(hypervisor_id, cloud, ctx)
     used = h.nics_used
+    held = [
+        {
+            "pci_address": c.pci_address,
+            "interface": c.ifname,
+            "server_id": c.consumer_id,
+            "server_name": c.consumer_name,
+            "port_id": c.port_id,
+            "pci_alias": c.alias_name,
+        }
+        for c in cloud.compute.nics_held(ctx, h.host.hostname)
+    ]
     return {
-        "pci_passthrough_nics": {"total": h.nics_total, "used": used, "free": h.nics_total - used}
+        "pci_passthrough_nics": {
+            "total": h.nics_total,
+            "used": used,
+            "free": h.nics_total - used,
+            "held": held,
+        }
     }
 
 

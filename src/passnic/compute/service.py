@@ -1501,6 +1501,11 @@ class ComputeService:
             for h in hosts
         ]
 
+    def nics_held(self, ctx: RequestContext, hostname: str) -> list[DeviceClaim]:
+        """The NICs servers hold on a host, through a port or a flavor's PCI alias (admin)."""
+        policy.enforce(ctx, "compute:host:admin")
+        return self.placement.list_claims(hostname)
+
     def _visible_or_deleted(self, s: Session, ctx: RequestContext, server_id: str) -> None:
         """A server's actions outlive it, as in Nova: its owner or an admin may read them."""
         server = s.get(Server, server_id)

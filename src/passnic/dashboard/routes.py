@@ -253,35 +253,41 @@ async def topology_json(request: Request) -> Response:
     return JSONResponse(data, headers=SECURITY_HEADERS)
 
 
+async def _trace(s: Session, url: str, tag: str) -> HTMLResponse:
+    """Where frames from the traced NICs land, from their switch ports' actual configuration:
+    one tag asked for, or by default the untagged frame and, on a trunk, a frame tagged with each
+    of its extra VLANs (where the guest reaches other networks). ``url`` is the fabric API's
+    trace under /ui."""
+    api = "/fabric/v1" + url.removeprefix("/ui")
+    tag = tag.strip()
+    values: dict[str, Any] = {"url": url, "tag": tag, "traces": [], "port": None, "problem": None}
+    if tag and not (tag.isdigit() and 0 <= int(tag) <= 4095):
+        values["problem"] = "A VLAN tag is a number from 0 to 4095."
+        return s.page("_trace.html", **values)
+    try:
+        found = await s.api.get(api, **({"tag": int(tag)} if tag else {}))
+        traces = found["traces"]
+        if not tag:
+            extra = set().union(*(topology.port_vlans(t["actual"])[1] for t in traces))
+            for t in sorted(extra):
+                traces += (await s.api.get(api, tag=t))["traces"]
+        values.update(traces=traces, port=found.get("port"))
+    except ApiError as exc:
+        values["problem"] = exc.message
+    return s.page("_trace.html", **values)
+
+
 @router.get("/servers/{server_id}/trace")
 async def trace(request: Request, server_id: str, tag: str = "") -> Response:
-    """Where the server's frames land: one tag asked for, or by default the untagged frame and,
-    on a trunk, a frame tagged with each of its extra VLANs (where the guest reaches other
-    networks)."""
-    s = await session(request)
-    tag = tag.strip()
-    if tag and not (tag.isdigit() and 0 <= int(tag) <= 4095):
-        return s.page(
-            "_trace.html",
-            traces=[],
-            problem="A VLAN tag is a number from 0 to 4095.",
-            server_id=server_id,
-            tag=tag,
-        )
-    path = f"/fabric/v1/servers/{server_id}/trace"
-    tags: list[int | None] = [int(tag)] if tag else [None]
-    traces: list[Any] = []
-    problem = None
-    try:
-        if not tag:
-            ports = (await s.api.get(f"/fabric/v1/servers/{server_id}"))["server"]["ports"]
-            tags += sorted(set().union(*(topology.port_vlans(p["actual"])[1] for p in ports)))
-        for t in tags:
-            found = await s.api.get(path, **({} if t is None else {"tag": t}))
-            traces += found["traces"]
-    except ApiError as exc:
-        problem = exc.message
-    return s.page("_trace.html", traces=traces, problem=problem, server_id=server_id, tag=tag)
+    """A server's NICs (a member's own servers too: the API decides)."""
+    return await _trace(await session(request), topology.server_trace(server_id), tag)
+
+
+@router.get("/switches/{switch}/ports/{port:path}/trace")
+async def port_trace(request: Request, switch: str, port: str, tag: str = "") -> Response:
+    """The NIC cabled to a switch port, held or free: a free NIC's port should drop every
+    frame, but what it does is what its actual configuration says."""
+    return await _trace(await session(request), topology.port_trace(switch, port), tag)
 
 
 # ---- hosts: the StarlingX admin procedure ------------------------------------------------
@@ -373,7 +379,11 @@ async def _networks(s: Session, error: str | None = None) -> HTMLResponse:
     cidrs: dict[str, list[str]] = {}
     for sub in subnets["subnets"]:
         cidrs.setdefault(sub["network_id"], []).append(sub["cidr"])
-    net_names = {n["id"]: n["name"] for n in nets["networks"]}
+    net_labels = {
+        n["id"]: n["name"] if seg is None else f"{n['name']} (VLAN {seg})"
+        for n in nets["networks"]
+        for seg in [n.get("provider:segmentation_id")]
+    }
     return s.page(
         "networks.html",
         tab="networks",
@@ -382,7 +392,7 @@ async def _networks(s: Session, error: str | None = None) -> HTMLResponse:
         ports=[p for p in ports["ports"] if p.get("binding:vnic_type") == "direct-physical"],
         ranges=ranges["network_segment_ranges"],
         projects=names,
-        net_names=net_names,
+        net_labels=net_labels,
         error=error,
     )
 

@@ -10,6 +10,7 @@ import asyncio
 import re
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote
 
 from passnic.dashboard.client import Api
 from passnic.fabric.portconfig import parse_vlan_list
@@ -34,6 +35,8 @@ class Inputs:
     servers: list[dict[str, Any]] = field(default_factory=list)
     #: server id -> its fabric ports (switch port, NIC, VLAN)
     server_fabric: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    #: (hostname, NIC) -> the id of the server holding it (by a port or a flavor's PCI alias)
+    held: dict[tuple[str, str], str] = field(default_factory=dict)
     projects: dict[str, str] = field(default_factory=dict)
 
 
@@ -56,11 +59,15 @@ async def gather(api: Api, admin: bool) -> Inputs:
 
     async def host(h: dict[str, Any]) -> None:
         base = f"/inventory/v1/ihosts/{h['uuid']}"
-        ports, ifaces, assigned = await asyncio.gather(
+        nics = f"/compute/v2.1/os-hypervisors/{h['hostname']}/pci-passthrough-nics"
+        ports, ifaces, assigned, used = await asyncio.gather(
             api.get(f"{base}/ethernet_ports"),
             api.get(f"{base}/iinterfaces"),
             api.get(f"{base}/interface_datanetworks"),
+            api.get_or({"pci_passthrough_nics": {"held": []}}, nics),
         )
+        for held in used["pci_passthrough_nics"]["held"]:
+            got.held[(h["hostname"], held["interface"])] = held["server_id"]
         got.host_nics[h["hostname"]] = (
             ports["ethernet_ports"],
             ifaces["iinterfaces"],
@@ -155,13 +162,38 @@ def _pairs(details: list[tuple[str, Any]]) -> list[list[str]]:
     return [[k, "—" if v in (None, "") else str(v)] for k, v in details]
 
 
+def server_trace(server_id: str) -> str:
+    """The dashboard's trace of a server's frames (the fabric API's path under /ui)."""
+    return f"/ui/servers/{quote(server_id, safe='')}/trace"
+
+
+def port_trace(switch: str, port: str) -> str:
+    """The dashboard's trace of frames from the NIC cabled to a switch port; port names keep
+    their slashes (GigabitEthernet1/0/1)."""
+    return f"/ui/switches/{quote(switch, safe='')}/ports/{quote(port)}/trace"
+
+
 def build(got: Inputs) -> dict[str, Any]:
-    """Elements and a plain list of frame paths (the same picture, readable without a mouse)."""
+    """Elements and a plain list of frame paths (the same picture, readable without a mouse).
+    A NIC and its switch port trace the frames of the server holding the NIC or, when free, what
+    the port's actual configuration does with the NIC's frames."""
     g = Graph()
     nic_server: dict[tuple[str, str], dict[str, Any]] = {}
     for s in got.servers:
         for fp in got.server_fabric.get(s["id"], []):
             nic_server[(fp["host"], fp["nic"])] = s
+    nic_trace = {
+        (r["host"], r["nic"]): port_trace(sw, r["name"])
+        for sw, rows in got.switch_ports.items()
+        for r in rows
+        if r["host"]
+    }
+    for (host, nic), s in nic_server.items():
+        nic_trace[(host, nic)] = server_trace(s["id"])
+    by_id = {s["id"]: s for s in got.servers}
+    for key, server_id in got.held.items():  # a flavor's PCI alias holds NICs without a port
+        if key not in nic_server and server_id in by_id:
+            nic_server[key] = by_id[server_id]
 
     # hosts and their NICs (all but the platform's)
     y = 0.0
@@ -200,7 +232,7 @@ def build(got: Inputs) -> dict[str, Any]:
                 ["claimed" if holder else "free", ifclass],
                 parent=host_id,
                 y=y,
-                server=holder["id"] if holder else None,
+                trace=nic_trace.get((name, p["name"])),
             )
             y += ROW
         y += ROW / 2
@@ -224,7 +256,6 @@ def build(got: Inputs) -> dict[str, Any]:
                 classes.append("drift")
             if trunk:
                 classes.append("trunk")
-            holder = nic_server.get((r["host"], r["nic"]))
             g.node(
                 port_id,
                 "swport",
@@ -242,7 +273,7 @@ def build(got: Inputs) -> dict[str, Any]:
                 classes,
                 parent=sw_id,
                 y=g.want_y.get(nic_id, y),
-                server=holder["id"] if holder else None,
+                trace=nic_trace.get((r["host"], r["nic"])),
             )
             if r["host"]:
                 g.edge(nic_id, port_id, "cable", "drift" if drift else "")
@@ -310,6 +341,7 @@ def build(got: Inputs) -> dict[str, Any]:
             [s["status"].lower()],
             y=g.mean_y([*nics, *(n for n in nets if n)], y),
             server=s["id"],
+            trace=server_trace(s["id"]),
         )
         for net_id in nets:
             if net_id:

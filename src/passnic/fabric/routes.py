@@ -1,5 +1,6 @@
-"""The fabric API under ``/fabric/v1`` (admin only): switches, ports, cabling, audit, alarms,
-per-server status, trunk exceptions, trace and the L2 report."""
+"""The fabric API under ``/fabric/v1`` (the admin's; a server's status and trace are its
+project's too): switches, ports, cabling, audit, alarms, per-server status, trunk exceptions,
+trace (of a server, or of the NIC cabled to a switch port) and the L2 report."""
 
 from __future__ import annotations
 
@@ -158,6 +159,20 @@ def switch_ports(cloud: CloudDep, ctx: ContextDep, ref: str) -> dict[str, Any]:
     return {"ports": cloud.fabric.switch_ports(ctx, ref)}
 
 
+def _tag(tag: int | None) -> int | None:
+    if tag is not None and not 0 <= tag <= 4095:
+        raise BadRequest(f"tag {tag} is outside 0-4095")
+    return tag
+
+
+@router.get("/switches/{ref}/ports/{port:path}/trace")
+def trace_port(
+    cloud: CloudDep, ctx: ContextDep, ref: str, port: str, tag: int | None = None
+) -> dict[str, Any]:
+    """Port names have slashes (GigabitEthernet1/0/1): the path holds them as they are."""
+    return cloud.fabric.trace_port(ctx, ref, port, _tag(tag))
+
+
 @router.get("/links")
 def list_links(cloud: CloudDep, ctx: ContextDep) -> dict[str, Any]:
     return {"links": [link_json(link) for link in cloud.fabric.list_links(ctx)]}
@@ -211,9 +226,7 @@ def clear_trunk(cloud: CloudDep, ctx: ContextDep, server_id: str) -> dict[str, A
 def trace(
     cloud: CloudDep, ctx: ContextDep, server_id: str, tag: int | None = None
 ) -> dict[str, Any]:
-    if tag is not None and not 0 <= tag <= 4095:
-        raise BadRequest(f"tag {tag} is outside 0-4095")
-    return cloud.fabric.trace(ctx, server_id, tag)
+    return cloud.fabric.trace(ctx, server_id, _tag(tag))
 
 
 @router.get("/report")

@@ -64,7 +64,9 @@ from passnic.network.bindings import NetworkRecord, NicBinding
 
 log = logging.getLogger(__name__)
 
-policy.register({"fabric:admin": "admin"})
+#: A server's own switch ports and frame trace are its project's to see too; the rest is the
+#: admin's.
+policy.register({"fabric:admin": "admin", "fabric:server": "owner"})
 
 EDGE, UPLINK = "edge", "uplink"
 MANUAL, LLDP = "manual", "lldp"
@@ -154,6 +156,10 @@ class ManagedPort:
     ifname: str
     pci_address: str
     desired: Desired
+
+
+#: a port to trace: its switch's name, driver and port names, and the port
+TracePlan = tuple[str, SwitchDriver, list[str], ManagedPort]
 
 
 @dataclass
@@ -849,10 +855,17 @@ class FabricService:
             raise NotFound(f"Server {server_id} could not be found.")
         return server
 
+    def _visible_server(self, ctx: RequestContext, server_id: str) -> ServerRef:
+        """The server if the caller's project owns it (an admin: any); as in Nova, another
+        project's server is not found rather than refused, so its existence is not told."""
+        server = self._server(server_id)
+        if not policy.allowed(ctx, "fabric:server", server.project_id):
+            raise NotFound(f"Server {server_id} could not be found.")
+        return server
+
     def server_fabric(self, ctx: RequestContext, server_id: str) -> dict[str, Any]:
         """Where a server's NICs are cabled and what their switch ports should be and are."""
-        policy.enforce(ctx, "fabric:admin")
-        server = self._server(server_id)
+        server = self._visible_server(ctx, server_id)
         with self.db.transaction() as s:
             managed = [(self.driver(sw), m) for sw, m in self._server_ports(s, server.id)]
         actual = _read_switches(managed)
@@ -908,17 +921,39 @@ class FabricService:
 
     def trace(self, ctx: RequestContext, server_id: str, tag: int | None = None) -> dict[str, Any]:
         """Where a frame from each of the server's NICs goes, from the switch's actual config."""
+        server = self._visible_server(ctx, server_id)
+        with self.db.transaction() as s:
+            plan = [self._trace_plan(sw, m) for sw, m in self._server_ports(s, server.id)]
+        return {"server_id": server.id, "name": server.name, "traces": self._traces(ctx, plan, tag)}
+
+    def trace_port(
+        self, ctx: RequestContext, ref: str, port: str, tag: int | None = None
+    ) -> dict[str, Any]:
+        """Where a frame from the NIC cabled to one switch port goes, whatever that NIC's state:
+        a free NIC's port should drop everything, but a drifted one may carry a network."""
         policy.enforce(ctx, "fabric:admin")
-        server = self._server(server_id)
+        bindings = self._bindings(None)
+        with self.db.transaction() as s:
+            sw = self._switch(s, ref)
+            m = next((m for m in self._managed(s, sw, bindings) if m.port == port), None)
+            if m is None:
+                raise NotFound(f"Port {port} of switch {sw.name} is cabled to no NIC.")
+            plan = [self._trace_plan(sw, m)]
+        return {"port": _managed_json(m), "traces": self._traces(ctx, plan, tag)}
+
+    def _trace_plan(self, sw: FabricSwitch, m: ManagedPort) -> TracePlan:
+        """What tracing from `m` needs once the transaction is over."""
+        return sw.name, self.driver(sw), [p.name for p in sw.ports], m
+
+    def _traces(
+        self, ctx: RequestContext, plan: list[TracePlan], tag: int | None
+    ) -> list[dict[str, Any]]:
+        """Each port's actual config and drift, and where a frame from its NIC goes. A member
+        is not told the names of other projects' networks."""
         networks = {
             n.segmentation_id: n for n in self.sources.network_records() if n.segmentation_id
         }
         projects = self.sources.project_names()
-        with self.db.transaction() as s:
-            plan = [
-                (sw.name, self.driver(sw), [p.name for p in sw.ports], m)
-                for sw, m in self._server_ports(s, server.id)
-            ]
         # One read per switch, of all its ports (the trace follows the frame across them).
         switch_configs: dict[str, dict[str, PortConfig]] = {}
         for name, driver, names, _m in plan:
@@ -937,6 +972,8 @@ class FabricService:
                 "host": m.hostname,
                 "nic": m.ifname,
                 "tag": tag,
+                "actual": config.summary() if config else None,
+                "drift": [d.message for d in diff(m.desired.config, config)],
                 "crosses_network": False,
             }
             if config is None:
@@ -963,14 +1000,18 @@ class FabricService:
                 )
             else:
                 net = networks.get(ingress.vlan)
-                where = (
-                    f"{net.name or net.id} ({projects.get(net.project_id, net.project_id)})"
-                    if net
-                    else "no network of this cloud"
-                )
                 crosses = net is None or net.id != m.desired.network_id
+                if net is not None and not (net.shared or ctx.owns(net.project_id)):
+                    where, net = "a network of another project", None
+                elif net is not None:
+                    project = projects.get(net.project_id, net.project_id)
+                    where = f"{net.name or net.id} ({project})"
+                else:
+                    where = "no network of this cloud"
                 summary = f"{head} → VLAN {ingress.vlan} → {where}"
-                if crosses:
+                if m.desired.network_id is None:
+                    summary += " — but no port is bound to this NIC: it should carry no network"
+                elif crosses:
                     summary += " — crosses into another network than the server's port"
                 entry.update(
                     vlan=ingress.vlan,
@@ -983,7 +1024,7 @@ class FabricService:
                     steps=steps,
                 )
             traces.append(entry)
-        return {"server_id": server.id, "name": server.name, "traces": traces}
+        return traces
 
     # ==== report ==================================================================================
 

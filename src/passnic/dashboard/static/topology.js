@@ -1,13 +1,12 @@
 // The topology picture (Cytoscape.js, fixed column positions from the server) and the same
 // paths as a table, refreshed every few seconds; a selected element shows its details and, for a
-// NIC, switch port or server, the frame trace.
+// NIC, switch port or server, the frame trace the server chose for it (data.trace).
 (function () {
   "use strict";
   const POLL_MS = 4000;
   const box = document.getElementById("cy");
   const details = document.getElementById("details");
   const jump = document.getElementById("jump");
-  const admin = box.dataset.admin === "true";
   let last = "";
   let selected = null;
 
@@ -54,12 +53,12 @@
     return el;
   }
 
-  function loadTrace(serverId) {
+  function loadTrace(url) {
     const holder = document.createElement("div");
     holder.id = "trace";
     holder.textContent = "Tracing…";
     details.appendChild(holder);
-    fetch("/ui/servers/" + encodeURIComponent(serverId) + "/trace", { credentials: "same-origin" })
+    fetch(url, { credentials: "same-origin" })
       .then((r) => r.text())
       .then((html) => {
         holder.outerHTML = html;
@@ -77,10 +76,10 @@
       dl.appendChild(text("dd", v));
     }
     details.appendChild(dl);
-    if (data.server && admin) {
-      loadTrace(data.server);
+    if (data.trace) {
+      loadTrace(data.trace);
     } else if (data.kind === "swport" || data.kind === "nic") {
-      details.appendChild(text("p", "No server holds this NIC: its port is quarantined and drops every frame.", "muted"));
+      details.appendChild(text("p", "Not cabled: no frame to trace.", "muted"));
     }
     if (data.kind === "server") {
       const a = text("a", "Open the server");
