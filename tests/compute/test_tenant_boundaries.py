@@ -19,7 +19,9 @@ def test_the_reason_hides_other_projects_servers(scene: Scene) -> None:
 
     def refusal(shown: set[str] | None) -> NoValidHost:
         found = placement.run(
-            lambda s: placement.place(s, "c", "vm3", request, sources, shown=shown)
+            lambda s: placement.place(
+                s, "c", "vm3", request, sources, shown=None if shown is None else lambda: shown
+            )
         )
         assert isinstance(found, NoValidHost)
         return found

@@ -6,12 +6,15 @@ from __future__ import annotations
 import logging
 import re
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 
 from passnic.bootstrap import Credential
+from passnic.cloud import Cloud
 from passnic.logs import fields, logging_config, logging_options
-from tests.conftest import login
+from passnic.server import ThreadServer
+from tests.conftest import free_port, login
 
 REQUEST_ID = re.compile(r"req-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
@@ -84,3 +87,37 @@ def test_uvicorn_gets_our_level_and_no_access_log() -> None:
     assert options["log_level"] == "debug" and options["access_log"] is False
     assert options["log_config"]["loggers"]["passnic"]["level"] == "DEBUG"
     assert logging_config("warning")["loggers"]["passnic"]["handlers"] == ["passnic"]
+
+
+def test_a_server_error_logs_no_secret(cloud: Cloud, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A bug deep in a request that carries a password: the traceback uvicorn logs for the 500
+    names the error, never the password nor the statement's parameters."""
+    from passnic.identity.models import Domain
+
+    secret = "s3cret-never-logged"
+
+    def failing(*_args: object) -> None:  # a write that fails with the secret as a parameter
+        with cloud.db.transaction() as s:
+            s.add(Domain(id="default", name=secret))
+
+    monkeypatch.setattr(cloud.identity, "authenticate", failing)
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = records.append  # type: ignore[method-assign]
+    server = ThreadServer(cloud, "127.0.0.1", free_port())  # configures uvicorn's loggers
+    loggers = [logging.getLogger(name) for name in ("uvicorn.error", "passnic")]
+    for logger in loggers:
+        logger.addHandler(handler)
+    try:
+        url = server.start()
+        user = {"name": "admin", "password": secret, "domain": {"name": "Default"}}
+        body = {"auth": {"identity": {"methods": ["password"], "password": {"user": user}}}}
+        resp = httpx.post(f"{url}/identity/v3/auth/tokens", json=body, timeout=30)
+    finally:
+        server.stop()
+        for logger in loggers:
+            logger.removeHandler(handler)
+    assert resp.status_code == 500
+    logged = "\n".join(logging.Formatter().format(r) for r in records)
+    assert "IntegrityError" in logged  # the traceback was logged...
+    assert secret not in logged and secret not in resp.text  # ...without the password

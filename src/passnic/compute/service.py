@@ -780,7 +780,8 @@ class ComputeService:
             actions.start(s, server, "schedule")
         refused = self._step_move_schedule(server_id)
         if refused is not None:
-            raise BadRequest(refused)
+            said, whole = refused
+            raise BadRequest(whole if ctx.is_admin else said)
         self.enqueue([server_id])
 
     def _apply_flavor(
@@ -946,8 +947,7 @@ class ComputeService:
             actions.start(s, server, "schedule")
             self.placement.serialize(s)  # the group's hosts as the last placement left them
             request, sources = self._placement_request(s, server)
-            # the reason may name the servers of the requester's own project only
-            own = set(s.scalars(select(Server.id).where(Server.project_id == server.project_id)))
+            own = _own_servers(s, server.project_id)
             found = self.placement.place(s, server.id, server.name, request, sources, shown=own)
             if isinstance(found, NoValidHost):
                 if found.details:  # the whole story, for the operator's log
@@ -1154,11 +1154,13 @@ class ComputeService:
 
     # ---- migration ----
 
-    def _step_move_schedule(self, server_id: str) -> str | None:
+    def _step_move_schedule(self, server_id: str) -> tuple[str, str] | None:
         """Claim NICs on another host and bind the ports to them; or put the server back as
-        it was and say why no host fits (returned, for the API's 400)."""
+        it was and say why no host fits, returned for the API's 400: as the server's project
+        may read it (what the fault and the action record say), and the whole story (for
+        an admin)."""
 
-        def claim(s: Session) -> str | None:
+        def claim(s: Session) -> tuple[str, str] | None:
             server = s.get(Server, server_id)
             if server is None or server.task_state not in MOVE_TASKS:
                 return None
@@ -1171,14 +1173,15 @@ class ComputeService:
             request, sources = self._placement_request(
                 s, held, exclude=(m.source_compute,), target=m.dest_compute
             )
-            found = self.placement.place(s, held.id, held.name, request, sources)
+            own = _own_servers(s, held.project_id)
+            found = self.placement.place(s, held.id, held.name, request, sources, shown=own)
             if isinstance(found, NoValidHost):
                 m.status, m.error = "error", found.message
                 self._restore_flavor(held, m)
                 actions.finish(s, held, "schedule", error=found.message)
                 actions.end_action(s, held)
                 self._settle(held, _resting(m.old_vm_state))
-                return found.message
+                return found.message, found.details or found.message
             self._bind(s, held, found.all_claims)
             m.dest_compute, m.status = found.host, "migrating"
             held.task_state = "resize_migrating"
@@ -1199,7 +1202,7 @@ class ComputeService:
                     actions.finish(s, server, "schedule", error=exc.message)
                     actions.end_action(s, server)
                     self._settle(server, _resting(m.old_vm_state if m else "active"))
-            return exc.message
+            return exc.message, exc.message
 
     def _step_move_switch(self, server_id: str) -> None:
         """The new NICs' switch ports before the guest starts on them; then the source parks
@@ -1727,6 +1730,12 @@ def _claimed(claims: Iterable[DeviceClaim]) -> str:
         what = f"port {c.port_id}" if c.port_id else f"alias {c.alias_name}"
         parts.append(f"{c.hostname} {c.ifname} ({c.pci_address}, MAC {c.mac}) for {what}")
     return "claimed " + "; ".join(parts) if parts else "no NIC needed"
+
+
+def _own_servers(s: Session, project_id: str) -> Callable[[], set[str]]:
+    """The servers a "no valid host" reason may name to the project that reads it (asked
+    only when no host fits)."""
+    return lambda: set(s.scalars(select(Server.id).where(Server.project_id == project_id)))
 
 
 def _alias_ports(server: Server, segments: Sequence[PortSegment], nics: int) -> list[PortSegment]:

@@ -300,14 +300,15 @@ class PlacementService:
         consumer_name: str,
         request: PlacementRequest,
         sources: Sequence[DeviceSource],
-        shown: Collection[str] | None = None,
+        shown: Callable[[], Collection[str]] | None = None,
     ) -> Allocation | NoValidHost:
         """Choose a host for ``request`` and claim its NICs and capacity in ``s``; or say why
         no host can take it (nothing is written then).
 
-        ``shown``: the servers (consumer ids) whose names the reason may give, i.e. those of
-        the project that will read it; the others are "another project's server". None names
-        every server (an admin's view). When names are hidden, ``details`` has them all."""
+        ``shown``: gives the servers (consumer ids) whose names the reason may give, i.e. those
+        of the project that will read it (asked only when no host fits); the others are
+        "another project's server". None names every server (an admin's view). When names are
+        hidden, ``details`` has them all."""
         self.serialize(s)
         with self._copy.lock:
             index, inventory = self._current(s)
@@ -315,7 +316,7 @@ class PlacementService:
         if isinstance(decision, NoValidHost) and shown is not None:
             # the requester's view (other projects' servers unnamed): the whole fleet is read,
             # in this case only; should it find a host after all, that host is taken
-            seen = FleetIndex(self.fleet(s, inventory, shown)).choose(request)
+            seen = FleetIndex(self.fleet(s, inventory, shown())).choose(request)
             decision = (
                 replace(seen, details=decision.message) if isinstance(seen, NoValidHost) else seen
             )
