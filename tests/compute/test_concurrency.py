@@ -77,11 +77,10 @@ def test_concurrent_boots_in_one_process(cloud: Cloud, sample: Any, settings: Se
 
     def boot(i: int) -> str:
         request = BootRequest(f"vm{i}", flavor, image.id, (NicRequest(port_id=ports[i]),))
-        return cloud.compute.create_server(user, request).server.id
+        return cloud.compute.create_server(user, request)
 
-    with ThreadPoolExecutor(len(ports)) as pool:
-        ids = list(pool.map(boot, range(len(ports))))
-        list(pool.map(cloud.compute.advance, ids))  # every scheduling step at once
+    with ThreadPoolExecutor(len(ports)) as pool:  # every boot schedules in its own call
+        list(pool.map(boot, range(len(ports))))
     statuses = Counter((v.server.status, v.server.task_state) for v in _views(cloud, user))
     assert statuses == {("BUILD", "networking"): 4, ("ERROR", None): 8}
     _check_claims(cloud, 4)
@@ -253,8 +252,7 @@ def test_a_racing_claim_makes_the_boot_choose_again(
 
     monkeypatch.setattr(PlacementService, "fleet", fleet)
     request = BootRequest("vm1", flavor, image.id, (NicRequest(port_id=port),))
-    server_id = cloud.compute.create_server(user, request).server.id
-    cloud.compute.advance(server_id)
+    server_id = cloud.compute.create_server(user, request)  # scheduled in this call
     server = cloud.compute.get_server(user, server_id).server
     assert (server.status, server.task_state, server.host) == ("BUILD", "networking", "compute-1")
     assert len(reads) == 2

@@ -581,8 +581,7 @@ async def create_server(
         access_ipv4=_access_ip(obj.accessIPv4, "accessIPv4", 4),
         access_ipv6=_access_ip(obj.accessIPv6, "accessIPv6", 6),
     )
-    view = await run_in_threadpool(cloud.compute.create_server, ctx, boot)
-    server_id = view.server.id
+    server_id = await run_in_threadpool(cloud.compute.create_server, ctx, boot)
     # Nova's create answer: the server is being built; clients poll it (--wait)
     answer = {
         "id": server_id,

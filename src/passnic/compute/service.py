@@ -2,7 +2,9 @@
 
 The API records what was asked and answers at once (202); the steps run in the conductor
 (``passnic.compute.conductor``), each step ONE transaction that moves the server from one
-recorded task_state to the next, with every side effect between two steps idempotent:
+recorded task_state to the next, with every side effect between two steps idempotent. A boot
+takes its first step, the scheduling, in the request itself, after the record committed (a
+database transaction, nothing to wait for): its answer comes with the host chosen.
 
 * boot: ``scheduling`` (choose a host, claim its NICs and bind the ports to them, in one
   transaction) -> ``networking`` (the switch ports of those NICs carry the network's VLAN) ->
@@ -262,8 +264,12 @@ class ComputeService:
 
     # ==== boot ============================================================================
 
-    def create_server(self, ctx: RequestContext, req: BootRequest) -> ServerView:
-        """Record the server (BUILD, scheduling) and its ports; the conductor builds it."""
+    def create_server(self, ctx: RequestContext, req: BootRequest) -> str:
+        """Record the server (BUILD, scheduling) and its ports, then take the scheduling step
+        at once, in the caller's thread: the answer comes with the host chosen (or the server
+        in ERROR) and no hand-over to the conductor, which takes the later steps. After a
+        crash in between, the conductor's sweep takes it. The server's id: Nova's answer to
+        a boot holds no more, so no view is built."""
         policy.enforce(ctx, "compute:server:create", ctx.project_id)
         if not req.name.strip() or len(req.name) > 255:
             raise BadRequest("Invalid server name: it must be 1 to 255 characters.")
@@ -280,7 +286,6 @@ class ComputeService:
         try:
             with self.db.transaction() as s:
                 self._record_boot(s, ctx, server_id, req, created, minimum)
-                view = self._view(s, self._visible(s, ctx, server_id))
         except IntegrityError:
             # two boots reserved one port at once: compute_server_ports.port_id is unique
             for port_id in created:
@@ -290,7 +295,8 @@ class ComputeService:
             for port_id in created:
                 self._forget_port(port_id)
             raise
-        return view
+        self.advance(server_id)
+        return server_id
 
     def _create_ports(self, ctx: RequestContext, server_id: str, req: BootRequest) -> list[str]:
         """Ports for ``{"uuid": network}`` entries, made before the server is recorded (the
@@ -400,7 +406,6 @@ class ComputeService:
         self._placement_request(s, server)  # refuse a request no host could ever satisfy now
         actions.begin_action(s, ctx, server, "create")
         actions.start(s, server, "schedule")
-        self._soon(s, server_id)
 
     def _reserve_port(self, s: Session, ctx: RequestContext, server_id: str, port_id: str) -> None:
         try:

@@ -368,15 +368,51 @@ class IdentityService:
         return token, self._info(s, user, project, roles, row, cred)
 
     def validate_token(self, token: str) -> RequestContext:
-        """The caller a token names; an unscoped token gives an empty project and no roles."""
-        info = self.token_info(token)
+        """The caller a token names; an unscoped token gives an empty project and no roles.
+
+        Every API request pays this, so it reads only what a request context holds: the token
+        with its user and project in one statement, then the roles (the application
+        credential's row too, for its tokens); ``token_info`` is the full story."""
+        failure = NotAuthenticated("The request you have made requires authentication.")
+        key = _token_key(token)
+        with self.db.transaction() as s:
+            found = s.execute(
+                select(
+                    Token.user_id,
+                    Token.project_id,
+                    Token.application_credential_id,
+                    Token.revoked,
+                    Token.expires_at,
+                    User.name,
+                    User.enabled,
+                    Project.name,
+                    Project.enabled,
+                )
+                .join(User, User.id == Token.user_id)
+                .outerjoin(Project, Project.id == Token.project_id)
+                .where(Token.id == key)
+            ).one_or_none()
+            if found is None:
+                raise failure
+            user_id, project_id, cred_id, revoked, expires_at = found[:5]
+            user_name, user_enabled, project_name, project_enabled = found[5:]
+            if revoked or _aware(expires_at) <= utcnow() or not user_enabled:
+                raise failure
+            roles: tuple[Ref, ...] = ()
+            if project_id is not None:
+                if not project_enabled:  # disabled, or deleted (no row joined)
+                    raise failure
+                cred = None if cred_id is None else s.get(ApplicationCredential, cred_id)
+                roles = self._roles_on(s, user_id, project_id, cred)
+                if not roles:  # every role the token carried was revoked meanwhile
+                    raise failure
         return RequestContext(
-            user_id=info.user.id,
-            user_name=info.user.name,
-            project_id=info.project.id if info.project else "",
-            project_name=info.project.name if info.project else "",
-            roles=frozenset(r.name for r in info.roles),
-            token_id=_token_key(token),
+            user_id=user_id,
+            user_name=user_name,
+            project_id=project_id or "",
+            project_name=project_name or "",
+            roles=frozenset(r.name for r in roles),
+            token_id=key,
         )
 
     def check_token(self, ctx: RequestContext, token: str) -> TokenInfo:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Select, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, lazyload
 
 from passnic import policy
 from passnic.context import RequestContext
@@ -143,8 +143,9 @@ def _check_mac(mac: str) -> str:
     return lowered
 
 
-def _mac_holder(s: Session, mac: str) -> Port | None:
-    return s.scalar(select(Port).where(Port.mac_address == mac))
+def _mac_holder(s: Session, mac: str) -> str | None:
+    """The id of the port with this MAC, if any."""
+    return s.scalar(select(Port.id).where(Port.mac_address == mac))
 
 
 def _fresh_mac(s: Session) -> str:
@@ -290,8 +291,13 @@ def _check_not_in_trunk(port: Port) -> None:
         )
 
 
-def _port(s: Session, port_id: str) -> Port:
-    port = s.get(Port, port_id)
+#: loader options for the reads compute makes inside its own transactions: a port's (or
+#: network's) collections load only when touched, instead of the four SELECTs a wire view needs
+_BARE = (lazyload("*"),)
+
+
+def _port(s: Session, port_id: str, *, bare: bool = False) -> Port:
+    port = s.get(Port, port_id, options=_BARE if bare else ())
     if port is None:
         raise PORTS.not_found(port_id)
     return port
@@ -308,10 +314,10 @@ def lock_port(s: Session, port_id: str) -> None:
     serialize(s, f"port:{port_id}")
 
 
-def _current(s: Session, port_id: str) -> Port:
-    """The port as last committed, locked (``lock_port``)."""
+def _current(s: Session, port_id: str, *, bare: bool = False) -> Port:
+    """The port as last committed, locked (``lock_port``); ``bare``: see ``_BARE``."""
     lock_port(s, port_id)
-    port = s.get(Port, port_id, populate_existing=True)
+    port = s.get(Port, port_id, populate_existing=True, options=_BARE if bare else ())
     if port is None:
         raise PORTS.not_found(port_id)
     return port
@@ -342,7 +348,7 @@ def _check_device_change(ctx: RequestContext, port: Port, changes: Mapping[str, 
 
 
 def _network_of(s: Session, port: Port) -> Network:
-    network = s.get(Network, port.network_id)
+    network = s.get(Network, port.network_id, options=_BARE)
     assert network is not None
     return network
 
@@ -621,7 +627,7 @@ class PortRules:
 
     def port_segment(self, session: Session, port_id: str) -> PortSegment:
         """A port with its network's segment, read in the caller's transaction."""
-        return _segment(session, _port(session, port_id))
+        return _segment(session, _port(session, port_id, bare=True))
 
     def existing_port_segments(
         self, session: Session, port_ids: Sequence[str]
@@ -651,7 +657,7 @@ class PortRules:
         """Bind a direct-physical port to the NIC compute claimed for it (as Neutron's SR-IOV
         driver binds ``hostdev_physical``): the port takes the NIC's MAC and is ACTIVE. Runs in
         the caller's transaction so a claim and its binding commit together."""
-        port = _current(session, port_id)
+        port = _current(session, port_id, bare=True)
         network = _network_of(session, port)
         if port.vnic_type != DIRECT_PHYSICAL:
             raise BadRequest(
@@ -667,10 +673,10 @@ class PortRules:
             )
         mac = _check_mac(mac)
         holder = _mac_holder(session, mac)
-        if holder is not None and holder.id != port.id:
+        if holder is not None and holder != port.id:
             raise Conflict(
                 f"MAC address {mac} of the NIC at {pci_slot} on {host} is already the address of "
-                f"port {holder.id}",
+                f"port {holder}",
                 kind="MacAddressInUse",
             )
         port.binding_host_id = host
@@ -691,7 +697,7 @@ class PortRules:
         """Undo a binding: the port goes DOWN and gets a fresh random MAC, so the NIC's MAC is
         free for the next port that binds it (a cold-migrated server's port gets the new NIC's
         MAC and keeps its addresses)."""
-        port = _current(session, port_id)
+        port = _current(session, port_id, bare=True)
         port.binding_host_id = ""
         port.binding_profile = {}
         port.binding_vif_type = UNBOUND
@@ -705,7 +711,7 @@ class PortRules:
     def set_device(self, session: Session, port_id: str, device_id: str, device_owner: str) -> Port:
         """Mark which device (server) uses the port; empty strings detach it. A port another
         device took meanwhile is refused (409), one deleted meanwhile is not found (404)."""
-        port = _current(session, port_id)
+        port = _current(session, port_id, bare=True)
         if device_id and port.device_id not in ("", device_id):
             raise Conflict(
                 f"Port {port.id} is still in use by {port.device_owner or 'device'} "
