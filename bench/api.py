@@ -17,10 +17,11 @@ the request), and that GET; the switch port and the guest's own boot
 (3, then 1,000, then 10,000 hosts), so every size pays the same for everything but the fleet.
 
 Also measured: the floor (one indexed SELECT plus one conditional UPDATE in one transaction on
-the same database, bench/lifecycle.py), concurrent boots per second at 1,000 hosts with 1, 2
-and 4 workers (8 clients), the server's RSS idle and after the boots, and registering hosts through
-agent reports (``InventoryService.report_host``, SQLite). The last line gives the two key
-ratios: ``boot p50 1000/3 hosts`` and ``boot p50 / floor``.
+the same database, bench/lifecycle.py), the smallest authenticated request (one flavor's
+``GET``: what the HTTP stack and the token check cost any call), concurrent boots per second at
+1,000 hosts with 1, 2 and 4 workers (8 clients), the server's RSS idle and after the boots,
+and registering hosts through agent reports (``InventoryService.report_host``, SQLite). The
+last line gives the two key ratios: ``boot p50 1000/3 hosts`` and ``boot p50 / floor``.
 """
 
 from __future__ import annotations
@@ -327,6 +328,19 @@ def boots(fleet: Fleet, server: Server, count: int) -> list[float]:
     return [fleet.boot(server.http, p) for p in ports[1:]]
 
 
+def smallest_request(fleet: Fleet, server: Server, count: int = 100) -> float:
+    """p50 of the smallest authenticated request, one flavor's ``GET`` (a token check and one
+    read): what any API call costs this stack before it does its own work."""
+    path = f"{API}/flavors/{fleet.flavor}"
+    server.http.get(path).raise_for_status()
+    times = []
+    for _ in range(count):
+        start = time.perf_counter()
+        server.http.get(path).raise_for_status()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
 def concurrent(fleet: Fleet, server: Server, clients: int, each: int) -> float:
     """Boots per second with ``clients`` booting at once, ``each`` boots per client."""
     ports = fleet.ports(server.http, clients * each)
@@ -407,6 +421,7 @@ def run(kind: str, sizes: list[int], count: int, clients: int, each: int) -> dic
                         result["rates"][workers] = concurrent(fleet, server, clients, each)
                     server.stop()
                     server = Server(fleet.settings, 1, credentials)
+            result["request"] = smallest_request(fleet, server)
             result["floor"] = statistics.median(floor(fleet.settings.database_url, 200))
         except BaseException:
             server.stop()
@@ -429,7 +444,7 @@ def main(argv: list[str] | None = None) -> int:
         int(s) for s in (args.sizes or ("3,1000" if args.quick else "3,1000,10000")).split(",")
     ]
     count = args.boots or (8 if args.quick else 11)  # 3 hosts hold 12 NICs
-    clients, each = (4, 3) if args.quick or max(sizes) < 100 else (8, 5)
+    clients, each = (4, 3) if max(sizes) < 100 else (8, 5) if args.quick else (8, 10)
     register = args.register or (200 if args.quick else 1000)
     kinds = ["SQLite"] + ([] if args.no_postgres else ["PostgreSQL"])
     results = [run(k, sizes, count, clients, each) for k in kinds]
@@ -439,14 +454,15 @@ def main(argv: list[str] | None = None) -> int:
     print(f"boots through the API ({count} per size, 1 worker; host chosen, no agent)")
     head = "".join(f"{f'p50 {n:,}h':>12}" for n in sizes)
     rates = "".join(f"{f'boots/s {w}w':>12}" for w in WORKERS)
-    print(f"{'database':<11}{head}{'floor':>9}{rates}  RSS MiB")
+    print(f"{'database':<11}{head}{'floor':>9}{'request':>10}{rates}  RSS MiB")
     for r in results:
         cells = "".join(f"{1000 * r['p50'][n]:>10.1f}ms" for n in sizes)
         per_workers = "".join(f"{r['rates'][w]:>12.1f}" for w in WORKERS)
         print(
-            f"{r['db']:<11}{cells}{1000 * r['floor']:>7.2f}ms{per_workers}"
-            f"  {r['rss_idle']:.0f} -> {r['rss_boots']:.0f}"
+            f"{r['db']:<11}{cells}{1000 * r['floor']:>7.2f}ms{1000 * r['request']:>8.2f}ms"
+            f"{per_workers}  {r['rss_idle']:.0f} -> {r['rss_boots']:.0f}"
         )
+    print("request: p50 of the smallest authenticated API call (a flavor's GET)")
     print(f"concurrent boots at {results[0]['rate_size']:,} hosts, {clients} clients x {each}")
     print(f"registering {register:,} hosts (agent reports, SQLite): {reg:.1f} s")
     key = "; ".join(
