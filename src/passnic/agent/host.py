@@ -48,9 +48,9 @@ LONG_POLL_SECONDS = 20.0
 #: the HTTP client's time-out: a long-poll plus room for a slow controller
 HTTP_TIMEOUT_SECONDS = LONG_POLL_SECONDS + 30.0
 RETRY_SECONDS = (0.5, 1.0, 2.0, 5.0)
-#: after a guest changed or printed, its console is followed this long, a sync every
-#: ``CONSOLE_POLL_SECONDS`` instead of a long-poll, so os-getConsoleOutput shows a booting
-#: guest's lines within moments (the controller never calls a host)
+#: after a guest changed or printed, its console is followed this long, the long-poll cut to
+#: ``CONSOLE_POLL_SECONDS``, so os-getConsoleOutput shows a booting guest's lines within
+#: moments (the controller never calls a host) and new work is still taken at once
 CONSOLE_FOLLOW_SECONDS = 60.0
 CONSOLE_POLL_SECONDS = 2.0
 
@@ -342,8 +342,9 @@ class HostAgent:
                     self._follow_until = time.monotonic() + CONSOLE_FOLLOW_SECONDS
                 wait = 0.0 if acted else min(LONG_POLL_SECONDS, self.heartbeat_timeout / 3)
                 if not acted and time.monotonic() < self._follow_until:
-                    stop.wait(CONSOLE_POLL_SECONDS)  # a short pause, then report the console
-                    wait = 0.0
+                    # a short long-poll, then report the console again; new work still
+                    # answers it at once
+                    wait = CONSOLE_POLL_SECONDS
                 acted = self.sync_once(wait)
                 failures = 0
             except (AgentError, httpx.HTTPError, ValueError) as exc:
