@@ -20,7 +20,9 @@ Also measured: the floor (one indexed SELECT plus one conditional UPDATE in one 
 the same database, bench/lifecycle.py), the smallest authenticated request (one flavor's
 ``GET``: what the HTTP stack and the token check cost any call), concurrent boots per second at
 1,000 hosts with 1, 2 and 4 workers (8 clients), the server's RSS idle and after the boots,
-and registering hosts through agent reports (``InventoryService.report_host``, SQLite). The
+the servers, ports, hosts and interfaces lists at 10 and at 1,000 rows a page (1,000 more
+servers on ports are added for them), and registering hosts through agent reports
+(``InventoryService.report_host``, SQLite). The
 last line gives the two key ratios: ``boot p50 1000/3 hosts`` and ``boot p50 / floor``.
 """
 
@@ -50,6 +52,8 @@ from sqlalchemy import func, insert, select, update
 from bench.lifecycle import _free_port, _postgres, floor
 from passnic.agent.host import password_login
 from passnic.cloud import Cloud
+from passnic.compute.models import Server as ComputeServer
+from passnic.compute.service import BootRequest, NicRequest
 from passnic.config import Settings
 from passnic.context import RequestContext
 from passnic.db import Database
@@ -250,8 +254,12 @@ class Fleet:
             # the bench boots more servers than Nova's default quota allows: it measures
             # placement, not quotas
             unlimited = {"instances": -1, "cores": -1, "ram": -1}
-            for booting in cloud.identity.list_projects(ADMIN, name="admin"):  # who boots
-                cloud.compute.quotas.update(ADMIN, booting.id, unlimited)
+            (booting,) = cloud.identity.list_projects(ADMIN, name="admin")  # who boots
+            cloud.compute.quotas.update(ADMIN, booting.id, unlimited)
+            cloud.network.update_quota(ADMIN, booting.id, {"port": -1})
+            (admin,) = cloud.identity.list_users(ADMIN, name="admin")
+            #: the admin in their project, as the HTTP client signs in
+            self.admin = RequestContext(admin.id, "admin", booting.id, "admin", ADMIN.roles)
             net = cloud.network.create_network(
                 ADMIN,
                 name="net0",
@@ -341,6 +349,55 @@ def smallest_request(fleet: Fleet, server: Server, count: int = 100) -> float:
     return statistics.median(times)
 
 
+#: (name, path) of the lists timed at 10 and at LIST_ROWS rows a page
+LISTS = (
+    ("servers", f"{API}/servers/detail"),
+    ("ports", "/networking/v2.0/ports"),
+    ("hosts", "/inventory/v1/ihosts"),
+    ("interfaces", "/inventory/v1/iinterfaces"),
+)
+LIST_ROWS = 1000
+
+
+def add_servers(fleet: Fleet, count: int) -> None:
+    """``count`` more servers of the admin's project, each on a normal port of net0, made
+    through the services (a boot each, scheduled and recorded as the API does). No agent runs,
+    so they are then marked ACTIVE row-wise, as ``copy_hosts`` copies hosts: the conductor
+    leaves them alone."""
+    cloud = Cloud(fleet.settings)
+    try:
+        made = []
+        for i in range(count):
+            port = cloud.network.create_port(fleet.admin, network_id=fleet.network)
+            boot = BootRequest(f"listed-{i}", fleet.flavor, fleet.image, (NicRequest(port.id),))
+            made.append(cloud.compute.create_server(fleet.admin, boot))
+    finally:
+        cloud.close()
+    with fleet.db.transaction() as s:
+        s.execute(
+            update(ComputeServer)
+            .where(ComputeServer.id.in_(made))
+            .values(status="ACTIVE", vm_state="active", task_state=None, power_state=1)
+        )
+
+
+def lists(server: Server) -> dict[str, tuple[float, float]]:
+    """p50 of each list at 10 and at LIST_ROWS rows a page (``limit``)."""
+    out = {}
+    for name, path in LISTS:
+        timed = []
+        for limit, rounds in ((10, 20), (LIST_ROWS, 5)):
+            times = []
+            for _ in range(rounds):
+                start = time.perf_counter()
+                resp = server.http.get(path, params={"limit": limit})
+                resp.raise_for_status()
+                times.append(time.perf_counter() - start)
+            timed.append(statistics.median(times))
+        out[name] = (timed[0], timed[1])
+    return out
+
+
 def concurrent(fleet: Fleet, server: Server, clients: int, each: int) -> float:
     """Boots per second with ``clients`` booting at once, ``each`` boots per client."""
     ports = fleet.ports(server.http, clients * each)
@@ -414,6 +471,8 @@ def run(kind: str, sizes: list[int], count: int, clients: int, each: int) -> dic
                 result["p50"][size] = statistics.median(boots(fleet, server, count))
                 if size == rate_size:
                     result["rss_boots"] = rss_mib(server.proc.pid)
+                    add_servers(fleet, LIST_ROWS)
+                    result["lists"] = lists(server)
                     result["rates"] = {1: concurrent(fleet, server, clients, each)}
                     for workers in WORKERS[1:]:
                         server.stop()
@@ -464,6 +523,14 @@ def main(argv: list[str] | None = None) -> int:
         )
     print("request: p50 of the smallest authenticated API call (a flavor's GET)")
     print(f"concurrent boots at {results[0]['rate_size']:,} hosts, {clients} clients x {each}")
+    print(f"lists at {results[0]['rate_size']:,} hosts and {LIST_ROWS:,}+ servers and ports:")
+    print(f"{'database':<11}{'list':<11}{'10 rows':>10}{f'{LIST_ROWS:,} rows':>12}  per row")
+    for r in results:
+        for name, (ten, many) in r["lists"].items():
+            per_row = (many / LIST_ROWS) / (ten / 10)
+            print(
+                f"{r['db']:<11}{name:<11}{1000 * ten:>8.1f}ms{1000 * many:>10.1f}ms  {per_row:.2f}x"
+            )
     print(f"registering {register:,} hosts (agent reports, SQLite): {reg:.1f} s")
     key = "; ".join(
         f"{r['db']}: boot p50 {large}/{small} hosts {r['p50'][large] / r['p50'][small]:.2f}x, "
