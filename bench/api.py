@@ -349,14 +349,13 @@ def smallest_request(fleet: Fleet, server: Server, count: int = 100) -> float:
     return statistics.median(times)
 
 
-#: (name, path) of the lists timed at 10 and at LIST_ROWS rows a page
+#: (name, path) of the lists timed at 10 rows a page and at as many as the fleet has hosts
 LISTS = (
     ("servers", f"{API}/servers/detail"),
     ("ports", "/networking/v2.0/ports"),
     ("hosts", "/inventory/v1/ihosts"),
     ("interfaces", "/inventory/v1/iinterfaces"),
 )
-LIST_ROWS = 1000
 
 
 def add_servers(fleet: Fleet, count: int) -> None:
@@ -381,12 +380,12 @@ def add_servers(fleet: Fleet, count: int) -> None:
         )
 
 
-def lists(server: Server) -> dict[str, tuple[float, float]]:
-    """p50 of each list at 10 and at LIST_ROWS rows a page (``limit``)."""
+def lists(server: Server, rows: int) -> dict[str, tuple[float, float]]:
+    """p50 of each list at 10 and at ``rows`` rows a page (``limit``)."""
     out = {}
     for name, path in LISTS:
         timed = []
-        for limit, rounds in ((10, 20), (LIST_ROWS, 5)):
+        for limit, rounds in ((10, 20), (rows, 5)):
             times = []
             for _ in range(rounds):
                 start = time.perf_counter()
@@ -471,8 +470,8 @@ def run(kind: str, sizes: list[int], count: int, clients: int, each: int) -> dic
                 result["p50"][size] = statistics.median(boots(fleet, server, count))
                 if size == rate_size:
                     result["rss_boots"] = rss_mib(server.proc.pid)
-                    add_servers(fleet, LIST_ROWS)
-                    result["lists"] = lists(server)
+                    add_servers(fleet, size)  # as many servers as hosts
+                    result["lists"] = lists(server, size)
                     result["rates"] = {1: concurrent(fleet, server, clients, each)}
                     for workers in WORKERS[1:]:
                         server.stop()
@@ -523,11 +522,12 @@ def main(argv: list[str] | None = None) -> int:
         )
     print("request: p50 of the smallest authenticated API call (a flavor's GET)")
     print(f"concurrent boots at {results[0]['rate_size']:,} hosts, {clients} clients x {each}")
-    print(f"lists at {results[0]['rate_size']:,} hosts and {LIST_ROWS:,}+ servers and ports:")
-    print(f"{'database':<11}{'list':<11}{'10 rows':>10}{f'{LIST_ROWS:,} rows':>12}  per row")
+    rows = results[0]["rate_size"]
+    print(f"lists at {rows:,} hosts and {rows:,}+ servers and ports:")
+    print(f"{'database':<11}{'list':<11}{'10 rows':>10}{f'{rows:,} rows':>12}  per row")
     for r in results:
         for name, (ten, many) in r["lists"].items():
-            per_row = (many / LIST_ROWS) / (ten / 10)
+            per_row = (many / rows) / (ten / 10)
             print(
                 f"{r['db']:<11}{name:<11}{1000 * ten:>8.1f}ms{1000 * many:>10.1f}ms  {per_row:.2f}x"
             )

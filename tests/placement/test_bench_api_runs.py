@@ -25,6 +25,8 @@ def test_tiny_api_bench_runs_and_reports() -> None:
     rates = r" +[\d.]+" * 3  # boots per second with 1, 2 and 4 workers
     sizes_floor_request = r" +[\d.]+ms" * 4
     assert re.match(rf"SQLite{sizes_floor_request}{rates} +\d+ -> \d+", lines[2])
+    for listed in ("servers", "ports", "hosts", "interfaces"):
+        assert re.search(rf"SQLite +{listed} +[\d.]+ms +[\d.]+ms +[\d.]+x", done.stdout)
     assert re.search(r"registering 3 hosts \(agent reports, SQLite\): [\d.]+ s", done.stdout)
     assert re.fullmatch(
         r"SQLite: boot p50 30/3 hosts [\d.]+x, boot p50 / floor [\d.]+x", lines[-1]
