@@ -309,9 +309,12 @@ def test_the_long_poll_returns_when_work_arrives(scene: Scene) -> None:
         scene.cloud.hosts.watch.stop()
 
 
-def test_an_action_racing_a_delete_is_a_404(scene: Scene, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize(("action", "who"), [("os-stop", "user1"), ("migrate", "admin")])
+def test_an_action_racing_a_delete_is_a_404(
+    scene: Scene, monkeypatch: pytest.MonkeyPatch, action: str, who: str
+) -> None:
     """The server goes away between the caller's read and the conditional UPDATE: a 404, not
-    the 500 of a refresh of a deleted row."""
+    the 500 of a refresh of a deleted row ('Could not refresh instance')."""
     from sqlalchemy import delete as sql_delete
 
     from passnic.compute.models import Server
@@ -328,6 +331,7 @@ def test_an_action_racing_a_delete_is_a_404(scene: Scene, monkeypatch: pytest.Mo
 
     monkeypatch.setattr(ComputeService, "_take", racing)
     resp = scene.api.post(
-        f"{API}/servers/{vm1['id']}/action", json={"os-stop": None}, headers=scene.user1
+        f"{API}/servers/{vm1['id']}/action", json={action: None}, headers=getattr(scene, who)
     )
     assert resp.status_code == 404, resp.text
+    assert "could not be found" in resp.json()["itemNotFound"]["message"]

@@ -10,10 +10,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import delete as sql_delete
 
-from passnic.compute.models import Server
-from passnic.compute.service import ComputeService
 from passnic.config import Settings
 from tests.compute.conftest import ADMIN, API, DATANET, Scene
 from tests.compute.conftest import scene as scene  # the compute tests' fixture
@@ -97,26 +94,6 @@ def test_a_nul_in_compute_bodies_is_never_a_5xx(scene: Scene) -> None:
 
 
 # ---- races give clean answers ------------------------------------------------------------
-
-
-def test_a_migrate_racing_a_delete_is_a_404(scene: Scene, monkeypatch: pytest.MonkeyPatch) -> None:
-    """test_agents races os-stop with a delete; the issue's case is a migrate ('Could not
-    refresh instance', a 500)."""
-    vm1 = scene.boot("vm1", networks=[{"port": scene.port()["id"]}])
-    assert vm1["status"] == "ACTIVE", vm1.get("fault")
-    original = ComputeService._take
-
-    def racing(self: ComputeService, s: Any, server_id: str, *args: Any) -> Any:
-        with scene.cloud.db.transaction() as other:
-            other.execute(sql_delete(Server).where(Server.id == server_id))
-        return original(self, s, server_id, *args)
-
-    monkeypatch.setattr(ComputeService, "_take", racing)
-    resp = scene.api.post(
-        f"{API}/servers/{vm1['id']}/action", json={"migrate": None}, headers=scene.admin
-    )
-    assert resp.status_code == 404, resp.text
-    assert "could not be found" in resp.json()["itemNotFound"]["message"]
 
 
 def test_a_boot_reserving_a_port_deleted_meanwhile_is_a_404(

@@ -393,19 +393,18 @@ def admin_migrates_vm1_reverts_then_confirms(b: Browser, live_ui: LiveCloud, cre
     b.find("#servers tr[data-server='vm1'] a").click()
     b.wait(lambda: b.text("#server-status") == "ACTIVE", "vm1's page")
     assert b.text("#server-host") == "compute-0"
-    b.find("#action-migrate").click()
-    b.wait(lambda: b.text("#server-status") == "VERIFY_RESIZE", "vm1 waiting for confirmation")
-    b.find("#action-revert").click()
-    b.wait(lambda: b.text("#server-status") == "ACTIVE", "vm1 back")
-    assert b.text("#server-host") == "compute-0"
-    b.wait_text("compute-0 enp0s3", "#server-fabric")
+
+    def migrate_then(button: str, host: str) -> None:
+        b.find("#action-migrate").click()
+        b.wait(lambda: b.text("#server-status") == "VERIFY_RESIZE", "vm1 waiting for confirmation")
+        b.find(f"#action-{button}").click()
+        b.wait(lambda: b.text("#server-status") == "ACTIVE", f"vm1 after {button}")
+        assert b.text("#server-host") == host
+        b.wait_text(f"{host} enp0s3", "#server-fabric")
+
+    migrate_then("revert", "compute-0")  # back where it was, on its old port
     assert f"{VM1_PORT}: access VLAN 10" in b.text("#server-fabric")
-    b.find("#action-migrate").click()
-    b.wait(lambda: b.text("#server-status") == "VERIFY_RESIZE", "vm1 waiting for confirmation")
-    b.find("#action-confirm").click()
-    b.wait(lambda: b.text("#server-status") == "ACTIVE", "vm1 migrated")
-    assert b.text("#server-host") == "compute-1"
-    b.wait_text("compute-1 enp0s3", "#server-fabric")
+    migrate_then("confirm", "compute-1")
     timeline = b.text("#timeline")
     for action in ("confirmResize", "revertResize", "migrate", "create", "spawn"):
         assert action in timeline
