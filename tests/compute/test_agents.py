@@ -263,6 +263,31 @@ def test_steps_resume_in_a_new_controller(scene: Scene, settings: Settings) -> N
         fresh.close()
 
 
+def test_a_boot_whose_scheduling_fails_in_its_request_is_scheduled_later(
+    scene: Scene, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The database fails under the scheduling step the boot's request takes: the server is
+    recorded, so the answer is still a 202, and the conductor schedules it later."""
+    from sqlalchemy.exc import OperationalError
+
+    from passnic.compute.service import ComputeService
+
+    lock(scene.cloud, "compute-1")
+    body = _boot_body(scene, scene.port()["id"])
+
+    def failing(_self: ComputeService, _server_id: str) -> None:
+        raise OperationalError("SELECT 1", {}, Exception("database is locked"))
+
+    with monkeypatch.context() as patched:
+        patched.setattr(ComputeService, "advance", failing)
+        resp = scene.api.post(f"{API}/servers", json=body, headers=scene.user1)
+    assert resp.status_code == 202, resp.text
+    sid = resp.json()["server"]["id"]
+    assert scene.show(sid)["OS-EXT-STS:task_state"] == "scheduling"
+    scene.hosts.settle()
+    assert scene.show(sid)["status"] == "ACTIVE"
+
+
 def _app(cloud: Cloud) -> Any:
     from passnic.app import create_app
 

@@ -295,7 +295,10 @@ class ComputeService:
             for port_id in created:
                 self._forget_port(port_id)
             raise
-        self.advance(server_id)
+        try:
+            self.advance(server_id)
+        except Exception:  # the database failed under the step: the conductor's sweep retries
+            log.exception("scheduling server %s in its request failed", server_id)
         return server_id
 
     def _create_ports(self, ctx: RequestContext, server_id: str, req: BootRequest) -> list[str]:
