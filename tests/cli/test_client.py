@@ -4,8 +4,10 @@ catalog lookup, and the operator-facing message of every OpenStack error shape."
 from __future__ import annotations
 
 import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
 import pytest
@@ -15,10 +17,12 @@ from passnic.cli.client import (
     CliError,
     CloudClient,
     CloudConfig,
+    StdlibSender,
     fault_message,
     join_url,
     load_cloud_config,
 )
+from tests.conftest import free_port
 
 CLOUDS = {
     "clouds": {
@@ -375,3 +379,48 @@ def test_connection_refused_names_the_url() -> None:
 )
 def test_join_url_does_not_double_versions(base: str, path: str, url: str) -> None:
     assert join_url(base, path) == url
+
+
+class _ClosesAfterEachAnswer(BaseHTTPRequestHandler):
+    """Answers, then closes the connection without saying so (as a server dropping an idle
+    keep-alive connection does)."""
+
+    protocol_version = "HTTP/1.1"
+    connections: ClassVar[set[int]] = set()
+
+    def do_GET(self) -> None:
+        type(self).connections.add(self.client_address[1])
+        body = json.dumps({"path": self.path}).encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+        self.close_connection = True
+
+    def log_message(self, *_args: object) -> None:
+        pass
+
+
+def test_the_standard_library_sender_reconnects_once_and_names_a_closed_port() -> None:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _ClosesAfterEachAnswer)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    send = StdlibSender(timeout=10, verify=True)
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        first = send("GET", f"{base}/a?x=1", {"Accept": "application/json"}, None)
+        second = send("GET", f"{base}/b", {}, None)  # its kept-alive connection was closed
+        assert (first.status_code, first.json(), second.json()) == (
+            200,
+            {"path": "/a?x=1"},
+            {"path": "/b"},
+        )
+        assert first.headers["content-length"] == str(len(first.content))
+        assert len(_ClosesAfterEachAnswer.connections) == 2
+    finally:
+        send.close()
+        server.shutdown()
+        server.server_close()
+    closed = f"http://127.0.0.1:{free_port()}/identity"
+    with pytest.raises(CliError, match=r"Unable to connect to .*: connection refused\. Is the"):
+        send("GET", closed, {}, None)

@@ -119,8 +119,9 @@ def test_help_imports_no_http_client_output_or_server_code(tmp_path: Path) -> No
 
 
 def test_command_with_cached_token_imports_no_server_code(tmp_path: Path) -> None:
-    """host-list with a cached token: the HTTP client, no sign-in and no server-side code
-    (the cloud here is a closed port, so the command fails after its one request)."""
+    """host-list with a cached token: the standard library's HTTP client (not httpx), no
+    sign-in and no server-side code (the cloud here is a closed port, so the command fails
+    after its one request)."""
     base = f"http://127.0.0.1:{free_port()}"
     env = {**ENV, "OS_AUTH_URL": f"{base}/identity", "XDG_CACHE_HOME": str(tmp_path / "cache")}
     cached = token_cache_dir(env) / f"{load_cloud_config(None, env).cache_key()}.json"
@@ -134,8 +135,8 @@ def test_command_with_cached_token_imports_no_server_code(tmp_path: Path) -> Non
     body = {"expires_at": "2099-01-01T00:00:00Z", "catalog": catalog}
     cached.write_text(json.dumps({"token": "t", "body": body}))
     modules = _imported(tmp_path, "host-list", env=env)
-    assert "httpx" in modules
-    assert not HEAVY & modules
+    assert "http.client" in modules
+    assert not (HEAVY | {"httpx"}) & modules
 
 
 def test_only_the_named_command_is_built() -> None:

@@ -7,8 +7,10 @@ works against Passnic and against a real Keystone alike.
 
 A token is kept between invocations in a 0600 file under the user's cache directory, keyed by
 cloud, auth URL, user and project, and reused until it expires or a service answers 401: each
-sign-in costs the server an argon2 verification. httpx and yaml are imported on first use, so
-``passnic --help`` does not pay for them.
+sign-in costs the server an argon2 verification. Requests go through the standard library's
+``http.client`` (importing httpx, with httpcore and what it finds installed, costs a command's
+start about 0.14 s); tests hand in an ``httpx`` transport instead. yaml is imported on first
+use, so ``passnic --help`` does not pay for it.
 
 openstack.config and keystoneauth1 would resolve clouds.yaml and sign in as the ``openstack`` CLI
 does, but importing them takes 1-3 s (openstack.config) and 0.3-1.2 s (keystoneauth1.session) on
@@ -19,6 +21,7 @@ their rules instead, and the tests run the real ``openstack`` CLI against the sa
 from __future__ import annotations
 
 import hashlib
+import http.client
 import json
 import os
 import tempfile
@@ -337,15 +340,132 @@ def fault_message(body: Any) -> str | None:
     return None
 
 
-def response_error(resp: httpx.Response) -> CliError:
+def response_error(resp: Reply) -> CliError:
     try:
         body: Any = resp.json()
     except ValueError:
         body = resp.text
     message = fault_message(body) or resp.reason_phrase or f"HTTP {resp.status_code}"
     if resp.status_code >= 500:  # a server fault, not a refusal: say where, for the bug report
-        message = f"{message} (HTTP {resp.status_code} from {resp.request.method} {resp.url})"
+        message = f"{message} (HTTP {resp.status_code} from {resp.method} {resp.url})"
     return CliError(message, status=resp.status_code)
+
+
+# ---- HTTP ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Reply:
+    """One HTTP answer, whichever client carried it; header names are lower case."""
+
+    method: str
+    url: str
+    status_code: int
+    reason_phrase: str
+    headers: Mapping[str, str]
+    content: bytes
+
+    @property
+    def text(self) -> str:
+        return self.content.decode("utf-8", "replace")
+
+    def json(self) -> Any:
+        return json.loads(self.content)
+
+
+class StdlibSender:
+    """``http.client`` with one kept-alive connection per scheme and host (a command makes a few
+    requests, to one or two hosts). A kept-alive connection the server closed meanwhile is
+    opened again once."""
+
+    def __init__(self, timeout: float, verify: bool | str) -> None:
+        self.timeout, self.verify = timeout, verify
+        self._connections: dict[tuple[str, str], http.client.HTTPConnection] = {}
+
+    def _connect(self, scheme: str, netloc: str) -> http.client.HTTPConnection:
+        if scheme != "https":
+            return http.client.HTTPConnection(netloc, timeout=self.timeout)
+        import ssl
+
+        context = ssl.create_default_context(
+            cafile=self.verify if isinstance(self.verify, str) else None
+        )
+        if self.verify is False:
+            context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+        return http.client.HTTPSConnection(netloc, timeout=self.timeout, context=context)
+
+    def __call__(
+        self, method: str, url: str, headers: Mapping[str, str], body: bytes | None
+    ) -> Reply:
+        parts = urlsplit(url)
+        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        key = (parts.scheme, parts.netloc)
+        for attempt in range(2):
+            reused = key in self._connections
+            conn = self._connections.get(key) or self._connect(*key)
+            self._connections[key] = conn
+            try:
+                conn.request(method, target, body=body, headers=dict(headers))
+                answer = conn.getresponse()
+                content = answer.read()
+            except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
+                conn.close()
+                del self._connections[key]
+                if reused and attempt == 0:
+                    continue  # the server closed the idle connection: a new one, once
+                raise CliError(f"Request to {url} failed: the connection was closed") from None
+            except TimeoutError as exc:
+                self.close()
+                raise _timed_out(url) from exc
+            except OSError as exc:  # refused, unreachable, name unknown, TLS refused
+                self.close()
+                raise _unreachable(url, exc) from exc
+            except http.client.HTTPException as exc:
+                self.close()
+                raise _failed(url, exc) from exc
+            return Reply(
+                method,
+                url,
+                answer.status,
+                answer.reason,
+                {k.lower(): v for k, v in answer.getheaders()},
+                content,
+            )
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def close(self) -> None:
+        for conn in self._connections.values():
+            conn.close()
+        self._connections.clear()
+
+
+class HttpxSender:
+    """The same over an httpx transport: what tests serve requests from
+    (``httpx.MockTransport``)."""
+
+    def __init__(self, transport: httpx.BaseTransport, timeout: float, verify: bool | str) -> None:
+        import httpx
+
+        self.http = httpx.Client(transport=transport, timeout=timeout, verify=verify)
+
+    def __call__(
+        self, method: str, url: str, headers: Mapping[str, str], body: bytes | None
+    ) -> Reply:
+        import httpx
+
+        try:
+            resp = self.http.request(method, url, headers=headers, content=body)
+        except httpx.ConnectError as exc:
+            raise _unreachable(url, exc) from exc
+        except httpx.TimeoutException as exc:
+            raise _timed_out(url) from exc
+        except httpx.HTTPError as exc:
+            raise _failed(url, exc) from exc
+        headers_ = {k.lower(): v for k, v in resp.headers.items()}
+        return Reply(method, url, resp.status_code, resp.reason_phrase, headers_, resp.content)
+
+    def close(self) -> None:
+        self.http.close()
 
 
 # ---- the token cache -----------------------------------------------------------------------
@@ -462,10 +582,12 @@ class CloudClient:
         timeout: float = 60.0,
         cache: TokenCache | None = None,
     ) -> None:
-        import httpx
-
         self.config = config
-        self.http = httpx.Client(transport=transport, timeout=timeout, verify=config.verify)
+        self.send: StdlibSender | HttpxSender = (
+            StdlibSender(timeout, config.verify)
+            if transport is None
+            else HttpxSender(transport, timeout, config.verify)
+        )
         self.cache = cache
         self._token: str | None = None
         self.catalog: list[dict[str, Any]] = []
@@ -487,7 +609,7 @@ class CloudClient:
         )
 
     def close(self) -> None:
-        self.http.close()
+        self.send.close()
 
     def __enter__(self) -> CloudClient:
         return self
@@ -499,18 +621,15 @@ class CloudClient:
 
     def _send(
         self, method: str, url: str, *, headers: Mapping[str, str] | None = None, json: Any = None
-    ) -> httpx.Response:
-        """One HTTP exchange; transport failures become a CliError naming the URL."""
-        import httpx
-
-        try:
-            return self.http.request(method, url, headers=headers, json=json)
-        except httpx.ConnectError as exc:
-            raise CliError(f"Unable to connect to {url}: {_reason(exc)}. Is the cloud up?") from exc
-        except httpx.TimeoutException as exc:
-            raise CliError(f"Timed out talking to {url}") from exc
-        except httpx.HTTPError as exc:
-            raise CliError(f"Request to {url} failed: {_reason(exc)}") from exc
+    ) -> Reply:
+        """One HTTP exchange (a JSON body, when given); transport failures become a CliError
+        naming the URL."""
+        sent = dict(headers or {})
+        body = None
+        if json is not None:
+            body = _json_body(json)
+            sent["Content-Type"] = "application/json"
+        return self.send(method, url, sent, body)
 
     # -- identity --
 
@@ -540,7 +659,7 @@ class CloudClient:
         if resp.status_code >= 400:
             err = response_error(resp)
             raise CliError(f"{err.message} (HTTP {resp.status_code})", status=resp.status_code)
-        token = resp.headers.get("X-Subject-Token")
+        token = resp.headers.get("x-subject-token")
         if not token:
             raise CliError(f"{url} returned no X-Subject-Token header")
         try:
@@ -624,6 +743,23 @@ class CloudClient:
 
     def delete(self, service_type: str, path: str) -> Any:
         return self.request("DELETE", service_type, path)
+
+
+def _json_body(value: Any) -> bytes:
+    """``value`` as a JSON request body (``_send`` takes it as ``json``, as httpx does)."""
+    return json.dumps(value).encode()
+
+
+def _unreachable(url: str, exc: Exception) -> CliError:
+    return CliError(f"Unable to connect to {url}: {_reason(exc)}. Is the cloud up?")
+
+
+def _timed_out(url: str) -> CliError:
+    return CliError(f"Timed out talking to {url}")
+
+
+def _failed(url: str, exc: Exception) -> CliError:
+    return CliError(f"Request to {url} failed: {_reason(exc)}")
 
 
 def _reason(exc: Exception) -> str:
