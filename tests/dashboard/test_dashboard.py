@@ -333,7 +333,10 @@ def the_keyboard_alone_signs_in_and_reaches_vm1(
     element" list, where user1's vm1 shows its details and its frame trace."""
     user1 = creds["user1"]
     b.open("/ui/login")
-    assert b.driver.switch_to.active_element.get_attribute("id") == "user"
+    b.wait(  # autofocus lands once the page has loaded, later on a busy machine
+        lambda: b.driver.switch_to.active_element.get_attribute("id") == "user",
+        "the focus on the user field",
+    )
     keys(b, user1.username, Keys.TAB, user1.password, Keys.TAB, user1.project, Keys.ENTER)
     b.wait(lambda: "/ui/topology" in b.driver.current_url, "the topology after sign-in")
     b.wait(lambda: b.find("#cy").get_attribute("data-ready") == "true", "the topology drawn")
