@@ -4,8 +4,10 @@ A step is due when the API recorded an operation, when a step before it committe
 host's agent reported a change (``enqueue``: at once, in this process); and, as the safety
 net, when a server has had an operation under way for a while with nobody moving it (``sweep``,
 every few seconds: after a crash of any worker, or while waiting on an agent, whose time-outs
-are checked there). Several workers may look at one server at once: each step takes the
-server with a conditional UPDATE, so only one of them acts.
+are checked there). A boot's first step, the scheduling, is taken by its own request
+(``ComputeService.create_server``); the sweep takes it only if that request failed. Several
+workers may look at one server at once: each step takes the server with a conditional
+UPDATE, so only one of them acts.
 
 The sweep also turns hosts whose agent went quiet offline.
 """
