@@ -254,6 +254,14 @@ LATEST_COMPUTE = {"OpenStack-API-Version": "compute latest"}
 header); tests of an older version's shapes say which they want."""
 
 
+def assert_bodies_documented(spec: dict[str, Any], bodies: dict[tuple[str, str], str]) -> None:
+    """Each (path, method) of ``bodies`` takes the named schema as its JSON body in
+    /openapi.json."""
+    for (path, method), name in bodies.items():
+        content = spec["paths"][path][method]["requestBody"]["content"]
+        assert content["application/json"]["schema"]["$ref"].endswith(f"/{name}"), path
+
+
 def login(api: TestClient, cred: Credential) -> dict[str, str]:
     """A project-scoped token for a sample user, as the host agents sign in."""
     token = password_login("/identity", cred.username, cred.password, cred.project)(api)

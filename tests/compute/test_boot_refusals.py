@@ -8,6 +8,7 @@ import pytest
 
 from passnic.image.models import Image
 from tests.compute.conftest import API, Scene
+from tests.conftest import assert_bodies_documented
 
 
 def message(resp: Any) -> str:
@@ -81,9 +82,7 @@ def test_openapi_documents_the_compute_bodies(scene: Scene) -> None:
         ("/image/v2/images/{image_id}/members", "post"): "MemberCreate",
         ("/image/v2/images/{image_id}/members/{member_id}", "put"): "MemberUpdate",
     }
-    for (path, method), name in documented.items():
-        content = spec["paths"][path][method]["requestBody"]["content"]
-        assert content["application/json"]["schema"]["$ref"].endswith(f"/{name}"), path
+    assert_bodies_documented(spec, documented)
     actions = schemas["ServerActionBody"]["properties"]
     assert {"os-start", "reboot", "migrate", "os-getConsoleOutput", "lock"} <= set(actions)
     patch = spec["paths"]["/image/v2/images/{image_id}"]["patch"]["requestBody"]["content"]

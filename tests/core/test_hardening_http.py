@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from passnic.config import Settings
 from tests.compute.conftest import ADMIN, API, DATANET, Scene
 from tests.compute.conftest import scene as scene  # the compute tests' fixture
-from tests.conftest import BOTH_BACKENDS, make_database_url
+from tests.conftest import BOTH_BACKENDS, assert_bodies_documented, make_database_url
 
 
 @pytest.fixture(params=BOTH_BACKENDS)
@@ -266,9 +266,7 @@ def test_openapi_documents_the_identity_and_fabric_bodies(api: TestClient) -> No
         ("/fabric/v1/links", "put"): "LinkBody",
         ("/fabric/v1/servers/{server_id}/trunk", "put"): "TrunkBody",
     }
-    for (path, method), name in documented.items():
-        content = spec["paths"][path][method]["requestBody"]["content"]
-        assert content["application/json"]["schema"]["$ref"].endswith(f"/{name}"), path
+    assert_bodies_documented(spec, documented)
     schemas = spec["components"]["schemas"]
 
     def fields(name: str, seen: frozenset[str] = frozenset()) -> set[str]:
