@@ -41,7 +41,7 @@ class AgentSupervisor:
             )
         finally:
             os.close(fd)
-        config.with_suffix(".pid").write_text(str(proc.pid))
+        _write_pid(config.with_suffix(".pid"), proc.pid)
         return proc
 
     def start(self) -> None:
@@ -70,6 +70,14 @@ class AgentSupervisor:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+
+
+def _write_pid(path: Path, pid: int) -> None:
+    """A new file renamed over the old one: a reader (a restart, an operator) never sees it
+    empty or half written."""
+    fresh = path.with_suffix(".pid.new")
+    fresh.write_text(str(pid))
+    os.replace(fresh, path)
 
 
 def _stop_leftover(config: Path) -> None:
