@@ -369,50 +369,16 @@ class IdentityService:
 
     def validate_token(self, token: str) -> RequestContext:
         """The caller a token names; an unscoped token gives an empty project and no roles.
-
-        Every API request pays this, so it reads only what a request context holds: the token
-        with its user and project in one statement, then the roles (the application
-        credential's row too, for its tokens); ``token_info`` is the full story."""
-        failure = NotAuthenticated("The request you have made requires authentication.")
-        key = _token_key(token)
+        Every API request pays this: two statements (``_live``)."""
         with self.db.transaction() as s:
-            found = s.execute(
-                select(
-                    Token.user_id,
-                    Token.project_id,
-                    Token.application_credential_id,
-                    Token.revoked,
-                    Token.expires_at,
-                    User.name,
-                    User.enabled,
-                    Project.name,
-                    Project.enabled,
-                )
-                .join(User, User.id == Token.user_id)
-                .outerjoin(Project, Project.id == Token.project_id)
-                .where(Token.id == key)
-            ).one_or_none()
-            if found is None:
-                raise failure
-            user_id, project_id, cred_id, revoked, expires_at = found[:5]
-            user_name, user_enabled, project_name, project_enabled = found[5:]
-            if revoked or _aware(expires_at) <= utcnow() or not user_enabled:
-                raise failure
-            roles: tuple[Ref, ...] = ()
-            if project_id is not None:
-                if not project_enabled:  # disabled, or deleted (no row joined)
-                    raise failure
-                cred = None if cred_id is None else s.get(ApplicationCredential, cred_id)
-                roles = self._roles_on(s, user_id, project_id, cred)
-                if not roles:  # every role the token carried was revoked meanwhile
-                    raise failure
+            live = self._live(s, token)
         return RequestContext(
-            user_id=user_id,
-            user_name=user_name,
-            project_id=project_id or "",
-            project_name=project_name or "",
-            roles=frozenset(r.name for r in roles),
-            token_id=key,
+            user_id=live.user_id,
+            user_name=live.user_name,
+            project_id=live.project_id or "",
+            project_name=live.project_name or "",
+            roles=frozenset(r.name for r in live.roles),
+            token_id=live.key,
         )
 
     def check_token(self, ctx: RequestContext, token: str) -> TokenInfo:
@@ -423,24 +389,54 @@ class IdentityService:
         return info
 
     def token_info(self, token: str) -> TokenInfo:
-        failure = NotAuthenticated("The request you have made requires authentication.")
+        """What a valid token says in full (``_live`` decides whether it is valid)."""
         with self.db.transaction() as s:
-            row = self._live_token(s, token)
-            user = s.get(User, row.user_id)
-            if user is None or not user.enabled:
+            live = self._live(s, token)
+            row, user = s.get(Token, live.key), s.get(User, live.user_id)
+            if row is None or user is None:  # deleted since _live read them
+                raise NotAuthenticated("The request you have made requires authentication.")
+            project = None if live.project_id is None else s.get(Project, live.project_id)
+            cred = None if live.cred_id is None else s.get(ApplicationCredential, live.cred_id)
+            return self._info(s, user, project, live.roles, row, cred)
+
+    def _live(self, s: Session, token: str) -> _LiveToken:
+        """The token if it is valid now: not revoked nor expired, its user enabled and, when
+        scoped, its project enabled and some of its roles still held (through an application
+        credential, only the credential's). The token, its user and its project in one
+        statement, then the roles."""
+        failure = NotAuthenticated("The request you have made requires authentication.")
+        key = _token_key(token)
+        found = s.execute(
+            select(
+                Token.user_id,
+                Token.project_id,
+                Token.application_credential_id,
+                Token.revoked,
+                Token.expires_at,
+                User.name,
+                User.enabled,
+                Project.name,
+                Project.enabled,
+            )
+            .join(User, User.id == Token.user_id)
+            .outerjoin(Project, Project.id == Token.project_id)
+            .where(Token.id == key)
+        ).one_or_none()
+        if found is None:
+            raise failure
+        user_id, project_id, cred_id, revoked, expires_at = found[:5]
+        user_name, user_enabled, project_name, project_enabled = found[5:]
+        if revoked or _aware(expires_at) <= utcnow() or not user_enabled:
+            raise failure
+        roles: tuple[Ref, ...] = ()
+        if project_id is not None:
+            if not project_enabled:  # disabled, or deleted (no row joined)
                 raise failure
-            cred = None
-            if row.application_credential_id is not None:
-                cred = s.get(ApplicationCredential, row.application_credential_id)
-            if row.project_id is None:
-                return self._info(s, user, None, (), row, cred)
-            project = s.get(Project, row.project_id)
-            if project is None or not project.enabled:
-                raise failure
-            roles = self._roles_on(s, user.id, project.id, cred)
+            cred = None if cred_id is None else s.get(ApplicationCredential, cred_id)
+            roles = self._roles_on(s, user_id, project_id, cred)
             if not roles:  # every role the token carried was revoked meanwhile
                 raise failure
-            return self._info(s, user, project, roles, row, cred)
+        return _LiveToken(key, user_id, user_name, project_id, project_name, cred_id, roles)
 
     def _live_token(self, s: Session, token: str) -> Token:
         row = s.get(Token, _token_key(token))
@@ -1085,6 +1081,19 @@ class IdentityService:
             if cred is None
             else ApplicationCredentialRef(cred.id, cred.name, not cred.unrestricted),
         )
+
+
+@dataclass(frozen=True)
+class _LiveToken:
+    """A token found valid, with what a request context needs of it."""
+
+    key: str
+    user_id: str
+    user_name: str
+    project_id: str | None
+    project_name: str | None
+    cred_id: str | None
+    roles: tuple[Ref, ...]
 
 
 def _check_name(name: Any, what: str) -> None:
